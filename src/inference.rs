@@ -1,0 +1,104 @@
+//! Classify photos with a loaded model: the same code path natively and in the browser.
+
+use burn::prelude::*;
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::preprocess::{self, PreprocessError};
+use crate::weights::{self, WeightsError};
+use crate::{CLASSES, LesionNet, LesionNetConfig, NUM_CLASSES};
+
+/// The model's answer for one photo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Softmax probabilities in [`CLASSES`] order.
+    pub probabilities: [f32; NUM_CLASSES],
+}
+
+impl Prediction {
+    /// Index of the most probable class.
+    pub fn top_index(&self) -> usize {
+        argmax(&self.probabilities)
+    }
+
+    /// `dx` code of the most probable class.
+    pub fn top(&self) -> &'static str {
+        CLASSES[self.top_index()].code
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A model ready to classify photos on one device.
+#[derive(Debug)]
+pub struct Classifier {
+    model: LesionNet,
+    config: LesionNetConfig,
+    device: Device,
+}
+
+impl Classifier {
+    /// Wrap an already loaded model (on a device without autodiff).
+    pub fn new(model: LesionNet, config: LesionNetConfig, device: Device) -> Self {
+        Self { model, config, device }
+    }
+
+    /// Load from `config.json` text and burnpack weights.
+    pub fn from_bytes(config_json: &str, weights: &[u8], device: Device) -> Result<Self, WeightsError> {
+        let config = weights::config_from_json(config_json)?;
+        let model = weights::from_bytes(&config, weights, &device)?;
+        Ok(Self::new(model, config, device))
+    }
+
+    /// The architecture config.
+    pub fn config(&self) -> &LesionNetConfig {
+        &self.config
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The network itself.
+    pub fn model(&self) -> &LesionNet {
+        &self.model
+    }
+
+    /// Classify an encoded photo.
+    pub fn classify_bytes(&self, bytes: &[u8]) -> Result<Prediction, PreprocessError> {
+        let input = preprocess::preprocess(bytes, &self.config)?;
+        Ok(self.classify_batch(&input, 1).remove(0))
+    }
+
+    /// Classify a decoded photo.
+    pub fn classify_image(&self, image: &RgbImage) -> Prediction {
+        self.classify_batch(&preprocess::prepare(image, &self.config), 1).remove(0)
+    }
+
+    /// Classify `batch` preprocessed inputs laid end to end.
+    pub fn classify_batch(&self, inputs: &[f32], batch: usize) -> Vec<Prediction> {
+        let probabilities = self.probabilities(inputs, batch);
+        probabilities
+            .chunks_exact(NUM_CLASSES)
+            .map(|p| Prediction { probabilities: p.try_into().expect("NUM_CLASSES wide") })
+            .collect()
+    }
+
+    /// Softmax outputs for `batch` preprocessed inputs, flat (`batch * NUM_CLASSES`).
+    pub fn probabilities(&self, inputs: &[f32], batch: usize) -> Vec<f32> {
+        let size = self.config.input_size;
+        assert_eq!(inputs.len(), batch * 3 * size * size, "inputs do not hold {batch} images");
+        let tensor = Tensor::<4>::from_data(TensorData::new(inputs.to_vec(), [batch, 3, size, size]), &self.device);
+        self.model.probabilities(tensor).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 output")
+    }
+}

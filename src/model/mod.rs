@@ -1,0 +1,7 @@
+//! The one CNN definition used by training, native evaluation and the browser.
+
+mod block;
+mod net;
+
+pub use block::ConvBlock;
+pub use net::{LesionNet, LesionNetConfig};

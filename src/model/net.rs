@@ -1,0 +1,173 @@
+//! The skin-lesion classifier network and its configuration.
+
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::ConvBlock;
+use crate::NUM_CLASSES;
+
+/// The architecture's hyper-parameters. Saved next to the weights (`config.json`) so the
+/// browser builds the same network the weights were trained for.
+#[derive(Config, Debug, PartialEq)]
+pub struct LesionNetConfig {
+    /// Side of the square network input, in pixels.
+    #[config(default = 64)]
+    pub input_size: usize,
+    /// Side the photo's central square is resized to before the central `input_size` crop
+    /// (training takes random crops of this size instead).
+    #[config(default = 72)]
+    pub resize_size: usize,
+    /// Channels of the first stage; each later stage doubles them.
+    #[config(default = 24)]
+    pub base_width: usize,
+    /// Number of resolution stages (each halves the side).
+    #[config(default = 4)]
+    pub stages: usize,
+    /// Convolutions per stage.
+    #[config(default = 1)]
+    pub convs_per_stage: usize,
+    /// Dropout before the classifier head.
+    #[config(default = 0.3)]
+    pub dropout: f64,
+}
+
+impl LesionNetConfig {
+    /// Build the network with freshly initialised weights.
+    pub fn init(&self, device: &Device) -> LesionNet {
+        let mut blocks = Vec::with_capacity(self.stages);
+        let mut channels = 3;
+        for stage in 0..self.stages {
+            let out = self.base_width << stage;
+            blocks.push(ConvBlock::new(channels, out, self.convs_per_stage, device));
+            channels = out;
+        }
+        LesionNet {
+            blocks,
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(channels, NUM_CLASSES).init(device),
+        }
+    }
+
+    /// Channels of the last stage, which feed the classifier head.
+    pub fn feature_width(&self) -> usize {
+        self.base_width << (self.stages.max(1) - 1)
+    }
+
+    /// A short human-readable architecture name, e.g. `LesionNet-4x1-24`.
+    pub fn architecture_name(&self) -> String {
+        format!(
+            "LesionNet-{}x{}-{} (VGG-style CNN, batch norm, global average pooling)",
+            self.stages, self.convs_per_stage, self.base_width
+        )
+    }
+
+    /// Checks the numbers make a network that can run at all.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.stages == 0 || self.convs_per_stage == 0 || self.base_width == 0 {
+            return Err("stages, convs_per_stage and base_width must be at least 1".into());
+        }
+        if self.input_size >> self.stages == 0 {
+            return Err(format!(
+                "input_size {} is too small for {} stages",
+                self.input_size, self.stages
+            ));
+        }
+        if self.resize_size < self.input_size {
+            return Err(format!(
+                "resize_size {} must be at least input_size {}",
+                self.resize_size, self.input_size
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        Ok(())
+    }
+}
+
+/// A small VGG-style CNN: conv stages, global average pooling, dropout and a linear head.
+#[derive(Module, Debug)]
+pub struct LesionNet {
+    blocks: Vec<ConvBlock>,
+    pool: AdaptiveAvgPool2d,
+    dropout: Dropout,
+    head: Linear,
+}
+
+impl LesionNet {
+    /// Normalised images `[batch, 3, size, size]` to class logits `[batch, NUM_CLASSES]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images;
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let x = self.pool.forward(x).flatten::<2>(1, 3);
+        self.head.forward(self.dropout.forward(x))
+    }
+
+    /// Add `offsets` to the classifier's biases: shifts each class's logit, which is how a
+    /// decision threshold chosen on validation data is baked into the shipped weights.
+    pub fn with_class_offsets(mut self, offsets: &[f32; NUM_CLASSES]) -> Self {
+        let device = self.head.weight.val().device();
+        let shift = Tensor::<1>::from_floats(offsets.as_slice(), &device);
+        self.head.bias = self.head.bias.map(|b| b.map(|t| t + shift));
+        self
+    }
+
+    /// Normalised images to class probabilities `[batch, NUM_CLASSES]`.
+    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
+        softmax(self.forward(images), 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_has_one_logit_per_class() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new();
+        let net = config.init(&device);
+        let x = Tensor::<4>::zeros([2, 3, config.input_size, config.input_size], &device);
+        assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let sums: Vec<f32> = net.probabilities(x).sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
+        for s in sums {
+            assert!((s - 1.0).abs() < 1e-5, "row sums to {s}");
+        }
+    }
+
+    #[test]
+    fn class_offsets_shift_the_logits() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let before: Vec<f32> = net.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let offsets = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.25];
+        let after: Vec<f32> = net.with_class_offsets(&offsets).forward(x).into_data().try_to_vec::<f32>().unwrap();
+        for (i, (a, b)) in after.iter().zip(&before).enumerate() {
+            assert!((a - b - offsets[i % NUM_CLASSES]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn rejects_impossible_configs() {
+        assert!(LesionNetConfig::new().validate().is_ok());
+        assert!(LesionNetConfig::new().with_stages(0).validate().is_err());
+        assert!(LesionNetConfig::new().with_input_size(8).validate().is_err());
+        assert!(LesionNetConfig::new().with_resize_size(32).validate().is_err());
+        assert!(LesionNetConfig::new().with_dropout(1.0).validate().is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! The weights format: a burnpack record of [`LesionNet`] plus its JSON config.
+//!
+//! Loading always validates every tensor's path and shape against the architecture, so a
+//! weights file from another model (or a truncated download) is a clear error, never a
+//! network that silently outputs garbage.
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use thiserror::Error;
+
+use crate::{LesionNet, LesionNetConfig};
+
+/// File name of the weights inside a model folder.
+pub const WEIGHTS_FILE: &str = "model.bpk";
+/// File name of the architecture config inside a model folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// File name of the evaluation report inside a model folder.
+pub const REPORT_FILE: &str = "report.json";
+
+/// Why weights could not be loaded or saved.
+#[derive(Debug, Error)]
+pub enum WeightsError {
+    /// The file is not a readable burnpack.
+    #[error("the weights file is not a valid burnpack file ({0}); re-export it with train-native")]
+    Corrupt(String),
+    /// The file holds tensors for another architecture.
+    #[error("the weights do not match the model architecture in config.json: {0}")]
+    Mismatch(String),
+    /// config.json could not be parsed or describes an impossible network.
+    #[error("invalid model config: {0}")]
+    Config(String),
+    /// Serialising failed.
+    #[error("could not serialise the weights: {0}")]
+    Save(String),
+}
+
+/// Serialise a model's parameters (and batch-norm statistics) to burnpack bytes.
+pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
+    let bytes = model.into_record().into_bytes().map_err(|e| WeightsError::Save(e.to_string()))?;
+    Ok(bytes.to_vec())
+}
+
+/// Build the network for `config` on `device` and load `bytes` into it, checking every shape.
+pub fn from_bytes(config: &LesionNetConfig, bytes: &[u8], device: &Device) -> Result<LesionNet, WeightsError> {
+    config.validate().map_err(WeightsError::Config)?;
+    // Burnpack's reader indexes into the buffer; refuse obvious junk before it does.
+    if bytes.len() < 16 {
+        return Err(WeightsError::Corrupt(format!("only {} bytes", bytes.len())));
+    }
+    let record = std::panic::catch_unwind(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())))
+        .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
+        .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let record = record.validate(true).allow_partial(false).allow_unused(false);
+    config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| WeightsError::Mismatch(e.to_string()))
+}
+
+/// Parse a `config.json`.
+pub fn config_from_json(json: &str) -> Result<LesionNetConfig, WeightsError> {
+    let config: LesionNetConfig = serde_json::from_str(json).map_err(|e| WeightsError::Config(e.to_string()))?;
+    config.validate().map_err(WeightsError::Config)?;
+    Ok(config)
+}
+
+/// Serialise a config to the `config.json` format.
+pub fn config_to_json(config: &LesionNetConfig) -> String {
+    serde_json::to_string_pretty(config).expect("config serialises")
+}
+
+#[cfg(test)]
+mod tests;

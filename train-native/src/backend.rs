@@ -1,0 +1,80 @@
+//! Choosing where to train: a GPU through burn's wgpu backend, or the CPU through flex.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use anyhow::{Result, anyhow};
+use burn::tensor::{Device, DeviceKind, Tensor};
+
+/// The `--backend` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// The GPU when a hardware adapter exists, else the CPU.
+    Auto,
+    /// burn's wgpu backend (Vulkan, Metal, DX12); an error when no adapter works.
+    Wgpu,
+    /// burn's flex backend on the CPU.
+    Cpu,
+}
+
+/// A device and how to describe it in the report.
+pub struct Selected {
+    pub device: Device,
+    pub backend: String,
+    pub hardware: String,
+}
+
+/// Pick the device. `auto` ignores software adapters (lavapipe, SwiftShader): flex is far
+/// faster on a CPU than a software GPU.
+pub fn select(choice: BackendChoice) -> Result<Selected> {
+    match choice {
+        BackendChoice::Cpu => Ok(cpu()),
+        BackendChoice::Wgpu => wgpu(),
+        BackendChoice::Auto => {
+            let gpus = catch_unwind(Device::enumerate_physical).unwrap_or_default();
+            match gpus.into_iter().next() {
+                Some(gpu) => match wgpu() {
+                    Ok(selected) => {
+                        eprintln!("backend: wgpu on {}", gpu.name);
+                        Ok(Selected { hardware: gpu.name, ..selected })
+                    }
+                    Err(e) => {
+                        eprintln!("backend: GPU {} found but unusable ({e}); falling back to the CPU (flex)", gpu.name);
+                        Ok(cpu())
+                    }
+                },
+                None => {
+                    eprintln!("backend: no GPU adapter found; falling back to the CPU (flex backend, {} threads)", threads());
+                    Ok(cpu())
+                }
+            }
+        }
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The CPU through flex.
+pub fn cpu() -> Selected {
+    Selected { device: Device::flex(), backend: "flex (CPU)".into(), hardware: cpu_name() }
+}
+
+fn wgpu() -> Result<Selected> {
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    // Device creation is lazy and panics without an adapter: run one op to find out now.
+    let probe = device.clone();
+    catch_unwind(AssertUnwindSafe(move || Tensor::<1>::ones([4], &probe).sum().into_scalar::<f32>()))
+        .map_err(|_| anyhow!("no usable wgpu adapter (is a Vulkan/Metal/DX12 driver installed?)"))?;
+    let hardware = device.identity().map_or_else(|| "GPU (wgpu)".to_string(), |id| id.name);
+    Ok(Selected { device, backend: "wgpu".into(), hardware })
+}
+
+/// The CPU model and thread count, for the report.
+pub fn cpu_name() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model}, {} threads", threads())
+}

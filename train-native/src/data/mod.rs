@@ -1,0 +1,10 @@
+//! Reading HAM10000: metadata, the lesion-grouped split, the decoded-image cache and batches.
+
+pub mod augment;
+pub mod batch;
+pub mod cache;
+pub mod metadata;
+pub mod split;
+
+pub use metadata::{Dataset, Record};
+pub use split::{Split, SplitName};

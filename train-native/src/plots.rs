@@ -1,0 +1,137 @@
+//! SVG plots of a run, like the graphs the original Keras script drew: training curves and the
+//! test confusion matrix. SVG needs no fonts on the training machine and stays sharp on the page.
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+use skin_lesion::metrics::Metrics;
+use skin_lesion::report::EpochRecord;
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("cannot draw the plot: {e}")
+}
+
+/// A named line per epoch for each `(label, value, colour)`.
+type Series<'a> = (&'a str, fn(&EpochRecord) -> f64, RGBColor);
+
+fn draw_lines(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    history: &[EpochRecord],
+    series: &[Series],
+) -> Result<()> {
+    for &(name, f, color) in series {
+        let points: Vec<(f64, f64)> = history.iter().map(|h| (h.epoch as f64, f(h))).collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    Ok(())
+}
+
+/// Loss (left) and accuracy (right) per epoch, train against validation.
+pub fn training_curves(history: &[EpochRecord]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (left, right) = root.split_horizontally(500);
+        let epochs = history.len().max(1) as f64;
+        let x_range = 0.5..epochs + 0.5;
+
+        let max_loss = history.iter().flat_map(|h| [h.train_loss, h.val_loss]).fold(0.0, f64::max).max(0.1) * 1.05;
+        let mut chart = ChartBuilder::on(&left)
+            .caption("Loss", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(x_range.clone(), 0.0..max_loss)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("epoch").y_desc("cross-entropy").draw().map_err(err)?;
+        draw_lines(&mut chart, history, &[("train (weighted, smoothed)", |h| h.train_loss, BLUE), ("validation", |h| h.val_loss, RED)])?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+
+        let mut chart = ChartBuilder::on(&right)
+            .caption("Accuracy", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(x_range, 0.0..1.0)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc("epoch").y_desc("fraction").draw().map_err(err)?;
+        draw_lines(
+            &mut chart,
+            history,
+            &[
+                ("train accuracy (balanced sampling)", |h| h.train_accuracy, BLUE),
+                ("validation accuracy", |h| h.val_accuracy, RGBColor(150, 150, 150)),
+                ("validation balanced accuracy", |h| h.val_balanced_accuracy, RED),
+                ("validation macro F1", |h| h.val_macro_f1, RGBColor(0, 140, 70)),
+            ],
+        )?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The confusion matrix as a heatmap: colour is the row-normalised fraction (recall on the
+/// diagonal), the number is the count.
+pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
+    let m = &metrics.confusion_matrix.0;
+    let n = classes.len();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Confusion matrix (test split)", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0..n, 0..n)
+            .map_err(err)?;
+        let label = |i: &usize| classes.get(*i).map_or(String::new(), |c| c.to_string());
+        let flipped = |i: &usize| if *i < n { classes[n - 1 - *i].to_string() } else { String::new() };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(n + 1)
+            .y_labels(n + 1)
+            .x_label_formatter(&label)
+            .y_label_formatter(&flipped)
+            .draw()
+            .map_err(err)?;
+        for (t, row) in m.iter().enumerate() {
+            let support = row.iter().sum::<usize>().max(1) as f64;
+            for (p, &count) in row.iter().enumerate() {
+                let frac = count as f64 / support;
+                let y = n - 1 - t;
+                let shade = (255.0 * (1.0 - 0.85 * frac)) as u8;
+                let fill = RGBColor(shade, (shade as f64 * 0.9 + 25.0) as u8, 255);
+                chart.draw_series(std::iter::once(Rectangle::new([(p, y), (p + 1, y + 1)], fill.filled()))).map_err(err)?;
+                let color = if frac > 0.55 { WHITE } else { BLACK };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        count.to_string(),
+                        (p, y + 1),
+                        ("sans-serif", 15).into_font().color(&color).pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Left,
+                            plotters::style::text_anchor::VPos::Top,
+                        )),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
