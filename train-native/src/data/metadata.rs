@@ -105,7 +105,10 @@ pub fn parse_metadata(reader: impl std::io::Read, csv_path: &Path, images: &Hash
     let mut records = Vec::new();
     let mut seen = HashMap::new();
     for row in csv.records() {
-        let row = row.with_context(|| format!("{name}: malformed CSV"))?;
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            anyhow::anyhow!("{name}: line {line}: malformed CSV ({e})")
+        })?;
         let line = row.position().map(|p| p.line()).unwrap_or(0);
         let field = |col: usize, what: &str| -> Result<String> {
             match row.get(col) {

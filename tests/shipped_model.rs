@@ -1,0 +1,83 @@
+//! The model committed in `web/model/` is what the page loads: it must load into the
+//! architecture and agree with its own report.
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use skin_lesion::report::Report;
+use skin_lesion::weights::{CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
+use skin_lesion::{Classifier, NUM_CLASSES, classes};
+
+fn model_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/model")
+}
+
+fn shipped() -> Classifier {
+    let dir = model_dir();
+    let config = std::fs::read_to_string(dir.join(CONFIG_FILE)).expect("web/model/config.json is committed");
+    let weights = std::fs::read(dir.join(WEIGHTS_FILE)).expect("web/model/model.bpk is committed");
+    Classifier::from_bytes(&config, &weights, Device::flex()).expect("shipped weights load")
+}
+
+#[test]
+fn shipped_weights_load_and_classify() {
+    let classifier = shipped();
+    let size = classifier.config().input_size;
+    let probs = classifier.probabilities(&vec![0.0; 3 * size * size], 1);
+    assert_eq!(probs.len(), NUM_CLASSES);
+    assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn shipped_weights_are_small_enough_for_a_web_page() {
+    let bytes = std::fs::metadata(model_dir().join(WEIGHTS_FILE)).unwrap().len();
+    assert!(bytes < 2_000_000, "model.bpk is {bytes} bytes");
+}
+
+#[test]
+fn report_describes_the_shipped_weights() {
+    use sha2::{Digest, Sha256};
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(model_dir().join(REPORT_FILE)).unwrap()).unwrap();
+    assert_eq!(report.metrics.classes, classes::class_codes());
+    let weights = std::fs::read(model_dir().join(WEIGHTS_FILE)).unwrap();
+    let digest = format!("{:x}", Sha256::digest(&weights));
+    assert_eq!(report.model.weights_sha256, digest, "report.json names other weights");
+    assert_eq!(report.model.parameters, shipped_parameters());
+    let total: usize = report.metrics.confusion_matrix.0.iter().flatten().sum();
+    assert_eq!(total, report.model.split_counts["test"].iter().sum::<usize>());
+    // A regression floor under the committed figures (test balanced accuracy 0.634, macro F1
+    // 0.526, macro AUC 0.920): a retrained model must not ship worse than this.
+    assert!(report.metrics.balanced_accuracy >= 0.62, "balanced accuracy {}", report.metrics.balanced_accuracy);
+    assert!(report.metrics.macro_f1 >= 0.50, "macro F1 {}", report.metrics.macro_f1);
+    assert!(report.metrics.macro_auc.unwrap_or(0.0) >= 0.90, "macro AUC {:?}", report.metrics.macro_auc);
+}
+
+fn shipped_parameters() -> usize {
+    use burn::module::Module;
+    shipped().model().num_params()
+}
+
+#[test]
+fn shipped_model_is_trained_not_random() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ham10000");
+    let Ok(csv) = std::fs::read_to_string(root.join("HAM10000_metadata.csv")) else {
+        eprintln!("skipping: ../shared/ham10000 is not beside the checkout");
+        return;
+    };
+    // Every 25th photo of the data set (all parts of the split): a trained model gets most of
+    // them right and uses several classes; a random or collapsed one does neither.
+    let classifier = shipped();
+    let (mut right, mut total) = (0, 0);
+    let mut predicted = std::collections::HashSet::new();
+    for line in csv.lines().skip(1).step_by(25) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let bytes = std::fs::read(root.join("images").join(format!("{}.jpg", fields[1]))).unwrap();
+        let p = classifier.classify_bytes(&bytes).unwrap();
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        right += usize::from(p.top() == fields[2]);
+        total += 1;
+        predicted.insert(p.top());
+    }
+    assert!(right as f64 / total as f64 > 0.5, "{right}/{total} right");
+    assert!(predicted.len() >= 4, "only predicts {predicted:?}");
+}
