@@ -31,6 +31,15 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Classify photos and print the seven class probabilities.
     Predict(PredictArgs),
+    /// Redraw the plots of a model folder from its report.json.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// The model folder holding report.json [default: web/model].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 /// Where the data, checkpoints and outputs live.

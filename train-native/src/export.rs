@@ -94,8 +94,26 @@ pub fn export(e: &Export) -> Result<()> {
     write_atomic(&dir.join(WEIGHTS_FILE), e.weights)?;
     write_atomic(&dir.join(CONFIG_FILE), weights::config_to_json(e.config).as_bytes())?;
     write_atomic(&dir.join(REPORT_FILE), serde_json::to_string_pretty(&report)?.as_bytes())?;
-    write_atomic(&dir.join(CURVES_FILE), plots::training_curves(&report.history)?.as_bytes())?;
-    write_atomic(&dir.join(CONFUSION_FILE), plots::confusion_matrix(&report.metrics, &class_codes())?.as_bytes())?;
+    write_plots(&report, dir)?;
     eprintln!("exported {WEIGHTS_FILE}, {CONFIG_FILE}, {REPORT_FILE}, {CURVES_FILE} and {CONFUSION_FILE} to {}", dir.display());
     Ok(())
+}
+
+/// Draw `report`'s training curves and confusion matrix into `dir`.
+pub fn write_plots(report: &Report, dir: &Path) -> Result<()> {
+    write_atomic(&dir.join(CURVES_FILE), plots::training_curves(&report.history)?.as_bytes())?;
+    write_atomic(&dir.join(CONFUSION_FILE), plots::confusion_matrix(&report.metrics, &class_codes())?.as_bytes())?;
+    Ok(())
+}
+
+/// `train-native plot`: redraw the plots from a model folder's report.json.
+pub fn replot(args: &crate::cli::PlotArgs) -> Result<std::process::ExitCode> {
+    use anyhow::Context;
+    let dir = args.model.clone().unwrap_or_else(crate::paths::model_dir);
+    let path = dir.join(REPORT_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let report: Report = serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", path.display()))?;
+    write_plots(&report, &dir)?;
+    eprintln!("redrew {CURVES_FILE} and {CONFUSION_FILE} in {}", dir.display());
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use train_native::{cli, evaluate, predict, train};
+use train_native::{cli, evaluate, export, predict, train};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Train(args)) => train::run(&args),
         Some(cli::Command::Evaluate(args)) => evaluate::run(&args),
         Some(cli::Command::Predict(args)) => predict::run(&args),
+        Some(cli::Command::Plot(args)) => export::replot(&args),
     };
     match result {
         Ok(code) => code,

@@ -84,6 +84,7 @@ pub fn training_curves(history: &[EpochRecord]) -> Result<String> {
 /// The confusion matrix as a heatmap: colour is the row-normalised fraction (recall on the
 /// diagonal), the number is the count.
 pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     let m = &metrics.confusion_matrix.0;
     let n = classes.len();
     let mut svg = String::new();
@@ -95,40 +96,37 @@ pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(60)
-            .build_cartesian_2d(0..n, 0..n)
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(err)?;
-        let label = |i: &usize| classes.get(*i).map_or(String::new(), |c| c.to_string());
-        let flipped = |i: &usize| if *i < n { classes[n - 1 - *i].to_string() } else { String::new() };
+        // Row 0 (akiec) at the top: y runs upwards, so class t sits at y = n - 1 - t.
+        let name = |v: &SegmentValue<usize>, flip: bool| match v {
+            SegmentValue::CenterOf(i) if *i < n => classes[if flip { n - 1 - *i } else { *i }].to_string(),
+            _ => String::new(),
+        };
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc("predicted")
             .y_desc("true")
-            .x_labels(n + 1)
-            .y_labels(n + 1)
-            .x_label_formatter(&label)
-            .y_label_formatter(&flipped)
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&|v| name(v, false))
+            .y_label_formatter(&|v| name(v, true))
             .draw()
             .map_err(err)?;
         for (t, row) in m.iter().enumerate() {
             let support = row.iter().sum::<usize>().max(1) as f64;
+            let y = n - 1 - t;
             for (p, &count) in row.iter().enumerate() {
                 let frac = count as f64 / support;
-                let y = n - 1 - t;
                 let shade = (255.0 * (1.0 - 0.85 * frac)) as u8;
                 let fill = RGBColor(shade, (shade as f64 * 0.9 + 25.0) as u8, 255);
-                chart.draw_series(std::iter::once(Rectangle::new([(p, y), (p + 1, y + 1)], fill.filled()))).map_err(err)?;
+                let cell = [(SegmentValue::Exact(p), SegmentValue::Exact(y)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1))];
+                chart.draw_series(std::iter::once(Rectangle::new(cell, fill.filled()))).map_err(err)?;
                 let color = if frac > 0.55 { WHITE } else { BLACK };
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        count.to_string(),
-                        (p, y + 1),
-                        ("sans-serif", 15).into_font().color(&color).pos(plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Left,
-                            plotters::style::text_anchor::VPos::Top,
-                        )),
-                    )))
-                    .map_err(err)?;
+                let style = ("sans-serif", 15).into_font().color(&color).pos(Pos::new(HPos::Center, VPos::Center));
+                let centre = (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y));
+                chart.draw_series(std::iter::once(Text::new(count.to_string(), centre, style))).map_err(err)?;
             }
         }
         root.present().map_err(err)?;
