@@ -42,7 +42,7 @@ fn report_describes_the_shipped_weights() {
     let weights = std::fs::read(model_dir().join(WEIGHTS_FILE)).unwrap();
     let digest = format!("{:x}", Sha256::digest(&weights));
     assert_eq!(report.model.weights_sha256, digest, "report.json names other weights");
-    assert_eq!(report.model.parameters, shipped_parameters());
+    assert_eq!(report.model.parameters, burn::module::Module::num_params(shipped().model()));
     let total: usize = report.metrics.confusion_matrix.0.iter().flatten().sum();
     assert_eq!(total, report.model.split_counts["test"].iter().sum::<usize>());
     // A regression floor under the committed figures (test balanced accuracy 0.634, macro F1
@@ -50,11 +50,6 @@ fn report_describes_the_shipped_weights() {
     assert!(report.metrics.balanced_accuracy >= 0.62, "balanced accuracy {}", report.metrics.balanced_accuracy);
     assert!(report.metrics.macro_f1 >= 0.50, "macro F1 {}", report.metrics.macro_f1);
     assert!(report.metrics.macro_auc.unwrap_or(0.0) >= 0.90, "macro AUC {:?}", report.metrics.macro_auc);
-}
-
-fn shipped_parameters() -> usize {
-    use burn::module::Module;
-    shipped().model().num_params()
 }
 
 #[test]

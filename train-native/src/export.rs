@@ -108,11 +108,8 @@ pub fn write_plots(report: &Report, dir: &Path) -> Result<()> {
 
 /// `train-native plot`: redraw the plots from a model folder's report.json.
 pub fn replot(args: &crate::cli::PlotArgs) -> Result<std::process::ExitCode> {
-    use anyhow::Context;
     let dir = args.model.clone().unwrap_or_else(crate::paths::model_dir);
-    let path = dir.join(REPORT_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let report: Report = serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", path.display()))?;
+    let report = crate::model_files::read_report(&dir.join(REPORT_FILE))?;
     write_plots(&report, &dir)?;
     eprintln!("redrew {CURVES_FILE} and {CONFUSION_FILE} in {}", dir.display());
     Ok(std::process::ExitCode::SUCCESS)

@@ -51,9 +51,12 @@ pub fn load(weights: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read {}", weights.display()))?;
     let classifier = Classifier::from_bytes(&config, &bytes, Device::flex()).with_context(|| format!("cannot load {}", weights.display()))?;
     let report_path = beside(weights, REPORT_FILE);
-    let report = match std::fs::read_to_string(&report_path) {
-        Ok(text) => Some(serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", report_path.display()))?),
-        Err(_) => None,
-    };
+    let report = if report_path.exists() { Some(read_report(&report_path)?) } else { None };
     Ok(Loaded { classifier, report })
+}
+
+/// Parse a `report.json`.
+pub fn read_report(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", path.display()))
 }
