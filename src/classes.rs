@@ -4,7 +4,7 @@
 pub const NUM_CLASSES: usize = 7;
 
 /// One diagnostic category of HAM10000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Class {
     /// The `dx` code used by the HAM10000 metadata, e.g. `mel`.
     pub code: &'static str,

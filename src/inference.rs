@@ -95,10 +95,31 @@ impl Classifier {
     }
 
     /// Softmax outputs for `batch` preprocessed inputs, flat (`batch * NUM_CLASSES`).
+    ///
+    /// Reads the result back synchronously, which a browser's WebGPU cannot do: the wasm app
+    /// uses [`Self::probabilities_async`].
     pub fn probabilities(&self, inputs: &[f32], batch: usize) -> Vec<f32> {
+        let output = self.model.probabilities(self.input_tensor(inputs, batch));
+        output.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 output")
+    }
+
+    /// [`Self::probabilities`] with an asynchronous read-back, for WebGPU in the browser.
+    /// A failed read-back (a lost GPU device, say) is an error in words, not a panic.
+    pub async fn probabilities_async(&self, inputs: &[f32], batch: usize) -> Result<Vec<f32>, String> {
+        let output = self.model.probabilities(self.input_tensor(inputs, batch));
+        let data = output.into_data_async().await.map_err(|e| e.to_string())?;
+        Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
+    }
+
+    /// Classify one preprocessed input with an asynchronous read-back.
+    pub async fn classify_async(&self, input: &[f32]) -> Result<Prediction, String> {
+        let probabilities = self.probabilities_async(input, 1).await?;
+        Ok(Prediction { probabilities: probabilities.try_into().expect("NUM_CLASSES wide") })
+    }
+
+    fn input_tensor(&self, inputs: &[f32], batch: usize) -> Tensor<4> {
         let size = self.config.input_size;
         assert_eq!(inputs.len(), batch * 3 * size * size, "inputs do not hold {batch} images");
-        let tensor = Tensor::<4>::from_data(TensorData::new(inputs.to_vec(), [batch, 3, size, size]), &self.device);
-        self.model.probabilities(tensor).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 output")
+        Tensor::<4>::from_data(TensorData::new(inputs.to_vec(), [batch, 3, size, size]), &self.device)
     }
 }

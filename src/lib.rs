@@ -13,6 +13,8 @@ pub mod model;
 pub mod preprocess;
 pub mod report;
 pub mod weights;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use classes::{CLASSES, Class, NUM_CLASSES};
 pub use inference::{Classifier, Prediction};

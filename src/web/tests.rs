@@ -1,0 +1,121 @@
+//! Browser tests (`wasm-bindgen-test` in headless Chromium; see `.ci/run`): the shipped model
+//! runs on WebGPU and on the CPU backend in wasm, and both give the same probabilities.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, Rgb, RgbImage};
+use js_sys::Float32Array;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use super::*;
+use crate::NUM_CLASSES;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const CONFIG: &str = include_str!("../../web/model/config.json");
+const WEIGHTS: &[u8] = include_bytes!("../../web/model/model.bpk");
+
+/// A lesion-like picture: a dark brown blob with a ragged rim on pinkish skin.
+fn lesion_png(seed: u32) -> Vec<u8> {
+    let image = RgbImage::from_fn(200, 150, |x, y| {
+        let (dx, dy) = (x as f32 - 100.0, y as f32 - 75.0);
+        let r = (dx * dx + dy * dy).sqrt() + 6.0 * ((x * 7 + y * 13 + seed) % 5) as f32;
+        if r < 45.0 + seed as f32 {
+            Rgb([90 + (x % 20) as u8, 55, 40 + (y % 15) as u8])
+        } else {
+            Rgb([215, 160, 150 + (seed % 30) as u8])
+        }
+    });
+    let mut bytes = Cursor::new(Vec::new());
+    image.write_to(&mut bytes, ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+async fn load(backend: &str) -> WebClassifier {
+    WebClassifier::load(CONFIG.to_string(), WEIGHTS.to_vec(), backend.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{backend} model failed to load: {e:?}"))
+}
+
+async fn probabilities(promise: js_sys::Promise) -> Vec<f32> {
+    let value = JsFuture::from(promise).await.unwrap_or_else(|e| panic!("classification failed: {e:?}"));
+    Float32Array::from(value).to_vec()
+}
+
+fn error_name(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &"name".into()).unwrap().as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_and_cpu_agree_on_the_shipped_model() {
+    let gpu = load("webgpu").await;
+    let cpu = load("cpu").await;
+    assert_eq!(gpu.backend(), "webgpu");
+    assert_eq!(cpu.backend(), "cpu");
+    let mut tops = Vec::new();
+    for seed in [0, 7, 19] {
+        let png = lesion_png(seed);
+        let on_gpu = probabilities(gpu.classify_encoded(png.clone())).await;
+        let on_cpu = probabilities(cpu.classify_encoded(png)).await;
+        assert_eq!(on_gpu.len(), NUM_CLASSES);
+        assert!((on_cpu.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{on_cpu:?}");
+        for (g, c) in on_gpu.iter().zip(&on_cpu) {
+            assert!((g - c).abs() < 1e-4, "webgpu {on_gpu:?} vs cpu {on_cpu:?}");
+        }
+        tops.push(crate::inference::argmax(&on_cpu));
+    }
+    assert!(tops.iter().all(|t| *t < NUM_CLASSES));
+}
+
+#[wasm_bindgen_test]
+async fn rgba_pixels_give_the_same_answer_as_the_encoded_photo() {
+    let cpu = load("cpu").await;
+    let png = lesion_png(3);
+    let rgba = image::load_from_memory(&png).unwrap().to_rgba8();
+    let from_png = probabilities(cpu.classify_encoded(png)).await;
+    let from_pixels = probabilities(cpu.classify_rgba(rgba.width(), rgba.height(), rgba.into_raw())).await;
+    assert_eq!(from_png, from_pixels);
+}
+
+#[wasm_bindgen_test]
+async fn bad_photos_are_input_errors_and_the_model_keeps_working() {
+    let cpu = load("cpu").await;
+    let png = lesion_png(1);
+    for bad in [Vec::new(), b"not an image".to_vec(), png[..png.len() / 2].to_vec()] {
+        let error = JsFuture::from(cpu.classify_encoded(bad)).await.unwrap_err();
+        assert_eq!(error_name(&error), "InputError", "{error:?}");
+    }
+    let error = JsFuture::from(cpu.classify_rgba(3, 3, vec![0; 5])).await.unwrap_err();
+    assert_eq!(error_name(&error), "InputError");
+    assert_eq!(probabilities(cpu.classify_encoded(png)).await.len(), NUM_CLASSES);
+}
+
+#[wasm_bindgen_test]
+async fn mismatched_weights_are_a_model_error() {
+    let wider = CONFIG.replace("\"base_width\": 24", "\"base_width\": 32");
+    assert_ne!(wider, CONFIG, "config.json changed shape; update this test");
+    let Err(error) = WebClassifier::load(wider, WEIGHTS.to_vec(), "cpu".into()).await else {
+        panic!("weights for another architecture loaded");
+    };
+    assert_eq!(error_name(&error), "ModelError");
+    let Err(error) = WebClassifier::load(CONFIG.into(), b"junk".repeat(10), "cpu".into()).await else {
+        panic!("junk weights loaded");
+    };
+    assert_eq!(error_name(&error), "ModelError");
+    let Err(error) = WebClassifier::load(CONFIG.into(), WEIGHTS.to_vec(), "tpu".into()).await else {
+        panic!("unknown backend accepted");
+    };
+    assert_eq!(error_name(&error), "BackendError");
+}
+
+#[wasm_bindgen_test]
+fn classes_are_exported_in_model_order() {
+    let list = classes().unwrap();
+    let codes: Vec<String> = js_sys::Array::from(&list)
+        .iter()
+        .map(|c| js_sys::Reflect::get(&c, &"code".into()).unwrap().as_string().unwrap())
+        .collect();
+    assert_eq!(codes, ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]);
+}

@@ -1,0 +1,100 @@
+//! Writes the odd and broken photos the browser tests (web/tests) feed to the widget, made from
+//! one real HAM10000 photo: `cargo run --release -p train-native --example web_fixtures -- PHOTO OUT_DIR`.
+//!
+//! `OUT_DIR/ok/` holds unusual but valid files (grayscale, alpha, CMYK, 16-bit, EXIF-rotated):
+//! the widget must classify them exactly as `train-native predict` does. `OUT_DIR/bad/` holds
+//! files that must be refused with a clear message (empty, not an image, truncated, corrupt, huge).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb, Rgba};
+
+fn main() -> Result<()> {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [photo, out] = args.as_slice() else {
+        bail!("usage: web_fixtures PHOTO OUT_DIR");
+    };
+    let jpeg = std::fs::read(photo).with_context(|| format!("cannot read {}", photo.display()))?;
+    let rgb = image::load_from_memory(&jpeg)?.to_rgb8();
+    let (ok, bad) = (out.join("ok"), out.join("bad"));
+    std::fs::create_dir_all(&ok)?;
+    std::fs::create_dir_all(&bad)?;
+
+    write(&ok, "grayscale.jpg", encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()), ImageFormat::Jpeg))?;
+    let alpha = ImageBuffer::from_fn(rgb.width(), rgb.height(), |x, y| {
+        let p = rgb.get_pixel(x, y);
+        Rgba([p[0], p[1], p[2], (128 + (x + y) % 128) as u8])
+    });
+    write(&ok, "alpha.png", encode(&DynamicImage::ImageRgba8(alpha), ImageFormat::Png))?;
+    let rgb16 = ImageBuffer::from_fn(rgb.width(), rgb.height(), |x, y| {
+        let p = rgb.get_pixel(x, y);
+        Rgb([p[0] as u16 * 257, p[1] as u16 * 257, p[2] as u16 * 257])
+    });
+    write(&ok, "rgb16.png", encode(&DynamicImage::ImageRgb16(rgb16), ImageFormat::Png))?;
+    write(&ok, "cmyk.jpg", cmyk_jpeg(&rgb)?)?;
+    write(&ok, "exif-rotated.jpg", with_orientation(&jpeg, 6)?)?;
+
+    write(&bad, "empty.jpg", Vec::new())?;
+    write(&bad, "not-an-image.jpg", b"Dear diary, today I photographed a mole.\n".repeat(20))?;
+    write(&bad, "truncated.jpg", jpeg[..jpeg.len() / 2].to_vec())?;
+    let mut corrupt = encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Png);
+    let middle = corrupt.len() / 2;
+    corrupt[middle..].iter_mut().for_each(|b| *b = !*b);
+    write(&bad, "corrupt.png", corrupt)?;
+    // Wider than the decoder's 12,000-pixel limit; tiny on disk, refused from the header.
+    let huge = ImageBuffer::from_pixel(12_001, 8, Rgb([200u8, 150, 140]));
+    write(&bad, "huge.png", encode(&DynamicImage::ImageRgb8(huge), ImageFormat::Png))?;
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image.write_to(&mut bytes, format).expect("in-memory encoding");
+    bytes.into_inner()
+}
+
+/// A four-channel (CMYK) JPEG, as print workflows and some scanners produce.
+fn cmyk_jpeg(rgb: &image::RgbImage) -> Result<Vec<u8>> {
+    let cmyk: Vec<u8> = rgb
+        .pixels()
+        .flat_map(|p| {
+            let [r, g, b] = p.0.map(|v| v as f32 / 255.0);
+            let k = 1.0 - r.max(g).max(b);
+            let ink = |v: f32| if k >= 1.0 { 0.0 } else { (1.0 - v - k) / (1.0 - k) };
+            [ink(r), ink(g), ink(b), k].map(|v| (v * 255.0).round() as u8)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let encoder = jpeg_encoder::Encoder::new(&mut out, 90);
+    encoder.encode(&cmyk, rgb.width() as u16, rgb.height() as u16, jpeg_encoder::ColorType::Cmyk)?;
+    Ok(out)
+}
+
+/// The same JPEG with an EXIF block saying "rotate for display" (6 = 90 degrees clockwise).
+fn with_orientation(jpeg: &[u8], orientation: u16) -> Result<Vec<u8>> {
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        bail!("not a JPEG");
+    }
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one IFD entry
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // value padding + no next IFD
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&(payload.len() as u16 + 2).to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
+}

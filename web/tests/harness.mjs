@@ -1,0 +1,166 @@
+// Shared helpers for the page tests and the benchmark: a static server for trunk's dist/, Debian's
+// Chromium driven by playwright-core, real HAM10000 photos from ../shared, and the reference
+// answers from `train-native predict --json`.
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, '../..');
+export const DIST = process.env.DIST_DIR ?? path.join(ROOT, 'dist');
+export const PAGES = path.join(here, 'pages');
+export const SHARED = process.env.HAM10000_DIR ?? path.resolve(ROOT, '../shared/ham10000');
+export const ARTIFACTS = process.env.ARTIFACTS_DIR ?? path.join(here, 'artifacts');
+export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'];
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
+  '.bpk': 'application/octet-stream', '.png': 'image/png', '.jpg': 'image/jpeg',
+};
+
+/**
+ * Serve `root` on 127.0.0.1 (a random port). `cors` lets pages of another origin embed the widget.
+ * Returns {origin, requests (paths served), close()}.
+ */
+export async function serve(root = DIST, { cors = false } = {}) {
+  if (!existsSync(path.join(root, 'index.html')) && root === DIST) {
+    throw new Error(`${root} has no index.html: run \`trunk build --release\` first`);
+  }
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    requests.push(url.pathname);
+    let file = path.join(root, decodeURIComponent(url.pathname));
+    if (!file.startsWith(root)) return void res.writeHead(403).end();
+    if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!existsSync(file)) return void res.writeHead(404).end('not found');
+    const headers = { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' };
+    if (cors) headers['access-control-allow-origin'] = '*';
+    res.writeHead(200, headers);
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, requests, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** Debian's Chromium, headless, with WebGPU on its bundled SwiftShader. */
+export function launch() {
+  // playwright gives every launch a fresh temporary profile (--user-data-dir) of its own.
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader',
+      '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=vulkan',
+    ],
+  });
+}
+
+/**
+ * A new page that records console errors, page errors, CSP violations and every request.
+ * `hideGpu` removes navigator.gpu before any script runs, as in a browser without WebGPU.
+ */
+export async function openPage(browser, url, { hideGpu = false, viewport } = {}) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const log = { errors: [], requests: [], violations: [] };
+  page.on('console', (m) => m.type() === 'error' && log.errors.push(m.text()));
+  page.on('pageerror', (e) => log.errors.push(String(e)));
+  page.on('request', (r) => log.requests.push(r.url()));
+  context.on('request', (r) => log.requests.push(r.url()));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && log.errors.push(`worker: ${m.text()}`)));
+  await page.exposeFunction('__cspViolation', (v) => log.violations.push(v));
+  await page.addInitScript((hide) => {
+    if (hide) Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(`${e.violatedDirective} ${e.blockedURI}`));
+    // When the first widget became ready, for the benchmark.
+    document.addEventListener('ready', () => (window.__readyAt ??= performance.now()));
+  }, hideGpu);
+  await page.goto(url);
+  return { page, context, log };
+}
+
+/** Resolves with the backend once the first widget in the page is ready. */
+export async function widgetReady(page, selector = 'skin-lesion-classifier', timeout = 120_000) {
+  await page.waitForFunction((s) => document.querySelector(s)?.dataset.ready, selector, { timeout });
+  return page.evaluate((s) => document.querySelector(s).dataset.ready, selector);
+}
+
+/** Upload `file` through the widget's own file input; resolves to the `classified` or `error` event. */
+export async function uploadAndWait(page, file, selector = 'skin-lesion-classifier') {
+  const outcome = page.evaluate((s) => new Promise((resolve) => {
+    const widget = document.querySelector(s);
+    const done = (type) => (event) => {
+      widget.removeEventListener('classified', ok);
+      widget.removeEventListener('error', failed);
+      resolve({ type, detail: event.detail, status: widget.shadowRoot.querySelector('.status').textContent });
+    };
+    const ok = done('classified');
+    const failed = done('error');
+    widget.addEventListener('classified', ok);
+    widget.addEventListener('error', failed);
+  }), selector);
+  await page.locator(`${selector} input[type=file]`).setInputFiles(file);
+  return outcome;
+}
+
+/** The first `perClass` photos of each class in the metadata, as absolute paths. */
+export function samplePhotos(perClass = 1) {
+  const csv = readFileSync(path.join(SHARED, 'HAM10000_metadata.csv'), 'utf8').trim().split('\n');
+  const header = csv[0].split(',');
+  const [image, dx] = [header.indexOf('image_id'), header.indexOf('dx')];
+  const picked = Object.fromEntries(CLASSES.map((c) => [c, []]));
+  for (const line of csv.slice(1)) {
+    const cols = line.split(',');
+    if (picked[cols[dx]].length < perClass) picked[cols[dx]].push(findImage(`${cols[image]}.jpg`));
+  }
+  return CLASSES.flatMap((c) => picked[c]);
+}
+
+function findImage(name) {
+  for (const dir of [SHARED, ...readdirSync(SHARED).map((d) => path.join(SHARED, d))]) {
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${name} is not in ${SHARED}`);
+}
+
+function cargo(args) {
+  const run = spawnSync('cargo', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (run.status !== 0) throw new Error(`cargo ${args.join(' ')} failed:\n${run.stderr}`);
+  return run.stdout;
+}
+
+/** `train-native predict --json` for each file: {file -> {top, probabilities} | {error}}. */
+export function predictJson(files) {
+  const out = cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--', 'predict', '--json', ...files]);
+  return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
+}
+
+let fixtureDir = null;
+/** Odd and broken photos made from a real one (train-native/examples/web_fixtures.rs). */
+export function fixtures() {
+  if (!fixtureDir) {
+    fixtureDir = mkdtempSync(path.join(tmpdir(), 'widget-fixtures-'));
+    cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
+  }
+  const list = (kind) => readdirSync(path.join(fixtureDir, kind)).sort().map((f) => path.join(fixtureDir, kind, f));
+  return { ok: list('ok'), bad: list('bad') };
+}
+
+/** Largest absolute difference between two probability maps. */
+export function maxDifference(a, b) {
+  return Math.max(...CLASSES.map((c) => Math.abs(a[c] - b[c])));
+}
+
+export function artifactPath(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}

@@ -1,0 +1,116 @@
+// The page itself: the evaluation report renders every section from report.json, the page works at
+// phone width and from the keyboard, runs under its CSP with no console errors, and screenshots of
+// it are saved as test artifacts (web/tests/artifacts/, or $ARTIFACTS_DIR).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { DIST, artifactPath, launch, openPage, samplePhotos, serve, uploadAndWait, widgetReady } from './harness.mjs';
+
+let server;
+let browser;
+const report = JSON.parse(readFileSync(path.join(DIST, 'report.json'), 'utf8'));
+
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('the report renders every section from report.json', async () => {
+  const { page, log } = await openPage(browser, `${server.origin}/`);
+  await page.waitForSelector('#report[data-rendered]');
+  await widgetReady(page);
+  const shown = await page.evaluate(() => ({
+    figures: [...document.querySelectorAll('#headline .figure')].map((f) => [f.querySelector('dt').textContent, f.querySelector('dd').textContent]),
+    cells: [...document.querySelectorAll('#confusion tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => Number(td.textContent))),
+    coloured: [...document.querySelectorAll('#confusion td')].every((td) => td.style.backgroundColor !== ''),
+    perClass: [...document.querySelectorAll('#per-class tbody tr')].map((tr) => [...tr.children].map((c) => c.textContent)),
+    charts: [...document.querySelectorAll('#curves svg')].map((s) => ({ title: s.getAttribute('aria-label'), lines: s.querySelectorAll('polyline').length, points: s.querySelector('polyline').getAttribute('points').split(' ').length })),
+    card: Object.fromEntries([...document.querySelectorAll('#model-card dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])),
+    status: document.querySelector('.report-status')?.textContent ?? null,
+    warning: document.querySelector('.warning').textContent,
+  }));
+  assert.equal(shown.status, null, 'the loading message is gone');
+  const figures = Object.fromEntries(shown.figures);
+  assert.equal(figures['Balanced accuracy'], report.balanced_accuracy.toFixed(3));
+  assert.equal(figures['Macro F1'], report.macro_f1.toFixed(3));
+  assert.equal(figures['Accuracy'], report.accuracy.toFixed(3));
+  assert.equal(figures['Macro AUC'], report.macro_auc.toFixed(3));
+  assert.equal(figures['Test photos'], report.confusion_matrix.flat().reduce((a, b) => a + b).toLocaleString('en'));
+  assert.deepEqual(shown.cells, report.confusion_matrix);
+  assert.ok(shown.coloured, 'every confusion cell is coloured');
+  assert.equal(shown.perClass.length, 7);
+  for (const [i, code] of report.classes.entries()) {
+    const row = shown.perClass[i];
+    assert.ok(row[0].endsWith(code));
+    assert.notEqual(row[0].trim(), `${code} ${code}`, 'full class names are filled in');
+    assert.equal(row[1], report.per_class[code].precision.toFixed(2));
+    assert.equal(row[2], report.per_class[code].recall.toFixed(2));
+    assert.equal(row[3], report.per_class[code].f1.toFixed(2));
+    assert.equal(Number(row[4]), report.per_class[code].support);
+  }
+  assert.deepEqual(shown.charts.map((c) => [c.title, c.lines]), [['Loss', 2], ['Accuracy', 3]]);
+  assert.equal(shown.charts[0].points, report.history.length);
+  for (const key of ['Architecture', 'Input', 'Parameters', 'Data set', 'Split', 'Training', 'Known limits']) {
+    assert.ok(shown.card[key], `model card has ${key}`);
+  }
+  assert.match(shown.card['Data set'], /CC BY-NC-SA 4\.0/);
+  assert.match(shown.card['Split'], /lesion_id/);
+  assert.match(shown.card['Parameters'], new RegExp(report.model.parameters.toLocaleString('en')));
+  assert.match(shown.card['Known limits'], /not a medical device/);
+  assert.match(shown.warning, /Not a medical device/);
+
+  const [photo] = samplePhotos(1).slice(4);
+  assert.equal((await uploadAndWait(page, photo)).type, 'classified');
+  await page.screenshot({ path: artifactPath('page.png'), fullPage: true });
+  await page.screenshot({ path: artifactPath('page-top.png') });
+  await page.locator('#report').screenshot({ path: artifactPath('report.png') });
+  await page.locator('skin-lesion-classifier').screenshot({ path: artifactPath('widget.png') });
+  assert.deepEqual(log.errors, []);
+  assert.deepEqual(log.violations, []);
+  await page.context().close();
+});
+
+test('the page has a strict Content-Security-Policy', () => {
+  const html = readFileSync(path.join(DIST, 'index.html'), 'utf8');
+  const csp = html.match(/http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
+  assert.ok(csp, 'index.html sets a CSP');
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
+  assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+  assert.doesNotMatch(html, /\sstyle="/, 'no inline style');
+});
+
+test('phone width: nothing overflows sideways and the widget still classifies', async () => {
+  const { page, log } = await openPage(browser, `${server.origin}/`, { viewport: { width: 375, height: 740 } });
+  await page.waitForSelector('#report[data-rendered]');
+  await widgetReady(page);
+  const [photo] = samplePhotos(1);
+  assert.equal((await uploadAndWait(page, photo)).type, 'classified');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
+  await page.screenshot({ path: artifactPath('page-phone.png'), fullPage: true });
+  assert.deepEqual(log.errors, []);
+  await page.context().close();
+});
+
+test('keyboard: Tab reaches the widget\'s file input, which opens the file chooser', async () => {
+  const { page } = await openPage(browser, `${server.origin}/`);
+  await widgetReady(page);
+  let focused = null;
+  for (let i = 0; i < 10 && focused !== 'file'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.shadowRoot?.activeElement?.className ?? null);
+  }
+  assert.equal(focused, 'file', 'the file input is reachable by Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.querySelector('skin-lesion-classifier').shadowRoot.querySelector('.drop')).outlineStyle);
+  assert.equal(outline, 'solid', 'the drop zone shows focus');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  assert.equal(chooser.isMultiple(), false);
+  await page.context().close();
+});

@@ -1,0 +1,184 @@
+// The widget on the real page, in Debian's Chromium: real HAM10000 photos give the same
+// probabilities as `train-native predict --json` on WebGPU and on the CPU fallback, odd photos
+// work, broken ones are refused clearly and the widget keeps working, and nothing leaves the origin.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import path from 'node:path';
+import {
+  CLASSES, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait, widgetReady,
+} from './harness.mjs';
+
+const TOLERANCE = 1e-4;
+let server;
+let browser;
+let photos;
+let expected;
+let oddAndBroken;
+
+before(async () => {
+  server = await serve();
+  browser = await launch();
+  photos = samplePhotos(1);
+  oddAndBroken = fixtures();
+  expected = predictJson([...photos, ...oddAndBroken.ok]);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function assertSameOrigin(log) {
+  const foreign = log.requests.filter((url) => !url.startsWith(server.origin) && !/^(blob|data):/.test(url));
+  assert.deepEqual(foreign, [], 'requests left the origin');
+}
+
+async function checkPhotos(page, files, backend) {
+  for (const file of files) {
+    const { type, detail, status } = await uploadAndWait(page, file);
+    assert.equal(type, 'classified', `${path.basename(file)}: ${status}`);
+    assert.equal(detail.backend, backend);
+    assert.ok(detail.ms > 0);
+    assert.deepEqual(Object.keys(detail.probabilities).sort(), CLASSES);
+    const reference = expected[file];
+    assert.ok(reference?.probabilities, `no reference for ${file}: ${JSON.stringify(reference)}`);
+    const diff = maxDifference(detail.probabilities, reference.probabilities);
+    assert.ok(diff < TOLERANCE, `${path.basename(file)} on ${backend}: differs from predict --json by ${diff}`);
+    assert.equal(detail.top, reference.top);
+  }
+}
+
+// Headless Chromium's only WebGPU adapter is SwiftShader, a software GPU that `auto` skips as
+// slower than the CPU path; the WebGPU suite asks for it with backend="webgpu".
+for (const { name, hideGpu, attribute, backend } of [
+  { name: 'WebGPU (SwiftShader)', hideGpu: false, attribute: 'webgpu', backend: 'webgpu' },
+  { name: 'CPU fallback (navigator.gpu hidden)', hideGpu: true, attribute: 'auto', backend: 'cpu' },
+]) {
+  describe(`the page's widget on ${name}`, () => {
+    let page;
+    let log;
+    before(async () => {
+      ({ page, log } = await openPage(browser, `${server.origin}/`, { hideGpu }));
+      await widgetReady(page);
+      await page.evaluate((b) => document.querySelector('skin-lesion-classifier').setAttribute('backend', b), attribute);
+      assert.equal(await widgetReady(page), backend);
+    });
+    after(() => page.context().close());
+
+    test('real HAM10000 photos, one per class, match predict --json', async () => {
+      await checkPhotos(page, photos, backend);
+      const shown = await page.evaluate(() => {
+        const root = document.querySelector('skin-lesion-classifier').shadowRoot;
+        return {
+          bars: root.querySelectorAll('.bars li').length,
+          verdict: root.querySelector('.verdict').textContent,
+          meta: root.querySelector('.meta').textContent,
+          disclaimer: root.querySelector('.disclaimer').textContent,
+          preview: !root.querySelector('.preview').hidden,
+        };
+      });
+      assert.equal(shown.bars, 7);
+      assert.match(shown.verdict, /Most likely: .+ \((akiec|bcc|bkl|df|mel|nv|vasc)\), with \d+\.\d% confidence/);
+      assert.match(shown.meta, backend === 'webgpu' ? /WebGPU/ : /CPU/);
+      assert.match(shown.meta, /\d+\.\d ms/);
+      assert.match(shown.disclaimer, /Not a diagnosis/);
+      assert.ok(shown.preview, 'the photo preview is shown');
+    });
+
+    test('grayscale, alpha, CMYK, 16-bit and EXIF-rotated photos match predict --json', async () => {
+      await checkPhotos(page, oddAndBroken.ok, backend);
+    });
+
+    test('broken files are refused with a clear message and the widget keeps working', async () => {
+      const messages = {
+        'empty.jpg': /empty/, 'not-an-image.jpg': /not a supported image/, 'truncated.jpg': /truncated/,
+        'corrupt.png': /could not be decoded/, 'huge.png': /too large/,
+      };
+      for (const file of oddAndBroken.bad) {
+        const { type, detail, status } = await uploadAndWait(page, file);
+        assert.equal(type, 'error', `${path.basename(file)} was classified`);
+        assert.match(detail.message, messages[path.basename(file)], path.basename(file));
+        assert.match(status, /^Could not classify this photo: /);
+        await checkPhotos(page, [photos[0]], backend);
+      }
+    });
+
+    test('the JavaScript API classifies Blobs, ImageBitmaps and ImageData alike', async () => {
+      const results = await page.evaluate(async (backend) => {
+        const { load } = await import('/skin-lesion-classifier.js');
+        const classifier = await load({ backend });
+        // A lossless PNG drawn in the page, classified as a Blob, an ImageBitmap and ImageData.
+        const canvas = new OffscreenCanvas(160, 120);
+        const g = canvas.getContext('2d');
+        g.fillStyle = '#d9a08f';
+        g.fillRect(0, 0, 160, 120);
+        g.fillStyle = '#5a3a2c';
+        g.beginPath();
+        g.ellipse(80, 60, 38, 30, 0.3, 0, 2 * Math.PI);
+        g.fill();
+        const blob = await canvas.convertToBlob({ type: 'image/png' });
+        const bitmap = await createImageBitmap(blob);
+        const data = g.getImageData(0, 0, 160, 120);
+        let refused = null;
+        try {
+          await classifier.classify('not a photo');
+        } catch (e) {
+          refused = e.message;
+        }
+        return {
+          blob: await classifier.classify(blob),
+          bitmap: await classifier.classify(bitmap),
+          data: await classifier.classify(data),
+          refused,
+        };
+      }, attribute);
+      assert.ok(maxDifference(results.blob.probabilities, results.data.probabilities) < TOLERANCE);
+      assert.ok(maxDifference(results.blob.probabilities, results.bitmap.probabilities) < TOLERANCE);
+      assert.equal(results.blob.backend, backend);
+      assert.match(results.refused, /takes a Blob, File, ImageBitmap or ImageData/);
+    });
+
+    test('the page stays responsive while the model runs', async () => {
+      const { worstDelay, ms } = await page.evaluate(async () => {
+        const canvas = new OffscreenCanvas(600, 450);
+        const g = canvas.getContext('2d');
+        g.fillStyle = '#c99585';
+        g.fillRect(0, 0, 600, 450);
+        const blob = await canvas.convertToBlob({ type: 'image/png' });
+        // A 10 ms timer keeps firing on time unless something blocks the main thread.
+        let last = performance.now();
+        let worstDelay = 0;
+        const timer = setInterval(() => {
+          const now = performance.now();
+          worstDelay = Math.max(worstDelay, now - last);
+          last = now;
+        }, 10);
+        const details = [];
+        for (let i = 0; i < 5; i++) details.push(await document.querySelector('skin-lesion-classifier').classify(blob));
+        clearInterval(timer);
+        return { worstDelay, ms: details.reduce((a, d) => a + d.ms, 0) };
+      });
+      assert.ok(worstDelay < 100, `the main thread stalled for ${worstDelay.toFixed(0)} ms while ${ms.toFixed(0)} ms of inference ran`);
+    });
+
+    test('no console errors, no CSP violations, no request leaves the origin', () => {
+      assert.deepEqual(log.errors, []);
+      assert.deepEqual(log.violations, []);
+      assertSameOrigin(log);
+    });
+  });
+}
+
+test('auto runs on the CPU when the only WebGPU adapter is a software one', async () => {
+  const { page, log } = await openPage(browser, `${server.origin}/`);
+  const adapter = await page.evaluate(async () => {
+    const a = await navigator.gpu?.requestAdapter();
+    return a ? `${a.info.vendor} ${a.info.architecture}` : null;
+  });
+  assert.match(adapter, /swiftshader/i, 'this test expects headless Chromium\'s SwiftShader adapter');
+  assert.equal(await widgetReady(page), 'cpu');
+  const status = await page.evaluate(() => document.querySelector('skin-lesion-classifier').shadowRoot.querySelector('.status').textContent);
+  assert.match(status, /CPU \(WebAssembly\)/);
+  assert.deepEqual(log.errors, []);
+  await page.context().close();
+});
