@@ -3,6 +3,7 @@
 // work, broken ones are refused clearly and the widget keeps working, and nothing leaves the origin.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CLASSES, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait, widgetReady,
@@ -136,6 +137,32 @@ for (const { name, hideGpu, attribute, backend } of [
       assert.ok(maxDifference(results.blob.probabilities, results.bitmap.probabilities) < TOLERANCE);
       assert.equal(results.blob.backend, backend);
       assert.match(results.refused, /takes a Blob, File, ImageBitmap or ImageData/);
+    });
+
+    test('a dropped photo and a pasted photo are classified like an uploaded one', async () => {
+      const [photo] = photos;
+      const bytes = Array.from(readFileSync(photo));
+      const results = await page.evaluate(async (bytes) => {
+        const widget = document.querySelector('skin-lesion-classifier');
+        const file = new File([new Uint8Array(bytes)], 'photo.jpg', { type: 'image/jpeg' });
+        const next = () => new Promise((resolve) => widget.addEventListener('classified', (e) => resolve(e.detail), { once: true }));
+        const data = () => {
+          const transfer = new DataTransfer();
+          transfer.items.add(file);
+          return transfer;
+        };
+        const drop = widget.shadowRoot.querySelector('.drop');
+        let done = next();
+        drop.dispatchEvent(new DragEvent('drop', { dataTransfer: data(), bubbles: true, composed: true, cancelable: true }));
+        const dropped = await done;
+        done = next();
+        widget.shadowRoot.querySelector('input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data(), bubbles: true, composed: true, cancelable: true }));
+        const pasted = await done;
+        return { dropped, pasted };
+      }, bytes);
+      for (const detail of [results.dropped, results.pasted]) {
+        assert.ok(maxDifference(detail.probabilities, expected[photo].probabilities) < TOLERANCE);
+      }
     });
 
     test('the page stays responsive while the model runs', async () => {
