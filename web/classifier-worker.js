@@ -64,7 +64,7 @@ async function hardwareGpu() {
 }
 
 async function start(backend) {
-  const classifier = await WebClassifier.load(files.config, files.weights.slice(), backend);
+  const classifier = await WebClassifier.load(files.config, files.weights, backend);
   return { classifier, backend };
 }
 

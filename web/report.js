@@ -34,19 +34,19 @@ function headline(report) {
     el('div', { className: 'figure', title: help }, el('dt', { textContent: name }), el('dd', { textContent: value }))));
 }
 
-function confusion(report, names) {
+function confusion(report) {
   const table = el('table', { className: 'confusion' });
   table.append(el('caption', { textContent: 'Rows: true class; columns: predicted class. Colour: share of the row.' }));
   const head = el('tr', {}, el('th', { scope: 'col', textContent: 'true \\ predicted' }));
-  for (const code of report.classes) head.append(el('th', { scope: 'col', textContent: code, title: names[code] }));
+  for (const code of report.classes) head.append(el('th', { scope: 'col', textContent: code }));
   table.append(el('thead', {}, head));
   const body = el('tbody');
   report.confusion_matrix.forEach((row, i) => {
     const total = row.reduce((a, b) => a + b, 0) || 1;
-    const tr = el('tr', {}, el('th', { scope: 'row', textContent: report.classes[i], title: names[report.classes[i]] }));
+    const tr = el('tr', {}, el('th', { scope: 'row', textContent: report.classes[i] }));
     row.forEach((count, j) => {
       const share = count / total;
-      const cell = el('td', { textContent: count, title: `${names[report.classes[i]]} predicted as ${report.classes[j]}: ${count} (${pct(share)} of the row)` });
+      const cell = el('td', { textContent: count, title: `${report.classes[i]} predicted as ${report.classes[j]}: ${count} (${pct(share)} of the row)` });
       // Diagonal (right answers) in blue, mistakes in red; CSSOM writes are allowed by the CSP.
       const hue = i === j ? 220 : 5;
       cell.style.backgroundColor = `hsl(${hue} 70% ${Math.round(97 - 55 * share)}%)`;
@@ -60,14 +60,14 @@ function confusion(report, names) {
   return el('div', { className: 'scroll' }, table);
 }
 
-function perClass(report, names) {
+function perClass(report) {
   const table = el('table', { className: 'per-class' });
   table.append(el('thead', {}, el('tr', {}, ...['Class', 'Precision', 'Recall', 'F1', 'Support'].map((h) => el('th', { scope: 'col', textContent: h })))));
   const body = el('tbody');
   for (const code of report.classes) {
     const m = report.per_class[code];
     body.append(el('tr', {},
-      el('th', { scope: 'row' }, el('span', { className: 'class-name', textContent: names[code] }), ' ', el('code', { textContent: code })),
+      el('th', { scope: 'row' }, el('span', { className: 'class-name', textContent: code }), ' ', el('code', { textContent: code })),
       el('td', { textContent: fixed(m.precision, 2) }),
       el('td', { textContent: fixed(m.recall, 2) }),
       el('td', { textContent: fixed(m.f1, 2) }),
@@ -148,10 +148,9 @@ async function render(target) {
     const response = await fetch(new URL('report.json', import.meta.url));
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const report = await response.json();
-    const names = Object.fromEntries(report.classes.map((c) => [c, c]));
     target.querySelector('#headline').append(headline(report));
-    target.querySelector('#confusion').append(confusion(report, names));
-    target.querySelector('#per-class').append(perClass(report, names));
+    target.querySelector('#confusion').append(confusion(report));
+    target.querySelector('#per-class').append(perClass(report));
     target.querySelector('#curves').append(curves(report));
     target.querySelector('#model-card').append(modelCard(report));
     status.remove();

@@ -38,12 +38,6 @@ impl WebClassifier {
         self.backend.name().to_string()
     }
 
-    /// Side of the square network input, in pixels.
-    #[wasm_bindgen(getter, js_name = inputSize)]
-    pub fn input_size(&self) -> usize {
-        self.inner.config().input_size
-    }
-
     /// Classify an encoded photo (JPEG, PNG, WebP, BMP, GIF): resolves to a `Float32Array` of the
     /// seven probabilities in [`classes`] order.
     #[wasm_bindgen(js_name = classifyEncoded)]

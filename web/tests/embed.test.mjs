@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, PAGES, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait } from './harness.mjs';
+import { DIST, PAGES, artifactPath, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait } from './harness.mjs';
 
 let widgetServer;
 let hostServer;
@@ -88,7 +88,7 @@ test('two widgets on a foreign page with hostile CSS', async () => {
   assert.equal(weights, 1, 'the weights are downloaded once for both widgets');
   assert.equal(wasm, 1, 'one worker runs the model for both widgets');
   assert.deepEqual(log.errors, []);
-  await page.screenshot({ path: (await import('./harness.mjs')).artifactPath('embedded-hostile.png'), fullPage: true });
+  await page.screenshot({ path: artifactPath('embedded-hostile.png'), fullPage: true });
 });
 
 test('a truncated weights file is a clear error, not garbage output', async () => {
