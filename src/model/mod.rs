@@ -2,6 +2,8 @@
 
 mod block;
 mod net;
+mod stem;
 
 pub use block::ConvBlock;
 pub use net::{LesionNet, LesionNetConfig};
+pub use stem::Stem;

@@ -5,7 +5,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::ConvBlock;
+use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
 
 /// The architecture's hyper-parameters. Saved next to the weights (`config.json`) so the
@@ -28,6 +28,9 @@ pub struct LesionNetConfig {
     /// Convolutions per stage.
     #[config(default = 1)]
     pub convs_per_stage: usize,
+    /// Stride of a patchify stem before the first stage ([`super::Stem`]); `None` (the
+    /// default, and what configs written before the stem existed mean) has no stem.
+    pub stem: Option<usize>,
     /// Dropout before the classifier head.
     #[config(default = 0.3)]
     pub dropout: f64,
@@ -37,13 +40,15 @@ impl LesionNetConfig {
     /// Build the network with freshly initialised weights.
     pub fn init(&self, device: &Device) -> LesionNet {
         let mut blocks = Vec::with_capacity(self.stages);
-        let mut channels = 3;
+        let stem = self.stem.map(|stride| Stem::new(self.base_width, stride, device));
+        let mut channels = if stem.is_some() { self.base_width } else { 3 };
         for stage in 0..self.stages {
             let out = self.base_width << stage;
             blocks.push(ConvBlock::new(channels, out, self.convs_per_stage, device));
             channels = out;
         }
         LesionNet {
+            stem,
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
@@ -56,10 +61,12 @@ impl LesionNetConfig {
         self.base_width << (self.stages.max(1) - 1)
     }
 
-    /// A short human-readable architecture name, e.g. `LesionNet-4x1-24`.
+    /// A short human-readable architecture name, e.g. `LesionNet-s2-4x1-32` (stem stride 2,
+    /// 4 stages of 1 convolution, 32 channels in the first).
     pub fn architecture_name(&self) -> String {
+        let stem = self.stem.map_or(String::new(), |s| format!("s{s}-"));
         format!(
-            "LesionNet-{}x{}-{} (VGG-style CNN, batch norm, global average pooling)",
+            "LesionNet-{stem}{}x{}-{} (VGG-style CNN, batch norm, global average pooling)",
             self.stages, self.convs_per_stage, self.base_width
         )
     }
@@ -69,7 +76,11 @@ impl LesionNetConfig {
         if self.stages == 0 || self.convs_per_stage == 0 || self.base_width == 0 {
             return Err("stages, convs_per_stage and base_width must be at least 1".into());
         }
-        if self.input_size >> self.stages == 0 {
+        let stride = self.stem.unwrap_or(1);
+        if stride == 0 || self.input_size % stride != 0 {
+            return Err(format!("the stem stride {stride} must divide input_size {}", self.input_size));
+        }
+        if (self.input_size / stride) >> self.stages == 0 {
             return Err(format!(
                 "input_size {} is too small for {} stages",
                 self.input_size, self.stages
@@ -88,9 +99,11 @@ impl LesionNetConfig {
     }
 }
 
-/// A small VGG-style CNN: conv stages, global average pooling, dropout and a linear head.
+/// A small VGG-style CNN: an optional patchify stem, conv stages, global average pooling,
+/// dropout and a linear head.
 #[derive(Module, Debug)]
 pub struct LesionNet {
+    stem: Option<Stem>,
     blocks: Vec<ConvBlock>,
     pool: AdaptiveAvgPool2d,
     dropout: Dropout,
@@ -100,7 +113,10 @@ pub struct LesionNet {
 impl LesionNet {
     /// Normalised images `[batch, 3, size, size]` to class logits `[batch, NUM_CLASSES]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = images;
+        let mut x = match &self.stem {
+            Some(stem) => stem.forward(images),
+            None => images,
+        };
         for block in &self.blocks {
             x = block.forward(x);
         }
@@ -137,6 +153,18 @@ mod tests {
     }
 
     #[test]
+    fn the_stem_shrinks_the_input_before_the_stages() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_stem(Some(2)).with_stages(4);
+        let net = config.init(&device);
+        let x = Tensor::<4>::zeros([2, 3, config.input_size, config.input_size], &device);
+        assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
+        // 64 / 2 (stem) = 32 pixels: 5 stages leave 1x1, a sixth would leave nothing.
+        assert!(config.clone().with_stages(5).validate().is_ok());
+        assert!(config.with_stages(6).validate().is_err());
+    }
+
+    #[test]
     fn probabilities_sum_to_one() {
         let device = Device::flex();
         let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
@@ -169,5 +197,8 @@ mod tests {
         assert!(LesionNetConfig::new().with_input_size(8).validate().is_err());
         assert!(LesionNetConfig::new().with_resize_size(32).validate().is_err());
         assert!(LesionNetConfig::new().with_dropout(1.0).validate().is_err());
+        assert!(LesionNetConfig::new().with_stem(Some(3)).validate().is_err());
+        assert!(LesionNetConfig::new().with_stem(Some(0)).validate().is_err());
+        assert!(LesionNetConfig::new().with_input_size(32).with_stem(Some(2)).with_stages(5).validate().is_err());
     }
 }

@@ -25,6 +25,52 @@ fn round_trip_gives_identical_outputs() {
 }
 
 #[test]
+fn half_precision_weights_are_half_the_size_and_load_as_f32() {
+    let device = Device::flex();
+    // Wide enough (25k parameters) that the tensors, not the names in the header, set the size.
+    let config = small().with_stem(Some(2)).with_base_width(16);
+    let model = config.init(&device);
+    let full = to_bytes(model.clone()).unwrap();
+    let half = to_half_bytes(&config, model.clone()).unwrap();
+    assert!(half.len() < full.len() * 6 / 10, "{} vs {} bytes", half.len(), full.len());
+    let loaded = from_bytes(&config, &half, &device).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
+    let a: Vec<f32> = model.probabilities(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+    let out = loaded.probabilities(x);
+    assert_eq!(out.dtype(), burn::tensor::DType::F32);
+    let b: Vec<f32> = out.into_data().try_to_vec::<f32>().unwrap();
+    let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 5e-3, "f16 weights moved a probability by {worst}");
+    // Loading the same half-precision bytes again gives the same outputs, to the bit.
+    let again = from_bytes(&config, &half, &device).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
+    let c: Vec<f32> = again.probabilities(x).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(b, c);
+}
+
+#[test]
+fn a_network_with_a_stem_round_trips() {
+    let device = Device::flex();
+    let config = small().with_stem(Some(2));
+    let model = config.init(&device);
+    let original = Classifier::new(model.clone(), config.clone(), device.clone());
+    let bytes = to_bytes(model).unwrap();
+    let loaded = Classifier::from_bytes(&config_to_json(&config), &bytes, device.clone()).unwrap();
+    let x = input(&config, 2);
+    assert_eq!(original.probabilities(&x, 2), loaded.probabilities(&x, 2));
+    // The same weights without the stem are another architecture.
+    assert!(matches!(from_bytes(&small(), &bytes, &device), Err(WeightsError::Mismatch(_))));
+}
+
+#[test]
+fn configs_written_before_the_stem_existed_still_load() {
+    let old = r#"{"input_size":64,"resize_size":72,"base_width":24,"stages":4,"convs_per_stage":1,"dropout":0.3}"#;
+    let config = config_from_json(old).unwrap();
+    assert_eq!(config.stem, None);
+    assert_eq!(config.base_width, 24);
+}
+
+#[test]
 fn weights_for_another_architecture_are_refused() {
     let device = Device::flex();
     let bytes = to_bytes(small().init(&device)).unwrap();

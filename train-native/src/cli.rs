@@ -87,7 +87,7 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
 pub struct Hyper {
     /// Epochs to train.
-    #[arg(long, default_value_t = 36)]
+    #[arg(long, default_value_t = 90)]
     pub epochs: usize,
     /// Images per training step.
     #[arg(long, default_value_t = 64)]
@@ -148,7 +148,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 72)]
     pub resize_size: usize,
     /// Channels of the first stage (doubled at each later stage).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 32)]
     pub base_width: usize,
     /// Number of stages.
     #[arg(long, default_value_t = 4)]
@@ -159,6 +159,15 @@ pub struct ModelArgs {
     /// Dropout before the classifier.
     #[arg(long, default_value_t = 0.3)]
     pub dropout: f64,
+    /// Stride of a patchify stem before the first stage (1 = no stem).
+    #[arg(long, default_value_t = 2)]
+    #[serde(default = "no_stem")]
+    pub stem: usize,
+}
+
+/// What runs recorded before `--stem` existed used.
+fn no_stem() -> usize {
+    1
 }
 
 impl ModelArgs {
@@ -170,6 +179,7 @@ impl ModelArgs {
             .with_stages(self.stages)
             .with_convs_per_stage(self.convs_per_stage)
             .with_dropout(self.dropout)
+            .with_stem((self.stem > 1).then_some(self.stem))
     }
 }
 

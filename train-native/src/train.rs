@@ -281,7 +281,9 @@ fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cac
         };
         (best.with_class_offsets(&offsets), Some(calibration))
     };
-    let shipped = weights::to_bytes(model.clone())?;
+    // The figures below are those of the weights as the browser loads them (f16, back to f32).
+    let shipped = weights::to_half_bytes(&config, model)?;
+    let model = weights::from_bytes(&config, &shipped, &device)?;
     let val: Scored = evaluate::score(&model, cache, &split.val, &val_labels, config.input_size, &device)?;
     if let Some(c) = calibration.as_mut() {
         c.val_balanced_accuracy_after = val.metrics.balanced_accuracy;
