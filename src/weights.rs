@@ -96,3 +96,7 @@ pub fn config_to_json(config: &LesionNetConfig) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The model committed in `web/model/` (native only: it reads files).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod shipped;

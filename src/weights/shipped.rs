@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use skin_lesion::report::Report;
-use skin_lesion::weights::{CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
-use skin_lesion::{Classifier, NUM_CLASSES, classes};
+use super::{CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
+use crate::report::Report;
+use crate::{Classifier, NUM_CLASSES, classes};
 
 fn model_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/model")
@@ -45,10 +45,10 @@ fn report_describes_the_shipped_weights() {
     assert_eq!(report.model.parameters, burn::module::Module::num_params(shipped().model()));
     let total: usize = report.metrics.confusion_matrix.0.iter().flatten().sum();
     assert_eq!(total, report.model.split_counts["test"].iter().sum::<usize>());
-    // A regression floor under the committed figures (test balanced accuracy 0.634, macro F1
-    // 0.526, macro AUC 0.920): a retrained model must not ship worse than this.
+    // A regression floor under the committed figures (test balanced accuracy 0.629, macro F1
+    // 0.579, macro AUC 0.926): a retrained model must not ship worse than this.
     assert!(report.metrics.balanced_accuracy >= 0.62, "balanced accuracy {}", report.metrics.balanced_accuracy);
-    assert!(report.metrics.macro_f1 >= 0.50, "macro F1 {}", report.metrics.macro_f1);
+    assert!(report.metrics.macro_f1 >= 0.55, "macro F1 {}", report.metrics.macro_f1);
     assert!(report.metrics.macro_auc.unwrap_or(0.0) >= 0.90, "macro AUC {:?}", report.metrics.macro_auc);
 }
 
