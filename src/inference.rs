@@ -94,19 +94,20 @@ impl Classifier {
             .collect()
     }
 
-    /// Softmax outputs for `batch` preprocessed inputs, flat (`batch * NUM_CLASSES`).
+    /// Softmax outputs for `batch` preprocessed inputs, flat (`batch * NUM_CLASSES`), from the
+    /// logits averaged over the config's test-time views.
     ///
     /// Reads the result back synchronously, which a browser's WebGPU cannot do: the wasm app
     /// uses [`Self::probabilities_async`].
     pub fn probabilities(&self, inputs: &[f32], batch: usize) -> Vec<f32> {
-        let output = self.model.probabilities(self.input_tensor(inputs, batch));
+        let output = self.model.probabilities_views(self.input_tensor(inputs, batch), self.config.views());
         output.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 output")
     }
 
     /// [`Self::probabilities`] with an asynchronous read-back, for WebGPU in the browser.
     /// A failed read-back (a lost GPU device, say) is an error in words, not a panic.
     pub async fn probabilities_async(&self, inputs: &[f32], batch: usize) -> Result<Vec<f32>, String> {
-        let output = self.model.probabilities(self.input_tensor(inputs, batch));
+        let output = self.model.probabilities_views(self.input_tensor(inputs, batch), self.config.views());
         let data = output.into_data_async().await.map_err(|e| e.to_string())?;
         Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
     }

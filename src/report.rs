@@ -33,6 +33,10 @@ pub struct ModelCard {
     /// How a photo becomes the input.
     pub preprocessing: String,
     pub normalization: Normalization,
+    /// Flips/rotations of each photo whose logits are averaged (1 = none); reports written
+    /// before test-time views existed used one.
+    #[serde(default = "one_view")]
+    pub test_time_views: usize,
     pub parameters: usize,
     pub weights_file: String,
     pub weights_bytes: u64,
@@ -57,6 +61,10 @@ pub struct ModelCard {
     /// Per-class logit offsets fitted on validation and folded into the weights, if any.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+}
+
+fn one_view() -> usize {
+    1
 }
 
 /// Decision offsets chosen on the validation split (see `train-native/src/calibrate.rs`).

@@ -3,6 +3,7 @@
 mod block;
 mod net;
 mod stem;
+pub mod views;
 
 pub use block::ConvBlock;
 pub use net::{LesionNet, LesionNetConfig};

@@ -5,6 +5,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use super::views::{VIEW_COUNTS, average_views, dihedral_views};
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
 
@@ -34,6 +35,9 @@ pub struct LesionNetConfig {
     /// Dropout before the classifier head.
     #[config(default = 0.3)]
     pub dropout: f64,
+    /// How many flips/rotations of a photo the classifier averages ([`super::views`]);
+    /// `None` (what configs written before test-time views existed mean) is one view.
+    pub test_time_views: Option<usize>,
 }
 
 impl LesionNetConfig {
@@ -54,6 +58,11 @@ impl LesionNetConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(channels, NUM_CLASSES).init(device),
         }
+    }
+
+    /// Views averaged per photo at inference (1 = the photo as it is).
+    pub fn views(&self) -> usize {
+        self.test_time_views.unwrap_or(1)
     }
 
     /// Channels of the last stage, which feed the classifier head.
@@ -91,6 +100,9 @@ impl LesionNetConfig {
                 "resize_size {} must be at least input_size {}",
                 self.resize_size, self.input_size
             ));
+        }
+        if !VIEW_COUNTS.contains(&self.views()) {
+            return Err(format!("test_time_views {} must be one of {VIEW_COUNTS:?}", self.views()));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", self.dropout));
@@ -136,6 +148,18 @@ impl LesionNet {
     /// Normalised images to class probabilities `[batch, NUM_CLASSES]`.
     pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
         softmax(self.forward(images), 1)
+    }
+
+    /// Class logits averaged over `views` orientations of each image
+    /// ([`super::views::dihedral_views`]); 1 view is [`Self::forward`].
+    pub fn forward_views(&self, images: Tensor<4>, views: usize) -> Tensor<2> {
+        average_views(self.forward(dihedral_views(images, views)), views)
+    }
+
+    /// Class probabilities from the logits averaged over `views` orientations: what
+    /// evaluation and the browser report, with `views` from [`LesionNetConfig::views`].
+    pub fn probabilities_views(&self, images: Tensor<4>, views: usize) -> Tensor<2> {
+        softmax(self.forward_views(images, views), 1)
     }
 }
 
@@ -191,6 +215,35 @@ mod tests {
     }
 
     #[test]
+    fn eight_views_make_the_network_blind_to_orientation() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32).with_stem(Some(2));
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let quarter_turn = x.clone().swap_dims(2, 3).flip([3]);
+        let logits = |t: Tensor<4>, views| net.forward_views(t, views).into_data().try_to_vec::<f32>().unwrap();
+        let plain = (logits(x.clone(), 1), logits(quarter_turn.clone(), 1));
+        let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(max_diff(&plain.0, &plain.1) > 1e-3, "a random network should see the turn");
+        let averaged = (logits(x, 8), logits(quarter_turn, 8));
+        assert!(max_diff(&averaged.0, &averaged.1) < 1e-5, "8 views still depend on orientation");
+    }
+
+    #[test]
+    fn offsets_shift_the_averaged_logits_exactly() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let before: Vec<f32> = net.forward_views(x.clone(), 4).into_data().try_to_vec::<f32>().unwrap();
+        let offsets = [0.5, 0.0, -1.0, 0.0, 0.0, 0.25, 0.0];
+        let after: Vec<f32> = net.with_class_offsets(&offsets).forward_views(x, 4).into_data().try_to_vec::<f32>().unwrap();
+        for (i, (a, b)) in after.iter().zip(&before).enumerate() {
+            assert!((a - b - offsets[i % NUM_CLASSES]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
     fn rejects_impossible_configs() {
         assert!(LesionNetConfig::new().validate().is_ok());
         assert!(LesionNetConfig::new().with_stages(0).validate().is_err());
@@ -198,6 +251,8 @@ mod tests {
         assert!(LesionNetConfig::new().with_resize_size(32).validate().is_err());
         assert!(LesionNetConfig::new().with_dropout(1.0).validate().is_err());
         assert!(LesionNetConfig::new().with_stem(Some(3)).validate().is_err());
+        assert!(LesionNetConfig::new().with_test_time_views(Some(8)).validate().is_ok());
+        assert!(LesionNetConfig::new().with_test_time_views(Some(3)).validate().is_err());
         assert!(LesionNetConfig::new().with_stem(Some(0)).validate().is_err());
         assert!(LesionNetConfig::new().with_input_size(32).with_stem(Some(2)).with_stages(5).validate().is_err());
     }

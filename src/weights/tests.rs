@@ -62,11 +62,19 @@ fn a_network_with_a_stem_round_trips() {
 }
 
 #[test]
-fn configs_written_before_the_stem_existed_still_load() {
+fn configs_written_before_the_stem_and_views_existed_still_load() {
     let old = r#"{"input_size":64,"resize_size":72,"base_width":24,"stages":4,"convs_per_stage":1,"dropout":0.3}"#;
     let config = config_from_json(old).unwrap();
     assert_eq!(config.stem, None);
+    assert_eq!(config.views(), 1);
     assert_eq!(config.base_width, 24);
+}
+
+#[test]
+fn a_config_with_an_impossible_view_count_is_refused() {
+    let bad = r#"{"input_size":64,"resize_size":72,"base_width":24,"stages":4,"convs_per_stage":1,"dropout":0.3,"test_time_views":3}"#;
+    let err = config_from_json(bad).unwrap_err();
+    assert!(err.to_string().contains("test_time_views"), "{err}");
 }
 
 #[test]

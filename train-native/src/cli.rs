@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use skin_lesion::LesionNetConfig;
+use skin_lesion::model::views::VIEW_COUNTS;
 
 use crate::backend::BackendChoice;
 
@@ -76,6 +77,11 @@ pub struct TrainArgs {
     /// Ship the best epoch as it is, without per-class decision offsets fitted on validation.
     #[arg(long)]
     pub no_calibrate: bool,
+    /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
+    /// export uses it (per-epoch validation looks at one view), so a finished run can be
+    /// re-exported with another count through --resume.
+    #[arg(long, default_value_t = 8, value_parser = parse_views)]
+    pub views: usize,
     /// Stop after this epoch as if interrupted (tests the resume path).
     #[arg(long, hide = true)]
     pub stop_after_epoch: Option<usize>,
@@ -163,6 +169,14 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 2)]
     #[serde(default = "no_stem")]
     pub stem: usize,
+}
+
+/// `--views`: one of [`VIEW_COUNTS`].
+fn parse_views(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if VIEW_COUNTS.contains(&n) => Ok(n),
+        _ => Err(format!("must be one of {VIEW_COUNTS:?}")),
+    }
 }
 
 /// What runs recorded before `--stem` existed used.

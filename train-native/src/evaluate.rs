@@ -29,15 +29,16 @@ pub struct Scored {
     pub probabilities: Vec<Vec<f32>>,
 }
 
-/// Run `model` over the central crops of `indices` and score it against `labels`.
-pub fn score(model: &LesionNet, cache: &ImageCache, indices: &[usize], labels: &[usize], input_size: usize, device: &Device) -> Result<Scored> {
+/// Run `model` over the central crops of `indices`, averaging its logits over `views`
+/// orientations of each ([`skin_lesion::model::views`]), and score it against `labels`.
+pub fn score(model: &LesionNet, cache: &ImageCache, indices: &[usize], labels: &[usize], input_size: usize, views: usize, device: &Device) -> Result<Scored> {
     if indices.is_empty() {
         bail!("no images to evaluate");
     }
     let mut probabilities = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(EVAL_BATCH) {
         let x = batch::inputs(cache, chunk, input_size, None, device);
-        let p: Vec<f32> = model.probabilities(x).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let p: Vec<f32> = model.probabilities_views(x, views).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         probabilities.extend(p.chunks_exact(skin_lesion::NUM_CLASSES).map(<[f32]>::to_vec));
     }
     let loss = probabilities.iter().zip(labels).map(|(p, &l)| -(p[l].max(1e-12) as f64).ln()).sum::<f64>() / labels.len() as f64;
@@ -108,7 +109,7 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let labels: Vec<usize> = indices.iter().map(|&i| dataset.records[i].label).collect();
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} evaluating {msg}").expect("template"));
     bar.set_message(format!("{} images of the {name} split", indices.len()));
-    let scored = score(loaded.classifier.model(), &cache, &indices, &labels, config.input_size, loaded.classifier.device())?;
+    let scored = score(loaded.classifier.model(), &cache, &indices, &labels, config.input_size, config.views(), loaded.classifier.device())?;
     bar.finish_and_clear();
     println!("{} images ({name}) from {} with {}\n", indices.len(), dataset.root.display(), weights_path.display());
     print(&scored.metrics);

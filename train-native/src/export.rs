@@ -52,11 +52,16 @@ pub fn report(e: &Export) -> Report {
             architecture: e.config.architecture_name(),
             input_size: [3, e.config.input_size, e.config.input_size],
             preprocessing: format!(
-                "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter) → central {s}x{s} crop → RGB/255, minus mean, over std",
+                "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter) → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
                 r = e.config.resize_size,
-                s = e.config.input_size
+                s = e.config.input_size,
+                views = match e.config.views() {
+                    1 => String::new(),
+                    n => format!("; the network's logits are averaged over {n} flips/rotations of the crop"),
+                }
             ),
             normalization: Normalization { mean: MEAN, std: STD },
+            test_time_views: e.config.views(),
             parameters: burn::module::Module::num_params(&model),
             weights_file: WEIGHTS_FILE.into(),
             weights_bytes: e.weights.len() as u64,

@@ -194,7 +194,8 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         }
 
         let valid = model.valid();
-        let val = evaluate::score(&valid, &cache, &split.val, &labels_of(&split.val), config.input_size, &valid_device(&device))?;
+        // One view per epoch: selection stays cheap; the shipped model's views are applied in finish.
+        let val = evaluate::score(&valid, &cache, &split.val, &labels_of(&split.val), config.input_size, 1, &valid_device(&device))?;
         let seconds = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,
@@ -258,14 +259,16 @@ fn valid_device(device: &Device) -> Device {
 /// Evaluate the best checkpoint on the test split (on the CPU, like `evaluate`, so the
 /// figures reproduce exactly) and export the model, report and plots.
 fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cache: &crate::data::cache::ImageCache, run_dir: &PathBuf, out_dir: &PathBuf) -> Result<()> {
-    let config = args.hyper.model.config();
+    let config = args.hyper.model.config().with_test_time_views(Some(args.views));
+    config.validate().map_err(|e| anyhow!("invalid --views: {e}"))?;
+    let views = config.views();
     let best_path = run_dir.join(BEST_FILE);
     let best_bytes = std::fs::read(&best_path).with_context(|| format!("cannot read {}", best_path.display()))?;
     let device = Device::flex();
     let best: LesionNet = weights::from_bytes(&config, &best_bytes, &device)?;
     let labels = |indices: &[usize]| indices.iter().map(|&i| dataset.records[i].label).collect::<Vec<_>>();
     let val_labels = labels(&split.val);
-    let raw = evaluate::score(&best, cache, &split.val, &val_labels, config.input_size, &device)?;
+    let raw = evaluate::score(&best, cache, &split.val, &val_labels, config.input_size, views, &device)?;
     let (model, mut calibration) = if args.no_calibrate {
         (best, None)
     } else {
@@ -284,7 +287,7 @@ fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cac
     // The figures below are those of the weights as the browser loads them (f16, back to f32).
     let shipped = weights::to_half_bytes(&config, model)?;
     let model = weights::from_bytes(&config, &shipped, &device)?;
-    let val: Scored = evaluate::score(&model, cache, &split.val, &val_labels, config.input_size, &device)?;
+    let val: Scored = evaluate::score(&model, cache, &split.val, &val_labels, config.input_size, views, &device)?;
     if let Some(c) = calibration.as_mut() {
         c.val_balanced_accuracy_after = val.metrics.balanced_accuracy;
         c.val_macro_f1_after = val.metrics.macro_f1;
@@ -293,7 +296,7 @@ fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cac
             c.val_balanced_accuracy_before, c.val_balanced_accuracy_after, c.val_macro_f1_before, c.val_macro_f1_after
         );
     }
-    let test: Scored = evaluate::score(&model, cache, &split.test, &labels(&split.test), config.input_size, &device)?;
+    let test: Scored = evaluate::score(&model, cache, &split.test, &labels(&split.test), config.input_size, views, &device)?;
     eprintln!("\nbest epoch {} (validation balanced accuracy {:.4}); test split:\n", state.full_best_epoch(), state.best_score);
     evaluate::print(&test.metrics);
     export::export(&export::Export { args, state, dataset, split, config: &config, weights: &shipped, val: &val.metrics, calibration, test: &test.metrics, out_dir })

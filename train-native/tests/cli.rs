@@ -65,8 +65,14 @@ fn train_resume_evaluate_predict() {
     let out = cli().args(&other).arg("--resume").assert().failure().get_output().stderr.clone();
     assert!(String::from_utf8_lossy(&out).contains("other settings"));
 
+    // A view count that is not a whole set of flips/rotations is refused before any work.
+    let out = cli().args(&args).args(["--resume", "--views", "3"]).assert().failure().get_output().stderr.clone();
+    assert!(String::from_utf8_lossy(&out).contains("must be one of [1, 2, 4, 8]"), "{}", String::from_utf8_lossy(&out));
+
     cli().args(&args).arg("--resume").assert().success();
     let model = work.path().join("model");
+    // The exported model averages 8 views by default, and says so in both files.
+    assert_eq!(json(&model.join("config.json"))["test_time_views"], 8);
     for file in ["model.bpk", "config.json", "report.json", "training_curves.svg", "confusion_matrix.svg"] {
         assert!(model.join(file).exists(), "{file} not exported");
     }
@@ -76,6 +82,7 @@ fn train_resume_evaluate_predict() {
     for key in ["classes", "confusion_matrix", "per_class", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_auc"] {
         assert!(!report[key].is_null(), "report.json lacks {key}");
     }
+    assert_eq!(report["model"]["test_time_views"], 8);
     for key in ["architecture", "input_size", "parameters", "weights_sha256", "training_seconds", "hardware", "split_seed", "split_counts"] {
         assert!(!report["model"][key].is_null(), "report.json model lacks {key}");
     }

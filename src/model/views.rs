@@ -1,0 +1,113 @@
+//! Test-time augmentation: the network looks at a photo in several of its 8 flips and
+//! rotations and the logits are averaged.
+//!
+//! Why: a dermatoscopy photo has no "up", and training shows the network all 8 orientations
+//! (`train-native/src/data/augment.rs`), yet a single forward pass still depends on which way
+//! the photo happens to lie. Averaging over the orientations removes that dependence at the
+//! cost of more inference work and no extra weights. Logits, not probabilities, are averaged,
+//! so per-class decision offsets folded into the head's biases shift the average exactly as
+//! they shift every view.
+
+use burn::prelude::*;
+
+/// The numbers of views [`dihedral_views`] accepts: a whole subgroup of the 8 symmetries
+/// each time (identity; + mirror; + the other mirror and the half turn; + the transposes).
+pub const VIEW_COUNTS: [usize; 4] = [1, 2, 4, 8];
+
+/// Stack `count` orientations of each image along the batch axis, view-major:
+/// `[batch, c, h, w]` to `[count * batch, c, h, w]`, rows `v * batch .. (v + 1) * batch`
+/// holding view `v`.
+///
+/// The views in order: as is, mirrored left-right, mirrored top-bottom, turned 180 degrees,
+/// then those four of the transposed image (the quarter turns and the two diagonal mirrors).
+/// Square images only, so that every view has the input's shape.
+pub fn dihedral_views(images: Tensor<4>, count: usize) -> Tensor<4> {
+    assert!(VIEW_COUNTS.contains(&count), "test-time views must be one of {VIEW_COUNTS:?}, not {count}");
+    let [_, _, h, w] = images.dims();
+    assert_eq!(h, w, "test-time views need square images");
+    if count == 1 {
+        return images;
+    }
+    let mut views = Vec::with_capacity(count);
+    let bases = if count == 8 { vec![images.clone(), images.swap_dims(2, 3)] } else { vec![images] };
+    for base in bases {
+        views.push(base.clone());
+        views.push(base.clone().flip([3]));
+        if count >= 4 {
+            views.push(base.clone().flip([2]));
+            views.push(base.flip([2, 3]));
+        }
+    }
+    Tensor::cat(views, 0)
+}
+
+/// Average view-major rows `[count * batch, k]` back to `[batch, k]`.
+pub fn average_views(rows: Tensor<2>, count: usize) -> Tensor<2> {
+    if count == 1 {
+        return rows;
+    }
+    let [n, k] = rows.dims();
+    assert_eq!(n % count, 0, "{n} rows are not {count} views of a batch");
+    rows.reshape([count, n / count, k]).mean_dim(0).reshape([n / count, k])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(device: &Device) -> Tensor<4> {
+        // Two 1-channel 3x3 images with distinct pixels: 0..=8 and 9..=17 row by row.
+        let values: Vec<f32> = (0..18).map(|v| v as f32).collect();
+        Tensor::<4>::from_data(TensorData::new(values, [2, 1, 3, 3]), device)
+    }
+
+    fn pixels(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn one_view_is_the_input() {
+        let device = Device::flex();
+        assert_eq!(pixels(dihedral_views(image(&device), 1)), pixels(image(&device)));
+    }
+
+    #[test]
+    fn eight_views_are_the_eight_distinct_orientations() {
+        let device = Device::flex();
+        let views = dihedral_views(image(&device), 8);
+        assert_eq!(views.dims(), [16, 1, 3, 3]);
+        let all = pixels(views);
+        // View-major: view v of image 0 is row 2v.
+        let first: Vec<&[f32]> = (0..8).map(|v| &all[2 * v * 9..(2 * v + 1) * 9]).collect();
+        assert_eq!(first[0], &[0., 1., 2., 3., 4., 5., 6., 7., 8.]);
+        assert_eq!(first[1], &[2., 1., 0., 5., 4., 3., 8., 7., 6.], "left-right mirror");
+        assert_eq!(first[2], &[6., 7., 8., 3., 4., 5., 0., 1., 2.], "top-bottom mirror");
+        assert_eq!(first[3], &[8., 7., 6., 5., 4., 3., 2., 1., 0.], "half turn");
+        assert_eq!(first[4], &[0., 3., 6., 1., 4., 7., 2., 5., 8.], "transpose");
+        for (i, a) in first.iter().enumerate() {
+            for b in &first[i + 1..] {
+                assert_ne!(a, b, "two views are the same orientation");
+            }
+            let mut sorted = a.to_vec();
+            sorted.sort_by(f32::total_cmp);
+            assert_eq!(sorted, (0..9).map(|v| v as f32).collect::<Vec<_>>(), "a view lost pixels");
+        }
+        // Image 1 follows image 0 within each view.
+        assert_eq!(&all[9..18], &[9., 10., 11., 12., 13., 14., 15., 16., 17.]);
+    }
+
+    #[test]
+    fn averaging_undoes_the_stacking() {
+        let device = Device::flex();
+        let rows = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [4, 2]), &device);
+        // 2 views of a batch of 2: image 0 is rows 0 and 2, image 1 rows 1 and 3.
+        let mean: Vec<f32> = average_views(rows, 2).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(mean, vec![3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "one of")]
+    fn rejects_a_count_that_is_not_a_subgroup() {
+        dihedral_views(image(&Device::flex()), 3);
+    }
+}
