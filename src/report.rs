@@ -78,6 +78,25 @@ pub struct Calibration {
     pub val_macro_f1_before: f64,
     pub val_balanced_accuracy_after: f64,
     pub val_macro_f1_after: f64,
+    /// The offsets were searched in [-limit, limit]; reports written before the range was
+    /// cross-fitted used 2.
+    #[serde(default = "widest_limit")]
+    pub offset_limit: f32,
+    /// Each candidate range's objective when fitted on one half of validation and scored on
+    /// the other (mean over random halvings); the best one is `offset_limit`.
+    #[serde(default)]
+    pub cross_fit: Vec<CrossFit>,
+}
+
+fn widest_limit() -> f32 {
+    2.0
+}
+
+/// One offset range's cross-fitted score (see `train-native/src/calibrate.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossFit {
+    pub limit: f32,
+    pub objective: f64,
 }
 
 /// Per-channel normalisation applied after scaling pixels to 0..1.

@@ -124,6 +124,18 @@ function curves(report) {
     ], { from0: true, max: 1 }));
 }
 
+// How the shipped weights were chosen on validation: the figures there, and the decision
+// offsets folded into the classifier (absent from reports of uncalibrated models).
+function selection(report) {
+  const m = report.model;
+  const figures = `Validation (the best epoch as shipped): balanced accuracy ${m.validation.balanced_accuracy.toFixed(3)}, macro F1 ${m.validation.macro_f1.toFixed(3)}.`;
+  const c = m.calibration;
+  if (!c) return `${figures} No decision offsets.`;
+  const offsets = report.classes.map((code, i) => `${code} ${c.offsets[i] >= 0 ? '+' : '−'}${Math.abs(c.offsets[i]).toFixed(1)}`).join(', ');
+  const range = c.cross_fit?.length ? ` within ±${c.offset_limit}, a range chosen by cross-fitting on halves of validation` : '';
+  return `${figures} Decision offsets added to the logits (${c.objective}${range}): ${offsets}.`;
+}
+
 function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
@@ -135,6 +147,7 @@ function modelCard(report) {
     ['Data set', `${m.dataset}. Licence: ${m.dataset_license}.`],
     ['Split', `${m.split_method} (seed ${m.split_seed}): ${counts('train')} / ${counts('val')} / ${counts('test')} photos.`],
     ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],
+    ['Model selection', selection(report)],
     ['Known limits', 'Trained on dermatoscopy photos only: phone snapshots, other skin conditions and other populations are out of its scope. ' +
       'HAM10000 is skewed (two in three photos are nevi; dermatofibroma and vascular lesions have about a hundred photos each) and mostly from fair-skinned patients. ' +
       'It sees a 64 × 64 pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.'],

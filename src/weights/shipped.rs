@@ -45,9 +45,9 @@ fn report_describes_the_shipped_weights() {
     assert_eq!(report.model.parameters, burn::module::Module::num_params(shipped().model()));
     let total: usize = report.metrics.confusion_matrix.0.iter().flatten().sum();
     assert_eq!(total, report.model.split_counts["test"].iter().sum::<usize>());
-    // A regression floor under the committed figures (test balanced accuracy 0.646, macro F1
-    // 0.602, macro AUC 0.932 with 8 test-time views): a retrained model must not ship worse.
-    assert!(report.metrics.balanced_accuracy >= 0.64, "balanced accuracy {}", report.metrics.balanced_accuracy);
+    // A regression floor at the project's first bar (the committed figures: test balanced
+    // accuracy 0.678, macro F1 0.618, macro AUC 0.932): a retrained model must not ship worse.
+    assert!(report.metrics.balanced_accuracy >= 0.65, "balanced accuracy {}", report.metrics.balanced_accuracy);
     assert!(report.metrics.macro_f1 >= 0.60, "macro F1 {}", report.metrics.macro_f1);
     assert!(report.metrics.macro_auc.unwrap_or(0.0) >= 0.92, "macro AUC {:?}", report.metrics.macro_auc);
     // The page must run the model as it was measured.

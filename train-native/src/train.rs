@@ -272,10 +272,15 @@ fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cac
     let (model, mut calibration) = if args.no_calibrate {
         (best, None)
     } else {
-        let offsets = calibrate::fit(&raw.probabilities, &val_labels);
+        let (limit, cross_fit) = calibrate::choose_limit(&raw.probabilities, &val_labels, args.hyper.seed);
+        let scores: Vec<String> = cross_fit.iter().map(|c| format!("±{}: {:.4}", c.limit, c.objective)).collect();
+        eprintln!("offset range by cross-fitting on validation halves: {} (chose ±{limit})", scores.join(", "));
+        let offsets = calibrate::fit_within(&calibrate::log_probs(&raw.probabilities), &val_labels, limit);
         eprintln!("decision offsets fitted on validation: {offsets:?}");
         let calibration = Calibration {
             offsets,
+            offset_limit: limit,
+            cross_fit,
             objective: "mean of validation balanced accuracy and macro F1".into(),
             val_balanced_accuracy_before: raw.metrics.balanced_accuracy,
             val_macro_f1_before: raw.metrics.macro_f1,

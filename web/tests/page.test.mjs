@@ -56,13 +56,18 @@ test('the report renders every section from report.json', async () => {
   }
   assert.deepEqual(shown.charts.map((c) => [c.title, c.lines]), [['Loss', 2], ['Accuracy', 3]]);
   assert.equal(shown.charts[0].points, report.history.length);
-  for (const key of ['Architecture', 'Input', 'Parameters', 'Data set', 'Split', 'Training', 'Known limits']) {
+  for (const key of ['Architecture', 'Input', 'Parameters', 'Data set', 'Split', 'Training', 'Model selection', 'Known limits']) {
     assert.ok(shown.card[key], `model card has ${key}`);
   }
   assert.match(shown.card['Data set'], /CC BY-NC-SA 4\.0/);
   assert.match(shown.card['Split'], /lesion_id/);
   assert.match(shown.card['Parameters'], new RegExp(report.model.parameters.toLocaleString('en')));
   assert.match(shown.card['Known limits'], /not a medical device/);
+  assert.match(shown.card['Model selection'], new RegExp(`balanced accuracy ${report.model.validation.balanced_accuracy.toFixed(3)}`));
+  if (report.model.calibration) {
+    const vasc = report.model.calibration.offsets[report.classes.indexOf('vasc')];
+    assert.match(shown.card['Model selection'], new RegExp(`vasc ${vasc >= 0 ? '\\+' : '−'}${Math.abs(vasc).toFixed(1)}`));
+  }
   assert.match(shown.warning, /Not a medical device/);
 
   const [photo] = samplePhotos(1).slice(4);
