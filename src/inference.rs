@@ -112,6 +112,29 @@ impl Classifier {
         Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
     }
 
+    /// The summed logits (`NUM_CLASSES` of them) of views `range` of one preprocessed input
+    /// ([`crate::model::views`]). Two workers can each compute part of a photo's views; adding
+    /// their sums and passing them to [`Self::from_logit_sum`] gives what [`Self::probabilities`]
+    /// gives, up to float rounding.
+    pub async fn logit_sum_async(&self, input: &[f32], range: std::ops::Range<usize>) -> Result<Vec<f32>, String> {
+        if range.is_empty() || range.end > self.config.views() {
+            return Err(format!("views {range:?} are not within this model's {} views", self.config.views()));
+        }
+        let output = self.model.logit_sum(self.input_tensor(input, 1), range);
+        let data = output.into_data_async().await.map_err(|e| e.to_string())?;
+        Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
+    }
+
+    /// The prediction from the logits of all the config's views summed (softmax of their mean).
+    pub fn from_logit_sum(&self, sum: &[f32; NUM_CLASSES]) -> Prediction {
+        let views = self.config.views() as f32;
+        let mean: Vec<f32> = sum.iter().map(|s| s / views).collect();
+        let max = mean.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exp: Vec<f32> = mean.iter().map(|m| (m - max).exp()).collect();
+        let total: f32 = exp.iter().sum();
+        Prediction { probabilities: std::array::from_fn(|c| exp[c] / total) }
+    }
+
     /// Classify one preprocessed input with an asynchronous read-back.
     pub async fn classify_async(&self, input: &[f32]) -> Result<Prediction, String> {
         let probabilities = self.probabilities_async(input, 1).await?;
@@ -122,5 +145,39 @@ impl Classifier {
         let size = self.config.input_size;
         assert_eq!(inputs.len(), batch * 3 * size * size, "inputs do not hold {batch} images");
         Tensor::<4>::from_data(TensorData::new(inputs.to_vec(), [batch, 3, size, size]), &self.device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_split_in_two_give_the_probabilities_of_all_of_them() {
+        let device = Device::flex();
+        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32).with_test_time_views(Some(8));
+        let classifier = Classifier::new(config.init(&device), config, device);
+        let input: Vec<f32> = (0..3 * 32 * 32).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+        let whole = classifier.probabilities(&input, 1);
+        let (a, b) = (
+            ready_now(classifier.logit_sum_async(&input, 0..4)).unwrap(),
+            ready_now(classifier.logit_sum_async(&input, 4..8)).unwrap(),
+        );
+        let sum: [f32; NUM_CLASSES] = std::array::from_fn(|c| a[c] + b[c]);
+        let split = classifier.from_logit_sum(&sum).probabilities;
+        for (x, y) in whole.iter().zip(&split) {
+            assert!((x - y).abs() < 1e-6, "{whole:?} vs {split:?}");
+        }
+        assert!(ready_now(classifier.logit_sum_async(&input, 6..9)).is_err());
+    }
+
+    /// The flex backend's read-back is ready at once: poll the future a single time.
+    fn ready_now<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("the CPU read-back should not wait"),
+        }
     }
 }

@@ -7,7 +7,7 @@
 // Attributes: `model` (base URL of config.json + model.bpk; default: this script's folder) and
 // `backend`: "auto" (default: WebGPU on a hardware GPU, else the CPU; a WebGPU failure at any
 // point falls back to the CPU), "webgpu" (WebGPU or an error) or "cpu". Events (bubbling, composed): `classified` with
-// detail {top, probabilities: {akiec, ...}, backend, ms} and `error` with detail {message}.
+// detail {top, probabilities: {akiec, ...}, backend, ms, workers} and `error` with detail {message}.
 //
 // For sites with their own UI: `const c = await load({model, backend}); await c.classify(blob)`.
 //
@@ -130,7 +130,8 @@ export class Classifier {
 
   /**
    * Classify a photo: a Blob/File (JPEG, PNG, WebP, BMP, GIF), an ImageBitmap or an ImageData.
-   * Resolves to {top, probabilities: {akiec, bcc, bkl, df, mel, nv, vasc}, backend, ms}.
+   * Resolves to {top, probabilities: {akiec, bcc, bkl, df, mel, nv, vasc}, backend, ms, workers}
+   * (`workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
    */
   async classify(photo) {
     const { message, transfer } = await toMessage(photo);
@@ -139,7 +140,7 @@ export class Classifier {
     const probabilities = {};
     this.classes.forEach(({ code }, i) => (probabilities[code] = result.probabilities[i]));
     const top = this.classes.reduce((best, c) => (probabilities[c.code] > probabilities[best.code] ? c : best)).code;
-    return { top, probabilities, backend: result.backend, ms: result.ms };
+    return { top, probabilities, backend: result.backend, ms: result.ms, workers: result.workers };
   }
 }
 

@@ -8,6 +8,8 @@
 //! so per-class decision offsets folded into the head's biases shift the average exactly as
 //! they shift every view.
 
+use std::ops::Range;
+
 use burn::prelude::*;
 
 /// The numbers of views [`dihedral_views`] accepts: a whole subgroup of the 8 symmetries
@@ -23,22 +25,31 @@ pub const VIEW_COUNTS: [usize; 4] = [1, 2, 4, 8];
 /// Square images only, so that every view has the input's shape.
 pub fn dihedral_views(images: Tensor<4>, count: usize) -> Tensor<4> {
     assert!(VIEW_COUNTS.contains(&count), "test-time views must be one of {VIEW_COUNTS:?}, not {count}");
+    stack_views(images, 0..count)
+}
+
+/// Views `range` (indices into the order of [`dihedral_views`]) stacked view-major, so that
+/// two workers can each run part of the views of one photo ([`crate::LesionNet::logit_sum`]).
+pub fn stack_views(images: Tensor<4>, range: Range<usize>) -> Tensor<4> {
+    assert!(!range.is_empty() && range.end <= 8, "views {range:?} are not within the 8 orientations");
     let [_, _, h, w] = images.dims();
     assert_eq!(h, w, "test-time views need square images");
-    if count == 1 {
+    if range == (0..1) {
         return images;
     }
-    let mut views = Vec::with_capacity(count);
-    let bases = if count == 8 { vec![images.clone(), images.swap_dims(2, 3)] } else { vec![images] };
-    for base in bases {
-        views.push(base.clone());
-        views.push(base.clone().flip([3]));
-        if count >= 4 {
-            views.push(base.clone().flip([2]));
-            views.push(base.flip([2, 3]));
-        }
+    Tensor::cat(range.map(|i| view(images.clone(), i)).collect(), 0)
+}
+
+/// Orientation `index` (0..8) of the images: bit 2 transposes, then bit 1 mirrors top-bottom
+/// and bit 0 left-right.
+fn view(images: Tensor<4>, index: usize) -> Tensor<4> {
+    let base = if index & 4 != 0 { images.swap_dims(2, 3) } else { images };
+    match index & 3 {
+        0 => base,
+        1 => base.flip([3]),
+        2 => base.flip([2]),
+        _ => base.flip([2, 3]),
     }
-    Tensor::cat(views, 0)
 }
 
 /// Average view-major rows `[count * batch, k]` back to `[batch, k]`.
@@ -103,6 +114,14 @@ mod tests {
         // 2 views of a batch of 2: image 0 is rows 0 and 2, image 1 rows 1 and 3.
         let mean: Vec<f32> = average_views(rows, 2).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(mean, vec![3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn any_range_of_views_matches_the_same_rows_of_all_eight() {
+        let device = Device::flex();
+        let all = pixels(dihedral_views(image(&device), 8));
+        let part = pixels(stack_views(image(&device), 3..7));
+        assert_eq!(part, all[3 * 18..7 * 18].to_vec());
     }
 
     #[test]

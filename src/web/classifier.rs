@@ -8,7 +8,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend};
 use super::error::{ErrorKind, js_error};
-use crate::{CLASSES, Classifier, preprocess};
+use crate::{CLASSES, Classifier, NUM_CLASSES, preprocess};
 
 /// A loaded, warmed-up model on one backend.
 #[wasm_bindgen]
@@ -48,6 +48,60 @@ impl WebClassifier {
                 .map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
             run(&classifier, &input).await
         })
+    }
+
+    /// How many flips/rotations of a photo the model averages (`test_time_views`).
+    #[wasm_bindgen(getter)]
+    pub fn views(&self) -> usize {
+        self.inner.config().views()
+    }
+
+    /// Decode and preprocess an encoded photo into the network's input, for
+    /// [`Self::logit_sum`]: the first half of a classification split between two workers.
+    #[wasm_bindgen(js_name = prepareEncoded)]
+    pub fn prepare_encoded(&self, bytes: &[u8]) -> Result<Float32Array, JsValue> {
+        let input = preprocess::preprocess(bytes, self.inner.config()).map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
+        Ok(Float32Array::from(&input[..]))
+    }
+
+    /// [`Self::prepare_encoded`] for raw RGBA pixels.
+    #[wasm_bindgen(js_name = prepareRgba)]
+    pub fn prepare_rgba(&self, width: u32, height: u32, rgba: &[u8]) -> Result<Float32Array, JsValue> {
+        let image = preprocess::from_rgba(width, height, rgba).map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
+        Ok(Float32Array::from(&preprocess::prepare(&image, self.inner.config())[..]))
+    }
+
+    /// Resolves to the summed logits of views `first .. first + count` of a prepared input.
+    #[wasm_bindgen(js_name = logitSum)]
+    pub fn logit_sum(&self, input: Vec<f32>, first: usize, count: usize) -> Promise {
+        let classifier = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let expected = 3 * classifier.config().input_size.pow(2);
+            if input.len() != expected {
+                return Err(js_error(ErrorKind::Input, format!("a prepared input holds {expected} numbers, not {}", input.len())));
+            }
+            let views = classifier.config().views();
+            if count == 0 || first + count > views {
+                return Err(js_error(ErrorKind::Input, format!("views {first}..{} are not within the model's {views}", first + count)));
+            }
+            let sum = classifier.logit_sum_async(&input, first..first + count).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
+            Ok(Float32Array::from(&sum[..]).into())
+        })
+    }
+
+    /// The seven probabilities from logit sums that together cover every view once, laid end
+    /// to end (seven numbers per part), added in order.
+    pub fn combine(&self, sums: &[f32]) -> Result<Float32Array, JsValue> {
+        if sums.is_empty() || sums.len() % NUM_CLASSES != 0 {
+            return Err(js_error(ErrorKind::Input, format!("{} numbers are not whole logit sums", sums.len())));
+        }
+        let mut total = [0.0f32; NUM_CLASSES];
+        for part in sums.chunks_exact(NUM_CLASSES) {
+            for (t, v) in total.iter_mut().zip(part) {
+                *t += v;
+            }
+        }
+        Ok(Float32Array::from(&self.inner.from_logit_sum(&total).probabilities[..]))
     }
 
     /// Classify raw pixels (`ImageData`'s layout: `width * height * 4` bytes, RGBA).

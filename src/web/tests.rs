@@ -82,6 +82,28 @@ async fn rgba_pixels_give_the_same_answer_as_the_encoded_photo() {
 }
 
 #[wasm_bindgen_test]
+async fn views_split_between_two_classifiers_give_the_whole_answer() {
+    // What the worker does with a helper: each instance runs half of the views of one input.
+    let (one, two) = (load("cpu").await, load("cpu").await);
+    let png = lesion_png(5);
+    let whole = probabilities(one.classify_encoded(png.clone())).await;
+    let input = one.prepare_encoded(&png).unwrap().to_vec();
+    let half = one.views() / 2;
+    let first = probabilities(one.logit_sum(input.clone(), 0, half)).await;
+    let second = probabilities(two.logit_sum(input.clone(), half, half)).await;
+    let split = one.combine(&[first, second].concat()).unwrap().to_vec();
+    for (w, s) in whole.iter().zip(&split) {
+        assert!((w - s).abs() < 1e-5, "whole {whole:?} vs split {split:?}");
+    }
+    // Views beyond the model's, a wrong input size or a partial sum are refused in words.
+    let error = JsFuture::from(one.logit_sum(input.clone(), half, one.views())).await.unwrap_err();
+    assert_eq!(error_name(&error), "InputError", "{error:?}");
+    let error = JsFuture::from(one.logit_sum(input[1..].to_vec(), 0, 1)).await.unwrap_err();
+    assert_eq!(error_name(&error), "InputError", "{error:?}");
+    assert_eq!(error_name(&one.combine(&[0.0; 5]).unwrap_err()), "InputError");
+}
+
+#[wasm_bindgen_test]
 async fn bad_photos_are_input_errors_and_the_model_keeps_working() {
     let cpu = load("cpu").await;
     let png = lesion_png(1);

@@ -64,18 +64,22 @@ export function launch() {
 }
 
 /**
- * A new page that records console errors, page errors, CSP violations and every request.
+ * A new page that records console errors, page errors, workers' warnings, CSP violations and
+ * every request.
  * `hideGpu` removes navigator.gpu before any script runs, as in a browser without WebGPU.
  */
 export async function openPage(browser, url, { hideGpu = false, viewport } = {}) {
   const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 } });
   const page = await context.newPage();
-  const log = { errors: [], requests: [], violations: [] };
+  const log = { errors: [], warnings: [], requests: [], violations: [] };
   page.on('console', (m) => m.type() === 'error' && log.errors.push(m.text()));
   page.on('pageerror', (e) => log.errors.push(String(e)));
   page.on('request', (r) => log.requests.push(r.url()));
   context.on('request', (r) => log.requests.push(r.url()));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && log.errors.push(`worker: ${m.text()}`)));
+  page.on('worker', (w) => w.on('console', (m) => {
+    if (m.type() === 'error') log.errors.push(`worker: ${m.text()}`);
+    if (m.type() === 'warning') log.warnings.push(`worker: ${m.text()}`);
+  }));
   await page.exposeFunction('__cspViolation', (v) => log.violations.push(v));
   await page.addInitScript((hide) => {
     if (hide) Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });

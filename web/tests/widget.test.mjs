@@ -40,6 +40,8 @@ async function checkPhotos(page, files, backend) {
     assert.equal(type, 'classified', `${path.basename(file)}: ${status}`);
     assert.equal(detail.backend, backend);
     assert.ok(detail.ms > 0);
+    // A helper worker takes half of the views only on the CPU, once it has loaded.
+    assert.ok(backend === 'cpu' ? [1, 2].includes(detail.workers) : detail.workers === 1, `workers ${detail.workers}`);
     assert.deepEqual(Object.keys(detail.probabilities).sort(), CLASSES);
     const reference = expected[file];
     assert.ok(reference?.probabilities, `no reference for ${file}: ${JSON.stringify(reference)}`);
@@ -84,6 +86,21 @@ for (const { name, hideGpu, attribute, backend } of [
       assert.match(shown.meta, /\d+\.\d ms/);
       assert.match(shown.disclaimer, /Not a diagnosis/);
       assert.ok(shown.preview, 'the photo preview is shown');
+    });
+
+    test('on the CPU a helper worker runs half of the views, and the answer stays the same', { skip: backend !== 'cpu' }, async () => {
+      // The photos alternate: choosing the file that is already chosen fires no change event.
+      let detail;
+      let photo;
+      for (let attempt = 0; attempt < 40 && detail?.workers !== 2; attempt++) {
+        if (attempt) await new Promise((resolve) => setTimeout(resolve, 250));
+        photo = photos[1 + (attempt % 2)];
+        ({ detail } = await uploadAndWait(page, photo));
+      }
+      assert.equal(detail.workers, 2, 'the helper worker never joined');
+      const diff = maxDifference(detail.probabilities, expected[photo].probabilities);
+      assert.ok(diff < TOLERANCE, `with the helper: differs from predict --json by ${diff}`);
+      assert.deepEqual(log.warnings.filter((w) => /helper/.test(w)), [], 'the helper worker warned');
     });
 
     test('grayscale, alpha, CMYK, 16-bit and EXIF-rotated photos match predict --json', async () => {
