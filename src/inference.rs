@@ -117,12 +117,18 @@ impl Classifier {
     /// their sums and passing them to [`Self::from_logit_sum`] gives what [`Self::probabilities`]
     /// gives, up to float rounding.
     pub async fn logit_sum_async(&self, input: &[f32], range: std::ops::Range<usize>) -> Result<Vec<f32>, String> {
-        if range.is_empty() || range.end > self.config.views() {
-            return Err(format!("views {range:?} are not within this model's {} views", self.config.views()));
-        }
+        self.check_views(&range)?;
         let output = self.model.logit_sum(self.input_tensor(input, 1), range);
         let data = output.into_data_async().await.map_err(|e| e.to_string())?;
         Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
+    }
+
+    /// Whether `range` is a non-empty run of this model's views.
+    pub fn check_views(&self, range: &std::ops::Range<usize>) -> Result<(), String> {
+        if range.is_empty() || range.end > self.config.views() {
+            return Err(format!("views {range:?} are not within this model's {} views", self.config.views()));
+        }
+        Ok(())
     }
 
     /// The prediction from the logits of all the config's views summed (softmax of their mean).

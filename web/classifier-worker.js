@@ -13,10 +13,11 @@
 // two cores and their logit sums are combined in Rust. Until the helper is ready, or if it ever
 // fails, the worker runs every view itself.
 import init, { WebClassifier, classes } from './skin-lesion.js';
+import { WorkerLink, createWorker } from './worker-link.js';
 
 let model = null; // {classifier, backend}
 let files = null; // {config, weights, preference}: kept for a WebGPU -> CPU fallback
-let helper = null; // a HelperClient once the helper has loaded the model
+let helper = null; // a WorkerLink to the helper once it has loaded the model
 
 /** A successful response for `url`, or a ModelError that names it. */
 async function download(url) {
@@ -82,38 +83,6 @@ async function compileWasm(url) {
   }
 }
 
-/** Talks to the helper worker: one pending promise per request id. */
-class HelperClient {
-  #worker;
-  #pending = new Map();
-  #next = 0;
-
-  constructor(worker) {
-    this.#worker = worker;
-    worker.onmessage = ({ data }) => {
-      const pending = this.#pending.get(data.id);
-      this.#pending.delete(data.id);
-      if (data.ok) pending?.resolve(data.result);
-      else pending?.reject(named(data.error.name, data.error.message));
-    };
-    worker.onerror = (event) => this.fail(named('Crash', event.message || 'the helper worker failed'));
-  }
-
-  request(message, transfer = []) {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...message, id }, transfer);
-    });
-  }
-
-  fail(error) {
-    for (const { reject } of this.#pending.values()) reject(error);
-    this.#pending.clear();
-    this.#worker.terminate();
-  }
-}
-
 /**
  * Start the helper in the background (the widget is ready without it). Only where it can help:
  * more than one view, more than one core, and not inside a helper itself.
@@ -122,7 +91,8 @@ function startHelper() {
   if (self.name === 'skin-lesion-helper' || model.classifier.views < 2 || (self.navigator.hardwareConcurrency ?? 1) < 2) return;
   let client;
   try {
-    client = new HelperClient(createWorker(new URL(import.meta.url)));
+    client = new WorkerLink(createWorker(new URL(import.meta.url), { name: 'skin-lesion-helper' }), (m, name) => named(name, m));
+    client.worker.onerror = (event) => dropHelper(client, named('Crash', event.message || 'the helper worker failed'));
   } catch (error) {
     console.warn(`no helper worker, every view runs here: ${error.message}`);
     return;
@@ -132,17 +102,16 @@ function startHelper() {
     () => { helper = client; },
     (error) => {
       console.warn(`the helper worker did not load, every view runs here: ${error.message}`);
-      client.fail(error);
+      dropHelper(client, error);
     },
   );
 }
 
-/** Like the page's: same-origin module worker, else a blob shim that imports the module. */
-function createWorker(url) {
-  const options = { type: 'module', name: 'skin-lesion-helper' };
-  if (url.origin === self.location.origin) return new Worker(url, options);
-  const shim = new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' });
-  return new Worker(URL.createObjectURL(shim), options);
+/** Fail the helper's waiting requests and stop it; the worker runs every view from now on. */
+function dropHelper(client, error) {
+  client.failAll(error);
+  client.worker.terminate();
+  if (helper === client) helper = null;
 }
 
 /**
@@ -168,36 +137,44 @@ async function start(backend) {
 async function run(message) {
   const t0 = performance.now();
   const { classifier } = model;
-  const probabilities = helper && model.backend === 'cpu'
+  const { probabilities, workers } = helper && model.backend === 'cpu'
     ? await withHelper(classifier, message)
-    : message.bytes
-      ? await classifier.classifyEncoded(new Uint8Array(message.bytes))
-      : await classifier.classifyRgba(message.width, message.height, new Uint8Array(message.rgba));
-  const workers = helper && model.backend === 'cpu' ? 2 : 1;
+    : {
+      probabilities: message.bytes
+        ? await classifier.classifyEncoded(new Uint8Array(message.bytes))
+        : await classifier.classifyRgba(message.width, message.height, new Uint8Array(message.rgba)),
+      workers: 1,
+    };
   return { probabilities: Array.from(probabilities), backend: model.backend, ms: performance.now() - t0, workers };
 }
 
-/** The second half of the views on the helper, the first half here, at the same time. */
+/**
+ * The second half of the views on the helper, the first half here, at the same time; resolves
+ * to {probabilities, workers}, with workers 1 if the helper failed and this worker did it all.
+ */
 async function withHelper(classifier, message) {
   const input = message.bytes
     ? classifier.prepareEncoded(new Uint8Array(message.bytes))
     : classifier.prepareRgba(message.width, message.height, new Uint8Array(message.rgba));
   const half = classifier.views / 2;
-  const remote = helper.request({ type: 'logits', input: input.slice(), first: half, count: half });
+  const copy = input.slice();
+  const link = helper;
+  const remote = link.request({ type: 'logits', input: copy, first: half, count: half }, [copy.buffer]);
   const local = await classifier.logitSum(input, 0, half);
   let far;
+  let workers = 2;
   try {
     far = await remote;
   } catch (error) {
     console.warn(`the helper worker failed, every view runs here from now on: ${error.message}`);
-    helper?.fail(error);
-    helper = null;
+    dropHelper(link, error);
     far = await classifier.logitSum(input, half, half);
+    workers = 1;
   }
   const sums = new Float32Array(local.length + far.length);
   sums.set(local);
   sums.set(far, local.length);
-  return classifier.combine(sums);
+  return { probabilities: classifier.combine(sums), workers };
 }
 
 async function logits({ input, first, count }) {

@@ -14,6 +14,8 @@
 // The network runs in a worker (classifier-worker.js) on burn's wgpu backend (WebGPU) or its
 // CPU backend; decoding and preprocessing are the Rust crate's, the same as training's.
 
+import { WorkerLink, createWorker } from './worker-link.js';
+
 const HERE = new URL('./', import.meta.url);
 const BACKENDS = ['auto', 'webgpu', 'cpu'];
 /** Encoded files above this are refused before they are read into memory. */
@@ -33,10 +35,8 @@ class ClassifierError extends Error {
 class WorkerClient {
   #model;
   #backend;
-  #worker = null;
+  #link = null;
   #ready = null;
-  #pending = new Map();
-  #nextId = 1;
 
   constructor(model, backend) {
     this.#model = model;
@@ -52,7 +52,7 @@ class WorkerClient {
   async call(message, transfer = []) {
     await this.ready();
     try {
-      return await this.#post(message, transfer);
+      return await this.#link.request(message, transfer);
     } catch (error) {
       if (error.name === 'Crash') this.#restart();
       throw error;
@@ -60,52 +60,26 @@ class WorkerClient {
   }
 
   async #spawn() {
-    this.#worker = createWorker(new URL('classifier-worker.js', HERE));
-    this.#worker.onmessage = ({ data }) => {
-      const pending = this.#pending.get(data.id);
-      if (!pending) return;
-      this.#pending.delete(data.id);
-      if (data.ok) pending.resolve(data.result);
-      else pending.reject(new ClassifierError(data.error.message, data.error.name));
-    };
-    this.#worker.onerror = (event) => {
+    const link = new WorkerLink(createWorker(new URL('classifier-worker.js', HERE)), (m, name) => new ClassifierError(m, name));
+    this.#link = link;
+    link.worker.onerror = (event) => {
       event.preventDefault();
-      this.#failAll(new ClassifierError(`the classifier stopped: ${event.message || 'worker error'}`, 'Crash'));
+      link.failAll(new ClassifierError(`the classifier stopped: ${event.message || 'worker error'}`, 'Crash'));
       this.#restart();
     };
     try {
-      return await this.#post({ type: 'load', model: this.#model, backend: this.#backend });
+      return await link.request({ type: 'load', model: this.#model, backend: this.#backend });
     } catch (error) {
       this.#restart();
       throw error;
     }
   }
 
-  #post(message, transfer = []) {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...message, id }, transfer);
-    });
-  }
-
-  #failAll(error) {
-    for (const { reject } of this.#pending.values()) reject(error);
-    this.#pending.clear();
-  }
-
   #restart() {
-    this.#worker?.terminate();
-    this.#worker = null;
+    this.#link?.worker.terminate();
+    this.#link = null;
     this.#ready = null;
   }
-}
-
-/** A same-origin module worker; from a foreign origin, a blob shim that imports the module. */
-function createWorker(url) {
-  if (url.origin === location.origin) return new Worker(url, { type: 'module' });
-  const shim = new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' });
-  return new Worker(URL.createObjectURL(shim), { type: 'module' });
 }
 
 /** A loaded model. Get one with `load()`; every widget on a page with the same settings shares it. */

@@ -5,7 +5,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::views::{VIEW_COUNTS, average_views, dihedral_views, stack_views};
+use super::views::{VIEW_COUNTS, average_views, dihedral_views, stack_views, sum_views};
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
 
@@ -160,9 +160,7 @@ impl LesionNet {
     /// average, for splitting one photo's views between workers.
     pub fn logit_sum(&self, images: Tensor<4>, range: std::ops::Range<usize>) -> Tensor<2> {
         let count = range.len();
-        let rows = self.forward(stack_views(images, range));
-        let [n, k] = rows.dims();
-        rows.reshape([count, n / count, k]).sum_dim(0).reshape([n / count, k])
+        sum_views(self.forward(stack_views(images, range)), count)
     }
 
     /// Class probabilities from the logits averaged over `views` orientations: what

@@ -57,9 +57,21 @@ pub fn average_views(rows: Tensor<2>, count: usize) -> Tensor<2> {
     if count == 1 {
         return rows;
     }
+    let [_, batch, k] = by_view(&rows, count);
+    rows.reshape([count, batch, k]).mean_dim(0).reshape([batch, k])
+}
+
+/// Sum view-major rows `[count * batch, k]` to `[batch, k]`.
+pub fn sum_views(rows: Tensor<2>, count: usize) -> Tensor<2> {
+    let [_, batch, k] = by_view(&rows, count);
+    rows.reshape([count, batch, k]).sum_dim(0).reshape([batch, k])
+}
+
+/// `[count, batch, k]`, the shape of view-major rows split by view.
+fn by_view(rows: &Tensor<2>, count: usize) -> [usize; 3] {
     let [n, k] = rows.dims();
-    assert_eq!(n % count, 0, "{n} rows are not {count} views of a batch");
-    rows.reshape([count, n / count, k]).mean_dim(0).reshape([n / count, k])
+    assert!(count > 0 && n % count == 0, "{n} rows are not {count} views of a batch");
+    [count, n / count, k]
 }
 
 #[cfg(test)]

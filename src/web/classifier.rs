@@ -80,11 +80,10 @@ impl WebClassifier {
             if input.len() != expected {
                 return Err(js_error(ErrorKind::Input, format!("a prepared input holds {expected} numbers, not {}", input.len())));
             }
-            let views = classifier.config().views();
-            if count == 0 || first + count > views {
-                return Err(js_error(ErrorKind::Input, format!("views {first}..{} are not within the model's {views}", first + count)));
-            }
-            let sum = classifier.logit_sum_async(&input, first..first + count).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
+            let range = first..first + count;
+            // Checked here too so that a bad range is the caller's InputError, not the backend's.
+            classifier.check_views(&range).map_err(|m| js_error(ErrorKind::Input, m))?;
+            let sum = classifier.logit_sum_async(&input, range).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
             Ok(Float32Array::from(&sum[..]).into())
         })
     }

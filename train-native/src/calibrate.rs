@@ -84,8 +84,7 @@ pub fn fit_within(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], limit: f32
 /// each half holds about half of every rare class), offsets are fitted on one half and applied
 /// to the other, both ways round; the objective is computed on the pooled out-of-half
 /// predictions and averaged over the halvings. The best range wins; ties go to the narrower.
-pub fn choose_limit(probabilities: &[Vec<f32>], labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
-    let log_probs = log_probs(probabilities);
+pub fn choose_limit(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
     let mut totals = [0.0f64; LIMITS.len()];
     for repeat in 0..REPEATS {
         let halves = halve(labels, seed.wrapping_add(repeat));
@@ -187,7 +186,7 @@ mod tests {
             probs.push(p);
             labels.push(t);
         }
-        let (limit, scores) = choose_limit(&probs, &labels, 1);
+        let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
         assert_eq!(scores.iter().map(|s| s.limit).collect::<Vec<_>>(), LIMITS);
         let score = |l: f32| scores.iter().find(|s| s.limit == l).unwrap().objective;
         assert!(limit > 0.0, "a systematic bias should keep offsets on: {scores:?}");
@@ -200,7 +199,7 @@ mod tests {
         // A perfect model: no offset gains anything, every range ties, and the narrowest wins.
         let probs: Vec<Vec<f32>> = (0..140).map(|i| (0..NUM_CLASSES).map(|c| if c == i % 7 { 0.9 } else { 0.01 }).collect()).collect();
         let labels: Vec<usize> = (0..140).map(|i| i % 7).collect();
-        let (limit, scores) = choose_limit(&probs, &labels, 1);
+        let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
         assert_eq!(limit, 0.0, "{scores:?}");
     }
 

@@ -259,8 +259,8 @@ fn valid_device(device: &Device) -> Device {
 /// Evaluate the best checkpoint on the test split (on the CPU, like `evaluate`, so the
 /// figures reproduce exactly) and export the model, report and plots.
 fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cache: &crate::data::cache::ImageCache, run_dir: &PathBuf, out_dir: &PathBuf) -> Result<()> {
+    // `--views` is one of the valid counts (the CLI parser checks), the rest was validated by `run`.
     let config = args.hyper.model.config().with_test_time_views(Some(args.views));
-    config.validate().map_err(|e| anyhow!("invalid --views: {e}"))?;
     let views = config.views();
     let best_path = run_dir.join(BEST_FILE);
     let best_bytes = std::fs::read(&best_path).with_context(|| format!("cannot read {}", best_path.display()))?;
@@ -272,10 +272,11 @@ fn finish(args: &TrainArgs, state: &State, dataset: &Dataset, split: &Split, cac
     let (model, mut calibration) = if args.no_calibrate {
         (best, None)
     } else {
-        let (limit, cross_fit) = calibrate::choose_limit(&raw.probabilities, &val_labels, args.hyper.seed);
+        let log_probs = calibrate::log_probs(&raw.probabilities);
+        let (limit, cross_fit) = calibrate::choose_limit(&log_probs, &val_labels, args.hyper.seed);
         let scores: Vec<String> = cross_fit.iter().map(|c| format!("±{}: {:.4}", c.limit, c.objective)).collect();
         eprintln!("offset range by cross-fitting on validation halves: {} (chose ±{limit})", scores.join(", "));
-        let offsets = calibrate::fit_within(&calibrate::log_probs(&raw.probabilities), &val_labels, limit);
+        let offsets = calibrate::fit_within(&log_probs, &val_labels, limit);
         eprintln!("decision offsets fitted on validation: {offsets:?}");
         let calibration = Calibration {
             offsets,
