@@ -39,8 +39,8 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 fi
 
-# wasm-opt (npm binaryen@132: Debian's binaryen 108 breaks the module) and playwright-core.
-if [ ! -x web/node_modules/.bin/wasm-opt ] || [ ! -d web/node_modules/playwright-core ] \
+# wasm-opt (npm binaryen@132: Debian's binaryen 108 breaks the module), playwright-core and axe-core.
+if [ ! -x web/node_modules/.bin/wasm-opt ] || [ ! -d web/node_modules/playwright-core ] || [ ! -d web/node_modules/axe-core ] \
     || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     step "npm ci (web/)"
     (cd web && npm ci --no-audit --no-fund)

@@ -1,41 +1,107 @@
 //! Classify photos with a loaded model: the same code path natively and in the browser.
+//!
+//! One path for every caller: [`Classifier::prepare`] turns a photo into the network's input,
+//! [`Classifier::view_sums`] runs some or all of its views, and [`Classifier::answer`] turns the
+//! sums over all views into an [`Answer`]. [`Classifier::classify`] does the three in a row;
+//! the browser splits the middle step between two workers on the CPU.
+
+use std::ops::Range;
 
 use burn::prelude::*;
-use image::RgbImage;
-use serde::Serialize;
+use thiserror::Error;
 
+use crate::answer::{self, Answer, AnswerConfig, NonFinite};
+use crate::model::Outputs;
+use crate::model::density::Mahalanobis;
 use crate::preprocess::{self, PreprocessError};
 use crate::weights::{self, WeightsError};
-use crate::{CLASSES, LesionNet, LesionNetConfig, NUM_CLASSES};
+use crate::{LesionNet, LesionNetConfig, NUM_CLASSES};
 
-/// The model's answer for one photo.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
-    /// Softmax probabilities in [`CLASSES`] order.
-    pub probabilities: [f32; NUM_CLASSES],
+/// A photo as the caller has it.
+#[derive(Debug, Clone, Copy)]
+pub enum Photo<'a> {
+    /// A JPEG, PNG, WebP, BMP or GIF file's bytes.
+    Encoded(&'a [u8]),
+    /// Raw pixels (`ImageData`'s layout: `width * height * 4` bytes, RGBA).
+    Rgba {
+        width: u32,
+        height: u32,
+        pixels: &'a [u8],
+    },
 }
 
-impl Prediction {
-    /// Index of the most probable class.
-    pub fn top_index(&self) -> usize {
-        argmax(&self.probabilities)
-    }
-
-    /// `dx` code of the most probable class.
-    pub fn top(&self) -> &'static str {
-        CLASSES[self.top_index()].code
-    }
+/// Why a photo could not be classified, by whose fault it is.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum InferenceError {
+    /// The photo cannot be used (corrupt, empty, too large, not an image).
+    #[error(transparent)]
+    Input(#[from] PreprocessError),
+    /// The caller asked for something this model cannot do (views it does not have, an input
+    /// of the wrong size).
+    #[error("{0}")]
+    Request(String),
+    /// The model produced NaN or infinite numbers.
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
+    /// The device failed (a lost GPU, a failed read-back).
+    #[error("the device failed: {0}")]
+    Backend(String),
 }
 
-/// Index of the largest value (the first one on ties).
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
+/// The sums of a photo's logits and pooled features over some of its views: what one worker
+/// computes, and, added up over all views, what [`Classifier::answer`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewSums {
+    /// How many views were summed.
+    pub views: usize,
+    pub logits: [f32; NUM_CLASSES],
+    pub features: Vec<f32>,
+}
+
+impl ViewSums {
+    /// Add another part's sums (of other views of the same photo).
+    pub fn add(&mut self, other: &ViewSums) -> Result<(), InferenceError> {
+        if other.features.len() != self.features.len() {
+            return Err(InferenceError::Request(
+                "view sums of different models".into(),
+            ));
         }
+        self.views += other.views;
+        self.logits
+            .iter_mut()
+            .zip(&other.logits)
+            .for_each(|(a, b)| *a += b);
+        self.features
+            .iter_mut()
+            .zip(&other.features)
+            .for_each(|(a, b)| *a += b);
+        Ok(())
     }
-    best
+
+    /// `[views, logits.., features..]`: one flat array for handing between workers.
+    pub fn to_flat(&self) -> Vec<f32> {
+        let mut flat = Vec::with_capacity(1 + NUM_CLASSES + self.features.len());
+        flat.push(self.views as f32);
+        flat.extend_from_slice(&self.logits);
+        flat.extend_from_slice(&self.features);
+        flat
+    }
+
+    /// The inverse of [`Self::to_flat`].
+    pub fn from_flat(flat: &[f32]) -> Result<Self, InferenceError> {
+        let bad = || InferenceError::Request(format!("{} numbers are not view sums", flat.len()));
+        if flat.len() <= 1 + NUM_CLASSES
+            || !(1.0..=8.0).contains(&flat[0])
+            || flat[0].fract() != 0.0
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            views: flat[0] as usize,
+            logits: flat[1..=NUM_CLASSES].try_into().map_err(|_| bad())?,
+            features: flat[1 + NUM_CLASSES..].to_vec(),
+        })
+    }
 }
 
 /// A model ready to classify photos on one device.
@@ -44,22 +110,47 @@ pub struct Classifier {
     model: LesionNet,
     config: LesionNetConfig,
     device: Device,
+    density: Option<Mahalanobis>,
 }
 
 impl Classifier {
-    /// Wrap an already loaded model (on a device without autodiff).
+    /// Wrap a model loaded on the CPU (its feature density, if any, is read back from it).
     pub fn new(model: LesionNet, config: LesionNetConfig, device: Device) -> Self {
-        Self { model, config, device }
+        let density = model.density().map(|d| d.to_scorer());
+        Self {
+            model,
+            config,
+            device,
+            density,
+        }
     }
 
-    /// Load from `config.json` text and burnpack weights.
-    pub fn from_bytes(config_json: &str, weights: &[u8], device: Device) -> Result<Self, WeightsError> {
-        let config = weights::config_from_json(config_json)?;
-        let model = weights::from_bytes(&config, weights, &device)?;
-        Ok(Self::new(model, config, device))
+    /// Load a model folder's `config.json` text and `model.bpk` bytes, checking that they were
+    /// exported together and that every tensor fits the architecture.
+    pub fn from_files(
+        config_json: &str,
+        weights: &[u8],
+        device: Device,
+    ) -> Result<Self, WeightsError> {
+        let config = weights::config_for(config_json, weights)?;
+        // The density is read back synchronously, which only the CPU can do in a browser: load
+        // there first, and once more on the target device if that is another.
+        let on_cpu = weights::from_bytes(&config, weights, &Device::flex())?;
+        let density = on_cpu.density().map(|d| d.to_scorer());
+        let model = if device == Device::flex() {
+            on_cpu
+        } else {
+            weights::from_bytes(&config, weights, &device)?
+        };
+        Ok(Self {
+            model,
+            config,
+            device,
+            density,
+        })
     }
 
-    /// The architecture config.
+    /// The architecture and answer settings.
     pub fn config(&self) -> &LesionNetConfig {
         &self.config
     }
@@ -74,107 +165,262 @@ impl Classifier {
         &self.model
     }
 
-    /// Classify an encoded photo.
-    pub fn classify_bytes(&self, bytes: &[u8]) -> Result<Prediction, PreprocessError> {
-        let input = preprocess::preprocess(bytes, &self.config)?;
-        Ok(self.classify_batch(&input, 1).remove(0))
+    /// Numbers in one prepared input (`3 * input_size²`).
+    pub fn input_len(&self) -> usize {
+        3 * self.config.input_size * self.config.input_size
     }
 
-    /// Classify a decoded photo.
-    pub fn classify_image(&self, image: &RgbImage) -> Prediction {
-        self.classify_batch(&preprocess::prepare(image, &self.config), 1).remove(0)
+    /// Decode (if encoded) and preprocess a photo into the network's input.
+    pub fn prepare(&self, photo: Photo) -> Result<Vec<f32>, PreprocessError> {
+        let image = match photo {
+            Photo::Encoded(bytes) => preprocess::decode(bytes)?,
+            Photo::Rgba {
+                width,
+                height,
+                pixels,
+            } => preprocess::from_rgba(width, height, pixels)?,
+        };
+        Ok(preprocess::prepare(&image, &self.config))
     }
 
-    /// Classify `batch` preprocessed inputs laid end to end.
-    pub fn classify_batch(&self, inputs: &[f32], batch: usize) -> Vec<Prediction> {
-        let probabilities = self.probabilities(inputs, batch);
-        probabilities
-            .chunks_exact(NUM_CLASSES)
-            .map(|p| Prediction { probabilities: p.try_into().expect("NUM_CLASSES wide") })
-            .collect()
-    }
-
-    /// Softmax outputs for `batch` preprocessed inputs, flat (`batch * NUM_CLASSES`), from the
-    /// logits averaged over the config's test-time views.
-    ///
-    /// Reads the result back synchronously, which a browser's WebGPU cannot do: the wasm app
-    /// uses [`Self::probabilities_async`].
-    pub fn probabilities(&self, inputs: &[f32], batch: usize) -> Vec<f32> {
-        let output = self.model.probabilities_views(self.input_tensor(inputs, batch), self.config.views());
-        output.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 output")
-    }
-
-    /// [`Self::probabilities`] with an asynchronous read-back, for WebGPU in the browser.
-    /// A failed read-back (a lost GPU device, say) is an error in words, not a panic.
-    pub async fn probabilities_async(&self, inputs: &[f32], batch: usize) -> Result<Vec<f32>, String> {
-        let output = self.model.probabilities_views(self.input_tensor(inputs, batch), self.config.views());
-        let data = output.into_data_async().await.map_err(|e| e.to_string())?;
-        Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
-    }
-
-    /// The summed logits (`NUM_CLASSES` of them) of views `range` of one preprocessed input
-    /// ([`crate::model::views`]). Two workers can each compute part of a photo's views; adding
-    /// their sums and passing them to [`Self::from_logit_sum`] gives what [`Self::probabilities`]
-    /// gives, up to float rounding.
-    pub async fn logit_sum_async(&self, input: &[f32], range: std::ops::Range<usize>) -> Result<Vec<f32>, String> {
-        self.check_views(&range)?;
-        let output = self.model.logit_sum(self.input_tensor(input, 1), range);
-        let data = output.into_data_async().await.map_err(|e| e.to_string())?;
-        Ok(data.convert::<f32>().try_to_vec::<f32>().expect("f32 output"))
-    }
-
-    /// Whether `range` is a non-empty run of this model's views.
-    pub fn check_views(&self, range: &std::ops::Range<usize>) -> Result<(), String> {
-        if range.is_empty() || range.end > self.config.views() {
-            return Err(format!("views {range:?} are not within this model's {} views", self.config.views()));
+    /// Refuse a range that is not a non-empty run of this model's views.
+    pub fn check_views(&self, range: &Range<usize>) -> Result<(), InferenceError> {
+        if range.is_empty() || range.end > self.config.test_time_views {
+            return Err(InferenceError::Request(format!(
+                "views {range:?} are not within this model's {} views",
+                self.config.test_time_views
+            )));
         }
         Ok(())
     }
 
-    /// The prediction from the logits of all the config's views summed (softmax of their mean).
-    pub fn from_logit_sum(&self, sum: &[f32; NUM_CLASSES]) -> Prediction {
-        let views = self.config.views() as f32;
-        let mean: Vec<f32> = sum.iter().map(|s| s / views).collect();
-        let max = mean.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp: Vec<f32> = mean.iter().map(|m| (m - max).exp()).collect();
-        let total: f32 = exp.iter().sum();
-        Prediction { probabilities: std::array::from_fn(|c| exp[c] / total) }
+    /// Sums over views `range` for `batch` prepared inputs laid end to end. Reads the result
+    /// back synchronously, which a browser's WebGPU cannot do: see [`Self::view_sums_async`].
+    pub fn view_sums(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+        range: Range<usize>,
+    ) -> Result<Vec<ViewSums>, InferenceError> {
+        let (outputs, count) = self.run(inputs, batch, range)?;
+        let logits = outputs.logits.try_into_data().map_err(backend)?;
+        let features = outputs.features.try_into_data().map_err(backend)?;
+        split(logits, features, count)
     }
 
-    /// Classify one preprocessed input with an asynchronous read-back.
-    pub async fn classify_async(&self, input: &[f32]) -> Result<Prediction, String> {
-        let probabilities = self.probabilities_async(input, 1).await?;
-        Ok(Prediction { probabilities: probabilities.try_into().expect("NUM_CLASSES wide") })
+    /// [`Self::view_sums`] for one input with an asynchronous read-back (WebGPU in a browser).
+    pub async fn view_sums_async(
+        &self,
+        input: &[f32],
+        range: Range<usize>,
+    ) -> Result<ViewSums, InferenceError> {
+        let (outputs, count) = self.run(input, 1, range)?;
+        let logits = outputs.logits.into_data_async().await.map_err(backend)?;
+        let features = outputs.features.into_data_async().await.map_err(backend)?;
+        let mut sums = split(logits, features, count)?;
+        Ok(sums.remove(0))
     }
 
-    fn input_tensor(&self, inputs: &[f32], batch: usize) -> Tensor<4> {
+    fn run(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+        range: Range<usize>,
+    ) -> Result<(Outputs, usize), InferenceError> {
+        self.check_views(&range)?;
+        let x = self.input(inputs, batch)?;
+        let count = range.len();
+        Ok((self.model.view_sums(x, range), count))
+    }
+
+    /// `batch` prepared inputs as a tensor on the model's device.
+    fn input(&self, inputs: &[f32], batch: usize) -> Result<Tensor<4>, InferenceError> {
         let size = self.config.input_size;
-        assert_eq!(inputs.len(), batch * 3 * size * size, "inputs do not hold {batch} images");
-        Tensor::<4>::from_data(TensorData::new(inputs.to_vec(), [batch, 3, size, size]), &self.device)
+        if inputs.len() != batch * self.input_len() || batch == 0 {
+            return Err(InferenceError::Request(format!(
+                "{} numbers are not {batch} prepared inputs of {} each",
+                inputs.len(),
+                self.input_len()
+            )));
+        }
+        let data = TensorData::new(inputs.to_vec(), [batch, 3, size, size]);
+        Ok(Tensor::<4>::from_data(data, &self.device))
     }
+
+    /// The answer from sums over all of this model's views.
+    pub fn answer(&self, sums: &ViewSums) -> Result<Answer, InferenceError> {
+        let views = self.config.test_time_views;
+        if sums.views != views || sums.features.len() != self.config.feature_width() {
+            return Err(InferenceError::Request(format!(
+                "sums over {} views of {} features are not this model's {views} views of {}",
+                sums.views,
+                sums.features.len(),
+                self.config.feature_width()
+            )));
+        }
+        let scale = 1.0 / views as f32;
+        let logits = sums.logits.map(|l| l * scale);
+        let features: Vec<f32> = sums.features.iter().map(|f| f * scale).collect();
+        Ok(answer::answer(
+            &self.answer_config(),
+            logits,
+            &features,
+            self.density.as_ref(),
+        )?)
+    }
+
+    /// The answer settings in force (neutral for an uncalibrated model).
+    pub fn answer_config(&self) -> AnswerConfig {
+        self.config.answer_config()
+    }
+
+    /// Where the network looked for `class` in one prepared input: its class activation map
+    /// over every view ([`crate::saliency`]), `input_size²` values in [0, 1], row-major over
+    /// the crop the network saw. Reads back synchronously: see [`Self::saliency_async`].
+    pub fn saliency(&self, input: &[f32], class: usize) -> Result<Vec<f32>, InferenceError> {
+        let (map, grid) = self.class_map(input, class)?;
+        let cells = map
+            .try_into_data()
+            .map_err(backend)?
+            .try_into_vec_as::<f32>()
+            .map_err(backend)?;
+        self.finish_map(&cells, grid)
+    }
+
+    /// [`Self::saliency`] with an asynchronous read-back (WebGPU in a browser).
+    pub async fn saliency_async(
+        &self,
+        input: &[f32],
+        class: usize,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let (map, grid) = self.class_map(input, class)?;
+        let data = map.into_data_async().await.map_err(backend)?;
+        let cells = data.try_into_vec_as::<f32>().map_err(backend)?;
+        self.finish_map(&cells, grid)
+    }
+
+    fn class_map(&self, input: &[f32], class: usize) -> Result<(Tensor<4>, usize), InferenceError> {
+        if class >= NUM_CLASSES {
+            return Err(InferenceError::Request(format!(
+                "there is no class {class}"
+            )));
+        }
+        let x = self.input(input, 1)?;
+        let map = crate::saliency::class_map(&self.model, x, class, self.config.test_time_views);
+        let [_, _, grid, _] = map.dims();
+        Ok((map, grid))
+    }
+
+    fn finish_map(&self, cells: &[f32], grid: usize) -> Result<Vec<f32>, InferenceError> {
+        if cells.iter().any(|v| !v.is_finite()) {
+            return Err(NonFinite("NaN").into());
+        }
+        Ok(crate::saliency::upsample(
+            cells,
+            grid,
+            self.config.input_size,
+        ))
+    }
+
+    /// Classify one photo (natively; the browser uses [`Self::view_sums_async`]).
+    pub fn classify(&self, photo: Photo) -> Result<Answer, InferenceError> {
+        let input = self.prepare(photo)?;
+        let mut answers = self.classify_batch(&input, 1)?;
+        Ok(answers.remove(0))
+    }
+
+    /// Answers for `batch` prepared inputs laid end to end, over all views.
+    pub fn classify_batch(
+        &self,
+        inputs: &[f32],
+        batch: usize,
+    ) -> Result<Vec<Answer>, InferenceError> {
+        let sums = self.view_sums(inputs, batch, 0..self.config.test_time_views)?;
+        sums.iter().map(|s| self.answer(s)).collect()
+    }
+}
+
+/// A failed read-back (a lost GPU device, say): an error in words, not a panic.
+fn backend<E: std::fmt::Debug>(error: E) -> InferenceError {
+    InferenceError::Backend(format!("cannot read the outputs: {error:?}"))
+}
+
+/// Per-image [`ViewSums`] from `[batch, NUM_CLASSES]` logits and `[batch, width]` features.
+fn split(
+    logits: TensorData,
+    features: TensorData,
+    views: usize,
+) -> Result<Vec<ViewSums>, InferenceError> {
+    let logits = logits.try_into_vec_as::<f32>().map_err(backend)?;
+    let features = features.try_into_vec_as::<f32>().map_err(backend)?;
+    let batch = logits.len() / NUM_CLASSES;
+    let width = features.len() / batch.max(1);
+    Ok(logits
+        .chunks_exact(NUM_CLASSES)
+        .zip(features.chunks_exact(width.max(1)))
+        .map(|(l, f)| ViewSums {
+            views,
+            logits: l.try_into().expect("NUM_CLASSES wide"),
+            features: f.to_vec(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn views_split_in_two_give_the_probabilities_of_all_of_them() {
+    fn classifier() -> Classifier {
         let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32).with_test_time_views(Some(8));
-        let classifier = Classifier::new(config.init(&device), config, device);
-        let input: Vec<f32> = (0..3 * 32 * 32).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
-        let whole = classifier.probabilities(&input, 1);
-        let (a, b) = (
-            ready_now(classifier.logit_sum_async(&input, 0..4)).unwrap(),
-            ready_now(classifier.logit_sum_async(&input, 4..8)).unwrap(),
-        );
-        let sum: [f32; NUM_CLASSES] = std::array::from_fn(|c| a[c] + b[c]);
-        let split = classifier.from_logit_sum(&sum).probabilities;
-        for (x, y) in whole.iter().zip(&split) {
+        let config = LesionNetConfig::new()
+            .with_base_width(4)
+            .with_input_size(32)
+            .with_resize_size(32);
+        Classifier::new(config.init(&device), config, device)
+    }
+
+    fn input(len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn views_split_in_two_give_the_answer_of_all_of_them() {
+        let classifier = classifier();
+        let input = input(classifier.input_len());
+        let whole = classifier.classify_batch(&input, 1).unwrap().remove(0);
+        let mut sums = ready_now(classifier.view_sums_async(&input, 0..4)).unwrap();
+        let second = ready_now(classifier.view_sums_async(&input, 4..8)).unwrap();
+        // Through the flat form the workers exchange.
+        sums.add(&ViewSums::from_flat(&second.to_flat()).unwrap())
+            .unwrap();
+        let split = classifier.answer(&sums).unwrap();
+        for (x, y) in whole.probabilities.iter().zip(&split.probabilities) {
             assert!((x - y).abs() < 1e-6, "{whole:?} vs {split:?}");
         }
-        assert!(ready_now(classifier.logit_sum_async(&input, 6..9)).is_err());
+        assert!((whole.ood_score - split.ood_score).abs() < 1e-4);
+        // Part of the views is not an answer, and views beyond the model's are refused.
+        let part = ready_now(classifier.view_sums_async(&input, 0..4)).unwrap();
+        assert!(matches!(
+            classifier.answer(&part),
+            Err(InferenceError::Request(_))
+        ));
+        assert!(ready_now(classifier.view_sums_async(&input, 6..9)).is_err());
+        assert!(classifier.view_sums(&input[1..], 1, 0..1).is_err());
+    }
+
+    #[test]
+    fn flat_sums_are_checked() {
+        assert!(ViewSums::from_flat(&[1.0; 5]).is_err());
+        assert!(ViewSums::from_flat(&[9.0; 20]).is_err());
+        assert!(ViewSums::from_flat(&[1.5; 20]).is_err());
+        let sums = ViewSums {
+            views: 2,
+            logits: [1.0; NUM_CLASSES],
+            features: vec![0.5; 4],
+        };
+        assert_eq!(ViewSums::from_flat(&sums.to_flat()).unwrap(), sums);
     }
 
     /// The flex backend's read-back is ready at once: poll the future a single time.

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Metrics;
+use crate::TrainingConfig;
+use crate::metrics::{Calibration, Metrics};
 
 /// One epoch of training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,9 +34,7 @@ pub struct ModelCard {
     /// How a photo becomes the input.
     pub preprocessing: String,
     pub normalization: Normalization,
-    /// Flips/rotations of each photo whose logits are averaged (1 = none); reports written
-    /// before test-time views existed used one.
-    #[serde(default = "one_view")]
+    /// Flips/rotations of each photo whose logits are averaged (1 = none).
     pub test_time_views: usize,
     pub parameters: usize,
     pub weights_file: String,
@@ -52,24 +51,22 @@ pub struct ModelCard {
     pub split_counts: BTreeMap<String, Vec<usize>>,
     /// Lesions per split.
     pub split_lesions: BTreeMap<String, usize>,
-    /// The training hyper-parameters, as the CLI received them.
-    pub training: serde_json::Value,
+    /// The training recipe as the run used it.
+    pub training: TrainingConfig,
     /// The best epoch (by validation balanced accuracy), 1-based.
     pub best_epoch: usize,
     /// The validation figures of the shipped model (best epoch, offsets applied).
     pub validation: Metrics,
     /// Per-class logit offsets fitted on validation and folded into the weights, if any.
-    #[serde(default)]
-    pub calibration: Option<Calibration>,
+    pub decision_offsets: Option<DecisionOffsets>,
+    /// How outputs become answers (temperature, unsure and out-of-distribution thresholds),
+    /// as in `config.json`.
+    pub answer: Option<crate::answer::AnswerConfig>,
 }
 
-fn one_view() -> usize {
-    1
-}
-
-/// Decision offsets chosen on the validation split (see `train-native/src/calibrate.rs`).
+/// Decision offsets chosen on the validation split (see `train-native/src/offsets.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
+pub struct DecisionOffsets {
     /// Added to each class's logit, in model order.
     pub offsets: [f32; crate::NUM_CLASSES],
     /// What the offsets maximise.
@@ -78,21 +75,14 @@ pub struct Calibration {
     pub val_macro_f1_before: f64,
     pub val_balanced_accuracy_after: f64,
     pub val_macro_f1_after: f64,
-    /// The offsets were searched in [-limit, limit]; reports written before the range was
-    /// cross-fitted used 2.
-    #[serde(default = "widest_limit")]
+    /// The offsets were searched in [-limit, limit].
     pub offset_limit: f32,
     /// Each candidate range's objective when fitted on one half of validation and scored on
     /// the other (mean over random halvings); the best one is `offset_limit`.
-    #[serde(default)]
     pub cross_fit: Vec<CrossFit>,
 }
 
-fn widest_limit() -> f32 {
-    2.0
-}
-
-/// One offset range's cross-fitted score (see `train-native/src/calibrate.rs`).
+/// One offset range's cross-fitted score (see `train-native/src/offsets.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrossFit {
     pub limit: f32,
@@ -106,12 +96,145 @@ pub struct Normalization {
     pub std: [f32; 3],
 }
 
+/// How well "this is not a dermatoscopy photo" works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OodReport {
+    /// The score (`mahalanobis` or `energy`) and why it was chosen.
+    pub method: String,
+    pub choice: String,
+    /// Scores above this are refused; set so that `validation_flagged` of validation photos are.
+    pub threshold: f32,
+    pub validation_flagged: f64,
+    /// The share of test-split photos (real dermatoscopy photos) refused.
+    pub test_flagged: f64,
+    /// Each candidate's figures on the `dev` part of the out-of-distribution set.
+    pub candidates: Vec<OodCandidate>,
+    /// The `report` part of the out-of-distribution set, never used for a choice.
+    pub set: Option<OodSetFigures>,
+}
+
+/// One candidate score on the pictures the method was chosen on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OodCandidate {
+    pub method: String,
+    /// AUROC of the score separating the dev pictures from validation photos.
+    pub dev_auroc: f64,
+    /// The share of dev pictures above the threshold that flags 5% of validation photos.
+    pub dev_flagged: f64,
+    /// The share of each class's validation photos above that threshold, in model order.
+    pub val_flagged_by_class: [f64; crate::NUM_CLASSES],
+}
+
+/// The out-of-distribution set's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OodSetFigures {
+    pub pictures: usize,
+    /// AUROC of the score separating these pictures from the test split's photos.
+    pub auroc: f64,
+    /// The share of these pictures refused.
+    pub flagged: f64,
+    /// Pictures and refused share per kind (everyday, face, medical, ...).
+    pub by_kind: BTreeMap<String, KindFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindFigures {
+    pub pictures: usize,
+    pub flagged: f64,
+}
+
+/// "Unsure between X and Y": its threshold and the risk-coverage trade-off on the test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectiveReport {
+    /// Below this calibrated top probability the answer is "unsure".
+    pub threshold: f32,
+    /// How the threshold was chosen on validation.
+    pub rule: String,
+    /// The share of test photos answered (not unsure), and the accuracy on them and on all.
+    pub test_coverage: f64,
+    pub test_accuracy_answered: f64,
+    pub test_accuracy_all: f64,
+    /// How often the true class is one of the two candidates when the answer is unsure.
+    pub test_unsure_top2_accuracy: f64,
+    /// Accuracy on the answered photos as the threshold moves, most confident first.
+    pub curve: Vec<RiskCoveragePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskCoveragePoint {
+    pub coverage: f64,
+    pub accuracy: f64,
+    /// The calibrated top probability at which this coverage is reached.
+    pub threshold: f32,
+}
+
+/// Where the network looked, against the lesion masks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaliencyReport {
+    pub method: String,
+    /// Test photos with a mask.
+    pub images: usize,
+    /// The map's own figures and those of a Gaussian at the centre of the crop.
+    pub map: SaliencyFigures,
+    pub centre_prior: SaliencyFigures,
+    /// The centre prior's standard deviation, as a share of the crop's side.
+    pub centre_sigma: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaliencyFigures {
+    /// The share of photos whose map peaks inside the lesion.
+    pub pointing_game: f64,
+    /// The mean share of the map's (positive) mass inside the lesion.
+    pub mass_in_lesion: f64,
+}
+
+/// Bootstrap 95% intervals of the headline figures, resampling lesions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    pub method: String,
+    pub resamples: usize,
+    pub balanced_accuracy: [f64; 2],
+    pub macro_f1: [f64; 2],
+}
+
+/// The test split under corruptions that other cameras and clinics bring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Robustness {
+    /// Mean balanced accuracy over every corruption and severity.
+    pub mean_balanced_accuracy: f64,
+    pub clean_balanced_accuracy: f64,
+    pub corruptions: Vec<CorruptionFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorruptionFigures {
+    pub name: String,
+    pub severity: usize,
+    /// What the severity means (e.g. "red x1.12, blue x0.85").
+    pub description: String,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+    /// The share of these (real dermatoscopy) photos refused as out of distribution: the
+    /// closest this project can measure of how often other clinics' photos would be.
+    pub flagged: f64,
+}
+
 /// The whole `report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Test-split metrics; their keys sit at the top level of the JSON.
     #[serde(flatten)]
     pub metrics: Metrics,
+    /// How well the test split's probabilities are calibrated (`ece`, `nll`, `brier`,
+    /// `reliability`), also at the top level.
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    pub intervals: Option<Intervals>,
+    pub ood: Option<OodReport>,
+    pub selective: Option<SelectiveReport>,
+    pub saliency: Option<SaliencyReport>,
+    pub robustness: Option<Robustness>,
     pub history: Vec<EpochRecord>,
     pub model: ModelCard,
 }

@@ -34,11 +34,58 @@ pub enum WeightsError {
     /// Serialising failed.
     #[error("could not serialise the weights: {0}")]
     Save(String),
+    /// config.json was written for other weights, edited by hand, or never signed.
+    #[error(
+        "config.json does not belong to this model.bpk ({0}); export the two together with train-native"
+    )]
+    Checksum(String),
+}
+
+/// SHA-256 (hex) of `weights` followed by `config` as JSON with its own checksum left out.
+///
+/// Why both: a weights file and a config can disagree in ways no tensor shape shows (the input
+/// size, the crop, the view count, the thresholds of the answer), and each half alone would
+/// still load. Hashing them together makes any such pairing an error.
+pub fn checksum(config: &LesionNetConfig, weights: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let unsigned = config.clone().with_checksum(None);
+    let mut hash = Sha256::new();
+    hash.update(weights);
+    hash.update(config_to_json(&unsigned).as_bytes());
+    format!("{:x}", hash.finalize())
+}
+
+/// `config` signed for `weights` ([`checksum`]).
+pub fn signed(config: &LesionNetConfig, weights: &[u8]) -> LesionNetConfig {
+    config
+        .clone()
+        .with_checksum(Some(checksum(config, weights)))
+}
+
+/// SHA-256 (hex) of a file's bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Parse a model folder's `config.json` and check that it was exported with `weights`.
+pub fn config_for(config_json: &str, weights: &[u8]) -> Result<LesionNetConfig, WeightsError> {
+    let config = config_from_json(config_json)?;
+    let Some(stored) = &config.checksum else {
+        return Err(WeightsError::Checksum("it has no checksum".into()));
+    };
+    if *stored != checksum(&config, weights) {
+        return Err(WeightsError::Checksum("the checksum differs".into()));
+    }
+    Ok(config)
 }
 
 /// Serialise a model's parameters (and batch-norm statistics) to burnpack bytes.
 pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
-    let bytes = model.into_record().into_bytes().map_err(|e| WeightsError::Save(e.to_string()))?;
+    let bytes = model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| WeightsError::Save(e.to_string()))?;
     Ok(bytes.to_vec())
 }
 
@@ -51,6 +98,26 @@ pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
 pub fn to_half_bytes(config: &LesionNetConfig, model: LesionNet) -> Result<Vec<u8>, WeightsError> {
     let copy = from_bytes(config, &to_bytes(model)?, &Device::flex())?;
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
+}
+
+/// Every float parameter and buffer of `model` (batch-norm statistics included), in module
+/// order: two models hold the same weights exactly when these are equal, whatever the files'
+/// parameter ids.
+pub fn parameter_values(model: &LesionNet) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let values = param
+                .val()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("f32 parameters");
+            self.0.extend(values);
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    model.visit(&mut collect);
+    collect.0
 }
 
 /// Casts every float parameter and buffer (batch-norm statistics included) of a module.
@@ -66,25 +133,56 @@ impl ModuleMapper for CastFloats {
 /// Build the network for `config` on `device` and load `bytes` into it, checking every shape.
 /// Floats stored at any precision (f32 checkpoints, f16 shipped weights) load as the
 /// network's f32.
-pub fn from_bytes(config: &LesionNetConfig, bytes: &[u8], device: &Device) -> Result<LesionNet, WeightsError> {
+pub fn from_bytes(
+    config: &LesionNetConfig,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<LesionNet, WeightsError> {
+    load(config, bytes, device, false)
+}
+
+/// The network alone from a shipped model's weights, whatever feature density they carry
+/// (`train-native recalibrate` fits a new one): `config` describes the network without an
+/// answer, and tensors it has no place for are left out.
+pub fn network_from_bytes(
+    config: &LesionNetConfig,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<LesionNet, WeightsError> {
+    load(&config.clone().with_answer(None), bytes, device, true)
+}
+
+fn load(
+    config: &LesionNetConfig,
+    bytes: &[u8],
+    device: &Device,
+    allow_unused: bool,
+) -> Result<LesionNet, WeightsError> {
     config.validate().map_err(WeightsError::Config)?;
     // Burnpack's reader indexes into the buffer; refuse obvious junk before it does.
     if bytes.len() < 16 {
         return Err(WeightsError::Corrupt(format!("only {} bytes", bytes.len())));
     }
-    let record = std::panic::catch_unwind(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())))
-        .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
-        .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
-    let record = record.validate(true).allow_partial(false).allow_unused(false).cast_to_module_dtype();
+    let record = std::panic::catch_unwind(|| {
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+    })
+    .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
+    .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let record = record
+        .validate(true)
+        .allow_partial(false)
+        .allow_unused(allow_unused)
+        .cast_to_module_dtype();
     config
         .init(device)
         .try_load_record(record)
         .map_err(|e| WeightsError::Mismatch(e.to_string()))
 }
 
-/// Parse a `config.json`.
+/// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).
 pub fn config_from_json(json: &str) -> Result<LesionNetConfig, WeightsError> {
-    let config: LesionNetConfig = serde_json::from_str(json).map_err(|e| WeightsError::Config(e.to_string()))?;
+    let config: LesionNetConfig =
+        serde_json::from_str(json).map_err(|e| WeightsError::Config(e.to_string()))?;
     config.validate().map_err(WeightsError::Config)?;
     Ok(config)
 }

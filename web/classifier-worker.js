@@ -1,23 +1,33 @@
-// The inference worker: loads the wasm module and the model once, then classifies photos off the
-// main thread so the page never freezes. Spoken to only by skin-lesion-classifier.js.
+// The inference worker: loads a wasm module and the model once, then classifies photos off the
+// main thread so the page never freezes. Spoken to only by skin-lesion-classifier.js (and, as
+// a helper, by another instance of itself).
 //
 // Messages in:  {id, type: "load", model: URL, backend: "auto" | "webgpu" | "cpu"}
-//               {id, type: "classify", bytes: ArrayBuffer}
-//               {id, type: "classify", rgba: ArrayBuffer, width, height}
-//               {id, type: "logits", input: Float32Array, first, count}  (from a parent worker)
+//               {id, type: "classify", bytes: ArrayBuffer} or {..., rgba: ArrayBuffer, width, height}
+//               {id, type: "saliency"}  (where the network looked, for the last photo classified)
+//               {id, type: "sums", input: Float32Array, first, count}  (from a parent worker)
+//               {id, type: "trap"}  (test hook: makes the wasm module trap, as a bug would)
 // Messages out: {id, ok: true, result} | {id, ok: false, error: {name, message}}
 //
-// On the CPU the model runs each photo in several orientations (test-time views), one after
-// the other on wasm's single thread. So a CPU worker starts a helper worker of its own (this
-// same script) once it is ready, and hands it half of each photo's views: the two halves run on
-// two cores and their logit sums are combined in Rust. Until the helper is ready, or if it ever
-// fails, the worker runs every view itself.
-import init, { WebClassifier, classes } from './skin-lesion.js';
+// Two modules are built from the same crate: `skin-lesion` (the CPU backend only, what most
+// visitors need) and `skin-lesion-webgpu` (WebGPU as well). The worker decides which one to
+// fetch, the one place that sees the GPU adapter: WebGPU only when asked for, or when `auto`
+// finds a hardware adapter.
+//
+// On the CPU the model runs each photo in several orientations (test-time views), one after the
+// other on wasm's single thread. So a CPU worker starts a helper worker of its own (this same
+// script) once it is ready, and hands it half of each photo's views: the two halves run on two
+// cores and their sums are combined in Rust. Until the helper is ready, or if it ever fails, the
+// worker runs every view itself.
 import { WorkerLink, createWorker } from './worker-link.js';
 
-let model = null; // {classifier, backend}
+const MODULES = { cpu: 'skin-lesion', webgpu: 'skin-lesion-webgpu' };
+
+let model = null; // {classifier, backend, glue}
 let files = null; // {config, weights, preference}: kept for a WebGPU -> CPU fallback
+let cpuModule = null; // the compiled CPU module, handed to the helper
 let helper = null; // a WorkerLink to the helper once it has loaded the model
+let last = null; // {input, top} of the last photo classified, for its saliency map
 
 /** A successful response for `url`, or a ModelError that names it. */
 async function download(url) {
@@ -43,37 +53,18 @@ function named(name, message) {
   return error;
 }
 
-async function load({ model: base, backend, shared }) {
-  if (shared) {
-    // A helper: the parent worker hands over the compiled module and the model files, so
-    // nothing is downloaded or compiled twice.
-    await init({ module_or_path: shared.module });
-    files = { config: shared.config, weights: shared.weights, preference: 'cpu' };
-    model = await start('cpu');
-    return { backend: model.backend, classes: classes() };
-  }
-  const [module, config, weights] = await Promise.all([
-    compileWasm(new URL('./skin-lesion_bg.wasm', import.meta.url)),
-    fetchBytes(new URL('config.json', base)),
-    fetchBytes(new URL('model.bpk', base)),
-  ]);
-  await init({ module_or_path: module });
-  files = { config: new TextDecoder().decode(config), weights, preference: backend, module };
-  if (backend === 'webgpu' || (backend === 'auto' && (await hardwareGpu()))) {
-    try {
-      model = await start('webgpu');
-    } catch (error) {
-      if (backend === 'webgpu' || error.name === 'ModelError') throw error;
-      console.warn(`WebGPU unavailable, using the CPU: ${error.message}`);
-    }
-  }
-  model ??= await start('cpu');
-  if (model.backend === 'cpu') startHelper();
-  return { backend: model.backend, classes: classes() };
+/**
+ * The wasm-bindgen glue of module `kind`, initialised: with `compiled` when a parent worker
+ * handed the module over, else compiled here (streaming when served as application/wasm).
+ */
+async function loadModule(kind, compiled) {
+  const name = MODULES[kind];
+  const glue = await import(new URL(`./${name}.js`, import.meta.url).href);
+  const module = compiled ?? await compileWasm(new URL(`./${name}_bg.wasm`, import.meta.url));
+  await glue.default({ module_or_path: module });
+  return { glue, module };
 }
 
-/** Compile the wasm module ourselves (streaming when served as application/wasm), so that it
- * can be handed to a helper worker. */
 async function compileWasm(url) {
   const response = await download(url);
   try {
@@ -83,12 +74,53 @@ async function compileWasm(url) {
   }
 }
 
+async function load({ model: base, backend, shared }) {
+  if (shared) {
+    // A helper: the parent worker hands over the compiled module and the model files, so
+    // nothing is downloaded or compiled twice.
+    files = { config: shared.config, weights: shared.weights, preference: 'cpu' };
+    model = await start('cpu', shared.module);
+    return info();
+  }
+  const [config, weights, gpu] = await Promise.all([
+    fetchBytes(new URL('config.json', base)),
+    fetchBytes(new URL('model.bpk', base)),
+    backend === 'webgpu' || (backend === 'auto' && hardwareGpu()),
+  ]);
+  files = { config: new TextDecoder().decode(config), weights, preference: backend };
+  if (await gpu) {
+    try {
+      model = await start('webgpu');
+    } catch (error) {
+      if (backend === 'webgpu' || error.name === 'ModelError') throw error;
+      console.warn(`WebGPU unavailable, using the CPU: ${error.message}`);
+    }
+  }
+  model ??= await start('cpu');
+  if (model.backend === 'cpu') startHelper();
+  return info();
+}
+
+/** What the page needs to know about the loaded model. */
+function info() {
+  const { classifier } = model;
+  return { backend: model.backend, classes: model.glue.classes(), cropShare: classifier.cropShare, checksum: classifier.checksum };
+}
+
+/** Load the model on `backend` (fetching its module unless `compiled` is given) and warm it up. */
+async function start(backend, compiled) {
+  const { glue, module } = await loadModule(backend, compiled);
+  if (backend === 'cpu') cpuModule = module;
+  const classifier = await glue.WebClassifier.load(files.config, files.weights, backend);
+  return { classifier, backend, glue };
+}
+
 /**
- * Start the helper in the background (the widget is ready without it). Only where it can help:
- * more than one view, more than one core, and not inside a helper itself.
+ * Start the helper in the background (the widget is ready without it), where it can help: more
+ * than one view and more than one core.
  */
 function startHelper() {
-  if (self.name === 'skin-lesion-helper' || model.classifier.views < 2 || (self.navigator.hardwareConcurrency ?? 1) < 2) return;
+  if (model.classifier.views < 2 || (self.navigator.hardwareConcurrency ?? 1) < 2) return;
   let client;
   try {
     client = new WorkerLink(createWorker(new URL(import.meta.url), { name: 'skin-lesion-helper' }), (m, name) => named(name, m));
@@ -97,7 +129,7 @@ function startHelper() {
     console.warn(`no helper worker, every view runs here: ${error.message}`);
     return;
   }
-  const shared = { module: files.module, config: files.config, weights: files.weights };
+  const shared = { module: cpuModule, config: files.config, weights: files.weights };
   client.request({ type: 'load', backend: 'cpu', shared }).then(
     () => { helper = client; },
     (error) => {
@@ -109,16 +141,15 @@ function startHelper() {
 
 /** Fail the helper's waiting requests and stop it; the worker runs every view from now on. */
 function dropHelper(client, error) {
-  client.failAll(error);
-  client.worker.terminate();
+  client.close(error);
   if (helper === client) helper = null;
 }
 
 /**
  * Whether WebGPU offers a hardware adapter. A software one (SwiftShader in a GPU-less VM or
  * headless Chrome, lavapipe, llvmpipe) emulates the GPU on the CPU: measured on this project's
- * 2-core machine it runs the model 15 to 20 times slower than the wasm CPU backend (about 1 s
- * against 50-66 ms a photo with 8 views on one worker), so `auto` skips it.
+ * 2-core machine it runs the model 20 to 30 times slower than the wasm CPU path (about 1.1 s
+ * against 39-53 ms a photo), so `auto` skips it.
  */
 async function hardwareGpu() {
   if (!self.navigator.gpu) return false;
@@ -129,38 +160,40 @@ async function hardwareGpu() {
   return !info.isFallbackAdapter && !/swiftshader|lavapipe|llvmpipe|software/i.test(name);
 }
 
-async function start(backend) {
-  const classifier = await WebClassifier.load(files.config, files.weights, backend);
-  return { classifier, backend };
+/** Decode and preprocess a photo message into the network's input. */
+function prepare(classifier, message) {
+  return message.rgba
+    ? classifier.prepare(new Uint8Array(message.rgba), message.width, message.height)
+    : classifier.prepare(new Uint8Array(message.bytes));
 }
 
 async function run(message) {
   const t0 = performance.now();
   const { classifier } = model;
-  const { probabilities, workers } = helper && model.backend === 'cpu'
-    ? await withHelper(classifier, message)
-    : {
-      probabilities: message.bytes
-        ? await classifier.classifyEncoded(new Uint8Array(message.bytes))
-        : await classifier.classifyRgba(message.width, message.height, new Uint8Array(message.rgba)),
-      workers: 1,
-    };
-  return { probabilities: Array.from(probabilities), backend: model.backend, ms: performance.now() - t0, workers };
+  const input = prepare(classifier, message);
+  const views = classifier.views;
+  let sums;
+  let workers = 1;
+  if (helper && model.backend === 'cpu') {
+    ({ sums, workers } = await withHelper(classifier, input, views));
+  } else {
+    sums = await classifier.viewSums(input, 0, views);
+  }
+  const answer = classifier.answer(sums);
+  last = { input, top: answer.top };
+  return { ...answer, backend: model.backend, ms: performance.now() - t0, workers };
 }
 
 /**
  * The second half of the views on the helper, the first half here, at the same time; resolves
- * to {probabilities, workers}, with workers 1 if the helper failed and this worker did it all.
+ * to {sums, workers}, with workers 1 if the helper failed and this worker did it all.
  */
-async function withHelper(classifier, message) {
-  const input = message.bytes
-    ? classifier.prepareEncoded(new Uint8Array(message.bytes))
-    : classifier.prepareRgba(message.width, message.height, new Uint8Array(message.rgba));
-  const half = classifier.views / 2;
+async function withHelper(classifier, input, views) {
+  const half = views / 2;
   const copy = input.slice();
   const link = helper;
-  const remote = link.request({ type: 'logits', input: copy, first: half, count: half }, [copy.buffer]);
-  const local = await classifier.logitSum(input, 0, half);
+  const remote = link.request({ type: 'sums', input: copy, first: half, count: half }, [copy.buffer]);
+  const local = await classifier.viewSums(input, 0, half);
   let far;
   let workers = 2;
   try {
@@ -168,18 +201,13 @@ async function withHelper(classifier, message) {
   } catch (error) {
     console.warn(`the helper worker failed, every view runs here from now on: ${error.message}`);
     dropHelper(link, error);
-    far = await classifier.logitSum(input, half, half);
+    far = await classifier.viewSums(input, half, half);
     workers = 1;
   }
   const sums = new Float32Array(local.length + far.length);
   sums.set(local);
   sums.set(far, local.length);
-  return { probabilities: classifier.combine(sums), workers };
-}
-
-async function logits({ input, first, count }) {
-  if (!model) throw named('ModelError', 'the model is not loaded');
-  return await model.classifier.logitSum(input, first, count);
+  return { sums, workers };
 }
 
 async function classify(message) {
@@ -195,12 +223,34 @@ async function classify(message) {
   }
 }
 
+/** The last photo's map of where the network looked for its top class ({map, side}). */
+async function saliency() {
+  if (!model || !last) throw named('InputError', 'no photo has been classified yet');
+  const t0 = performance.now();
+  const map = await model.classifier.saliency(last.input, last.top);
+  return { map, side: Math.round(Math.sqrt(map.length)), ms: performance.now() - t0 };
+}
+
+async function sums({ input, first, count }) {
+  if (!model) throw named('ModelError', 'the model is not loaded');
+  return await model.classifier.viewSums(input, first, count);
+}
+
+const HANDLERS = {
+  load,
+  classify,
+  saliency,
+  sums,
+  trap: () => model.glue.trapForTests(),
+};
+
 self.onmessage = async ({ data }) => {
   try {
-    const result = data.type === 'load' ? await load(data) : data.type === 'logits' ? await logits(data) : await classify(data);
-    self.postMessage({ id: data.id, ok: true, result });
+    const handler = HANDLERS[data.type];
+    if (!handler) throw named('InputError', `unknown request ${data.type}`);
+    self.postMessage({ id: data.id, ok: true, result: await handler(data) });
   } catch (error) {
-    // A wasm trap (RuntimeError) leaves the module unusable; the main thread restarts the worker.
+    // A wasm trap (RuntimeError) leaves the module unusable; the main thread replaces the worker.
     const name = error instanceof WebAssembly.RuntimeError ? 'Crash' : error?.name ?? 'Error';
     self.postMessage({ id: data.id, ok: false, error: { name, message: String(error?.message ?? error) } });
   }

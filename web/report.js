@@ -1,9 +1,10 @@
 // Renders the model's evaluation report (report.json, written by `train-native`) into the page:
-// headline figures, confusion-matrix heatmap, per-class table, training curves and model card.
-// Everything is built with DOM calls (no innerHTML, no inline styles), so it runs under the
-// page's strict Content-Security-Policy.
-
-const SVG = 'http://www.w3.org/2000/svg';
+// headline figures with their intervals, the test split's confusion matrix and per-class table,
+// how honest the answers are (calibration, pictures it refuses, "unsure", where it looked), how
+// it holds up under other cameras' corruptions, the training curves and the model card. The
+// charts are the SVG files `train-native` draws beside report.json (one drawing of each, for
+// the page and the command line alike); everything else is built with DOM calls (no innerHTML,
+// no inline styles), so it runs under the page's strict Content-Security-Policy.
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -11,53 +12,47 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-function svg(tag, attributes = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
-
 const fixed = (x, digits = 3) => Number(x).toFixed(digits);
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const base = new URL('./', import.meta.url);
+
+/** A figure tile: name, value, and an optional line beneath (an interval, a comparison). */
+function tile(name, value, help, note) {
+  return el('div', { className: 'figure', title: help },
+    el('dt', { textContent: name }), el('dd', { textContent: value }),
+    note ? el('dd', { className: 'note', textContent: note }) : null);
+}
+
+function figures(...tiles) {
+  return el('dl', { className: 'figures' }, ...tiles);
+}
+
+/** One of train-native's SVG plots, described in words for those who cannot see it. */
+function plot(file, alt) {
+  return el('img', { className: 'plot', src: new URL(file, base).href, alt, loading: 'lazy', decoding: 'async' });
+}
+
+const plain = (text) => el('p', { className: 'plain', textContent: text });
 
 function headline(report) {
   const tested = report.confusion_matrix.flat().reduce((a, b) => a + b, 0);
-  const figures = [
-    ['Balanced accuracy', fixed(report.balanced_accuracy), 'mean recall over the seven classes: the figure that matters with skewed classes'],
-    ['Macro F1', fixed(report.macro_f1), 'F1 averaged over classes, each weighing the same'],
-    ['Macro AUC', fixed(report.macro_auc), 'one-vs-rest ROC AUC, averaged over classes'],
-    ['Accuracy', fixed(report.accuracy), 'share of test photos right; flattered by the 66% of nevi'],
-    ['Test photos', tested.toLocaleString('en'), 'held-out lesions, never used for training or model selection'],
-  ];
-  return el('dl', { className: 'figures' }, ...figures.map(([name, value, help]) =>
-    el('div', { className: 'figure', title: help }, el('dt', { textContent: name }), el('dd', { textContent: value }))));
+  const interval = (key) => report.intervals ? `95% interval ${fixed(report.intervals[key][0])}–${fixed(report.intervals[key][1])}` : null;
+  return figures(
+    tile('Balanced accuracy', fixed(report.balanced_accuracy), 'mean recall over the seven classes: the figure that matters with skewed classes', interval('balanced_accuracy')),
+    tile('Macro F1', fixed(report.macro_f1), 'F1 averaged over classes, each weighing the same', interval('macro_f1')),
+    tile('Macro AUC', fixed(report.macro_auc), 'one-vs-rest ROC AUC, averaged over classes'),
+    tile('Accuracy', fixed(report.accuracy), 'share of test photos right; flattered by the 66% of nevi'),
+    tile('Test photos', tested.toLocaleString('en'), 'held-out lesions, never used for training or model selection'),
+  );
 }
 
 function confusion(report) {
-  const table = el('table', { className: 'confusion' });
-  table.append(el('caption', { textContent: 'Rows: true class; columns: predicted class. Colour: share of the row.' }));
-  const head = el('tr', {}, el('th', { scope: 'col', textContent: 'true \\ predicted' }));
-  for (const code of report.classes) head.append(el('th', { scope: 'col', textContent: code }));
-  table.append(el('thead', {}, head));
-  const body = el('tbody');
-  report.confusion_matrix.forEach((row, i) => {
+  const rows = report.classes.map((code, i) => {
+    const row = report.confusion_matrix[i];
     const total = row.reduce((a, b) => a + b, 0) || 1;
-    const tr = el('tr', {}, el('th', { scope: 'row', textContent: report.classes[i] }));
-    row.forEach((count, j) => {
-      const share = count / total;
-      const cell = el('td', { textContent: count, title: `${report.classes[i]} predicted as ${report.classes[j]}: ${count} (${pct(share)} of the row)` });
-      // Diagonal (right answers) in blue, mistakes in red; CSSOM writes are allowed by the CSP.
-      const hue = i === j ? 220 : 5;
-      cell.style.backgroundColor = `hsl(${hue} 70% ${Math.round(97 - 55 * share)}%)`;
-      if (share > 0.55) cell.classList.add('dark');
-      if (i === j) cell.classList.add('diagonal');
-      tr.append(cell);
-    });
-    body.append(tr);
+    return `${code}: ${row[i]} of ${total} right`;
   });
-  table.append(body);
-  return el('div', { className: 'scroll' }, table);
+  return plot('confusion_matrix.svg', `Confusion matrix of the test split (rows: true class, columns: predicted). ${rows.join('; ')}.`);
 }
 
 function perClass(report) {
@@ -74,62 +69,102 @@ function perClass(report) {
       el('td', { textContent: m.support })));
   }
   table.append(body);
-  return el('div', { className: 'scroll' }, table);
+  return el('div', { className: 'scroll', tabIndex: 0, role: 'region', ariaLabel: 'Per-class figures' }, table);
 }
 
-/** One line chart: epochs on x, `series` ([{label, key, cls}]) on y. */
-function chart(title, history, series, { from0 = false, max = null } = {}) {
-  const width = 460, height = 260, left = 48, right = 12, top = 28, bottom = 36;
-  const values = series.flatMap((s) => history.map((h) => h[s.key]).filter(Number.isFinite));
-  let lo = from0 ? 0 : Math.min(...values), hi = max ?? Math.max(...values);
-  if (hi - lo < 1e-9) hi = lo + 1;
-  const epochs = history.map((h) => h.epoch);
-  const [e0, e1] = [Math.min(...epochs), Math.max(...epochs)];
-  const x = (e) => left + ((e - e0) / Math.max(1, e1 - e0)) * (width - left - right);
-  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (height - top - bottom);
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title, class: 'chart' });
-  root.append(svg('title', {}, title));
-  root.append(svg('text', { x: left, y: 16, class: 'chart-title' }, title));
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + ((hi - lo) * k) / 4;
-    root.append(svg('line', { x1: left, x2: width - right, y1: y(v), y2: y(v), class: 'grid' }));
-    root.append(svg('text', { x: left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, v.toFixed(2)));
+function calibration(report) {
+  const t = report.model.answer?.temperature;
+  return [
+    plain(`When the model says 80%, is it right 80% of the time? On the test split its stated confidence is off by ${pct(report.ece)} on average (expected calibration error)${t ? `, after dividing its logits by a temperature of ${fixed(t, 2)} fitted on validation` : ''}.`),
+    figures(
+      tile('ECE', fixed(report.ece), 'top-label expected calibration error, 15 equal-width bins (lower is better)'),
+      tile('NLL', fixed(report.nll), 'mean negative log-likelihood of the true class (lower is better)'),
+      tile('Brier', fixed(report.brier), 'mean squared distance between the probabilities and the truth (lower is better)'),
+    ),
+    plot('reliability.svg', `Reliability diagram of the test split: accuracy against confidence in 15 bins, with the diagonal for perfect calibration. ECE ${fixed(report.ece)}.`),
+  ];
+}
+
+function ood(report) {
+  const o = report.ood;
+  if (!o) return [plain('This model was exported without an out-of-distribution check.')];
+  const parts = [plain(`A picture that is not a dermatoscopy photo gets no diagnosis: the model says so instead. It refuses ${pct(o.test_flagged)} of the test split's real dermatoscopy photos${o.set ? ` and ${pct(o.set.flagged)} of ${o.set.pictures} other pictures (everyday photos, faces, screenshots, other medical images)` : ''}.`)];
+  const tiles = [
+    tile('Real photos refused', pct(o.test_flagged), `test split; the threshold refuses ${pct(o.validation_flagged)} of validation photos`),
+  ];
+  if (o.set) {
+    tiles.push(tile('Other pictures refused', pct(o.set.flagged), `${o.set.pictures} pictures never used to choose anything`));
+    tiles.push(tile('AUROC', fixed(o.set.auroc), 'how well the score separates those pictures from the test photos (1 is perfect)'));
   }
-  const step = Math.max(1, Math.ceil((e1 - e0) / 8));
-  for (let e = e0; e <= e1; e += step) {
-    root.append(svg('text', { x: x(e), y: height - bottom + 16, class: 'tick', 'text-anchor': 'middle' }, String(e)));
+  parts.push(figures(...tiles));
+  if (o.set) {
+    const table = el('table', { className: 'kinds' });
+    table.append(el('thead', {}, el('tr', {}, el('th', { scope: 'col', textContent: 'Kind of picture' }), el('th', { scope: 'col', textContent: 'Pictures' }), el('th', { scope: 'col', textContent: 'Refused' }))));
+    const body = el('tbody');
+    for (const [kind, k] of Object.entries(o.set.by_kind)) {
+      body.append(el('tr', {}, el('th', { scope: 'row', textContent: kind }), el('td', { textContent: k.pictures }), el('td', { textContent: pct(k.flagged) })));
+    }
+    table.append(body);
+    parts.push(el('div', { className: 'scroll', tabIndex: 0, role: 'region', ariaLabel: 'Refused pictures by kind' }, table));
   }
-  root.append(svg('text', { x: (left + width - right) / 2, y: height - 4, class: 'axis', 'text-anchor': 'middle' }, 'epoch'));
-  series.forEach((s, i) => {
-    const points = history.filter((h) => Number.isFinite(h[s.key])).map((h) => `${x(h.epoch).toFixed(1)},${y(h[s.key]).toFixed(1)}`);
-    root.append(svg('polyline', { points: points.join(' '), class: `line ${s.cls}` }));
-    const lx = left + 8 + i * 150;
-    root.append(svg('line', { x1: lx, x2: lx + 18, y1: top + 6, y2: top + 6, class: `line ${s.cls}` }));
-    root.append(svg('text', { x: lx + 22, y: top + 10, class: 'legend' }, s.label));
-  });
-  return root;
+  parts.push(el('p', { className: 'method', textContent: `Score: ${o.method} (chosen by ${o.choice}).` }));
+  return parts;
+}
+
+function selective(report) {
+  const s = report.selective;
+  if (!s) return [];
+  return [
+    plain(`When its calibrated top probability is below ${fixed(s.threshold, 2)}, the model says it is unsure between its two best candidates instead of naming one. It then answers ${pct(s.test_coverage)} of test photos and is right on ${pct(s.test_accuracy_answered)} of those (${pct(s.test_accuracy_all)} if it answered all); when unsure, the right class is one of the two candidates ${pct(s.test_unsure_top2_accuracy)} of the time.`),
+    plot('risk_coverage.svg', `Accuracy on the answered test photos against the share answered, most confident first; at the unsure threshold ${pct(s.test_coverage)} answered at ${pct(s.test_accuracy_answered)} accuracy.`),
+  ];
+}
+
+function saliency(report) {
+  const s = report.saliency;
+  if (!s) return [plain('No lesion masks were available to check the saliency maps against.')];
+  const beats = s.map.pointing_game > s.centre_prior.pointing_game && s.map.mass_in_lesion > s.centre_prior.mass_in_lesion;
+  const verdict = beats
+    ? 'It points at the lesion more often than a blob at the centre of the photo would.'
+    : 'It does not beat a blob at the centre of the photo, where dermatoscopy puts the lesion anyway: read the overlay as a rough hint, not an explanation.';
+  return [
+    plain(`The widget can show where the network looked (its class activation map). Checked against the lesion outlines of ${s.images.toLocaleString('en')} test photos: ${verdict}`),
+    figures(
+      tile('Peak in the lesion', pct(s.map.pointing_game), 'pointing game: the share of photos whose map peaks inside the lesion', `centre prior ${pct(s.centre_prior.pointing_game)}`),
+      tile('Map inside the lesion', pct(s.map.mass_in_lesion), 'the mean share of the map that lies inside the lesion', `centre prior ${pct(s.centre_prior.mass_in_lesion)}`),
+    ),
+  ];
+}
+
+function robustness(report) {
+  const r = report.robustness;
+  if (!r) return [];
+  const table = el('table', { className: 'robustness' });
+  table.append(el('thead', {}, el('tr', {}, ...['Change', 'Strength', 'Balanced accuracy', 'Macro F1'].map((h) => el('th', { scope: 'col', textContent: h })))));
+  const body = el('tbody');
+  for (const c of r.corruptions) {
+    body.append(el('tr', {}, el('th', { scope: 'row', textContent: c.name }), el('td', { textContent: c.description }),
+      el('td', { textContent: fixed(c.balanced_accuracy) }), el('td', { textContent: fixed(c.macro_f1) })));
+  }
+  table.append(body);
+  return [
+    plain(`Other clinics' cameras change colour, exposure, sharpness and compression. Under such changes to the test photos its balanced accuracy is ${fixed(r.mean_balanced_accuracy)} on average, against ${fixed(r.clean_balanced_accuracy)} on the photos as they are.`),
+    el('div', { className: 'scroll', tabIndex: 0, role: 'region', ariaLabel: 'Balanced accuracy under each change' }, table),
+  ];
 }
 
 function curves(report) {
-  const history = report.history;
-  return el('div', { className: 'charts' },
-    chart('Loss', history, [
-      { label: 'train', key: 'train_loss', cls: 'train' },
-      { label: 'validation', key: 'val_loss', cls: 'val' },
-    ], { from0: true }),
-    chart('Accuracy', history, [
-      { label: 'train accuracy', key: 'train_accuracy', cls: 'train' },
-      { label: 'val accuracy', key: 'val_accuracy', cls: 'val' },
-      { label: 'val balanced acc.', key: 'val_balanced_accuracy', cls: 'val-balanced' },
-    ], { from0: true, max: 1 }));
+  const h = report.history;
+  const best = report.model.best_epoch;
+  return plot('training_curves.svg', `Training curves over ${h.length} epochs: loss and accuracy on training and validation; the shipped weights are those of epoch ${best}.`);
 }
 
 // How the shipped weights were chosen on validation: the figures there, and the decision
-// offsets folded into the classifier (absent from reports of uncalibrated models).
+// offsets folded into the classifier (absent from reports of models without them).
 function selection(report) {
   const m = report.model;
   const figures = `Validation (the best epoch as shipped): balanced accuracy ${m.validation.balanced_accuracy.toFixed(3)}, macro F1 ${m.validation.macro_f1.toFixed(3)}.`;
-  const c = m.calibration;
+  const c = m.decision_offsets;
   if (!c) return `${figures} No decision offsets.`;
   const offsets = report.classes.map((code, i) => `${code} ${c.offsets[i] >= 0 ? '+' : '−'}${Math.abs(c.offsets[i]).toFixed(1)}`).join(', ');
   const range = c.cross_fit?.length ? ` within ±${c.offset_limit}, a range chosen by cross-fitting on halves of validation` : '';
@@ -140,6 +175,7 @@ function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
   const minutes = (m.training_seconds / 60).toFixed(1);
+  const side = `${m.input_size[1]} × ${m.input_size[2]}`;
   const rows = [
     ['Architecture', m.architecture],
     ['Input', `${m.input_size.join(' × ')} (RGB); ${m.preprocessing}`],
@@ -150,22 +186,25 @@ function modelCard(report) {
     ['Model selection', selection(report)],
     ['Known limits', 'Trained on dermatoscopy photos only: phone snapshots, other skin conditions and other populations are out of its scope. ' +
       'HAM10000 is skewed (two in three photos are nevi; dermatofibroma and vascular lesions have about a hundred photos each) and mostly from fair-skinned patients. ' +
-      'It sees a 64 × 64 pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.'],
+      `It sees a ${side} pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.`],
   ];
   return el('dl', { className: 'card' }, ...rows.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
 }
 
+const SECTIONS = {
+  headline, confusion, 'per-class': perClass, calibration, ood, selective, saliency, robustness, curves, 'model-card': modelCard,
+};
+
 async function render(target) {
   const status = target.querySelector('.report-status');
   try {
-    const response = await fetch(new URL('report.json', import.meta.url));
+    const response = await fetch(new URL('report.json', base));
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const report = await response.json();
-    target.querySelector('#headline').append(headline(report));
-    target.querySelector('#confusion').append(confusion(report));
-    target.querySelector('#per-class').append(perClass(report));
-    target.querySelector('#curves').append(curves(report));
-    target.querySelector('#model-card').append(modelCard(report));
+    for (const [id, draw] of Object.entries(SECTIONS)) {
+      const drawn = draw(report);
+      target.querySelector(`#${id}`).append(...(Array.isArray(drawn) ? drawn : [drawn]));
+    }
     status.remove();
     target.dataset.rendered = 'true';
     nameClasses(target);
@@ -182,9 +221,6 @@ async function nameClasses(target) {
     for (const cell of target.querySelectorAll('.per-class tbody tr')) {
       const code = cell.querySelector('code').textContent;
       cell.querySelector('.class-name').textContent = names[code] ?? code;
-    }
-    for (const th of target.querySelectorAll('.confusion th[scope=row], .confusion thead th')) {
-      if (names[th.textContent]) th.title = names[th.textContent];
     }
   } catch {
     // The widget shows why the model failed to load; the report keeps the codes.

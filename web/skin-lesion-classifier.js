@@ -6,13 +6,15 @@
 //
 // Attributes: `model` (base URL of config.json + model.bpk; default: this script's folder) and
 // `backend`: "auto" (default: WebGPU on a hardware GPU, else the CPU; a WebGPU failure at any
-// point falls back to the CPU), "webgpu" (WebGPU or an error) or "cpu". Events (bubbling, composed): `classified` with
-// detail {top, probabilities: {akiec, ...}, backend, ms, workers} and `error` with detail {message}.
+// point falls back to the CPU), "webgpu" (WebGPU or an error) or "cpu". Events (bubbling,
+// composed): `classified` with detail {top, probabilities: {akiec, ...}, outOfDistribution,
+// oodScore, unsure, candidates, backend, ms, workers}, `error` with detail {message}, `ready`.
 //
 // For sites with their own UI: `const c = await load({model, backend}); await c.classify(blob)`.
 //
-// The network runs in a worker (classifier-worker.js) on burn's wgpu backend (WebGPU) or its
-// CPU backend; decoding and preprocessing are the Rust crate's, the same as training's.
+// The network runs in a worker (classifier-worker.js); decoding, preprocessing, the network and
+// the answer (calibration, "unsure", out of distribution) are the Rust crate's, the same as
+// training's.
 
 import { WorkerLink, createWorker } from './worker-link.js';
 
@@ -23,6 +25,11 @@ const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** The Rust decoder's limits (src/preprocess/decode.rs), checked early for raw pixels. */
 const MAX_PIXELS = 60_000_000;
 const MAX_DIMENSION = 12_000;
+/** However the worker dies or hangs, every request settles within these times. */
+const LOAD_TIMEOUT_MS = 180_000;
+const CALL_TIMEOUT_MS = 60_000;
+/** A test hook (not part of the API): makes the worker's wasm trap, as a bug would. */
+const TRAP = Symbol.for('skin-lesion-classifier.trap-for-tests');
 
 class ClassifierError extends Error {
   constructor(message, name = 'ClassifierError') {
@@ -31,7 +38,11 @@ class ClassifierError extends Error {
   }
 }
 
-/** Owns one worker; restarts it if the wasm module traps, so one bad photo cannot break the next. */
+/**
+ * Owns one worker; replaces it when its wasm traps, it dies or it stops answering, so one bad
+ * photo cannot break the next. Requests that were waiting behind the one that broke the worker
+ * are sent once more to its replacement.
+ */
 class WorkerClient {
   #model;
   #backend;
@@ -49,13 +60,16 @@ class WorkerClient {
     return this.#ready;
   }
 
-  async call(message, transfer = []) {
+  async call(message, { timeout = CALL_TIMEOUT_MS, retry = true } = {}) {
     await this.ready();
+    const link = this.#link;
     try {
-      return await this.#link.request(message, transfer);
+      return await link.request(message, [], timeout);
     } catch (error) {
-      if (error.name === 'Crash') this.#restart();
-      throw error;
+      if (error.name === 'Restarted' && retry) return this.call(message, { timeout, retry: false });
+      // This request broke the worker (a trap) or the worker stopped answering it: replace it.
+      if (error.name === 'Crash' || error.name === 'Timeout') this.#restart(link);
+      throw error.name === 'Restarted' ? new ClassifierError('the classifier stopped twice on this request', 'Crash') : error;
     }
   }
 
@@ -64,21 +78,34 @@ class WorkerClient {
     this.#link = link;
     link.worker.onerror = (event) => {
       event.preventDefault();
-      link.failAll(new ClassifierError(`the classifier stopped: ${event.message || 'worker error'}`, 'Crash'));
-      this.#restart();
+      this.#restart(link);
     };
     try {
-      return await link.request({ type: 'load', model: this.#model, backend: this.#backend });
+      return await link.request({ type: 'load', model: this.#model, backend: this.#backend }, [], LOAD_TIMEOUT_MS);
     } catch (error) {
-      this.#restart();
+      this.#restart(link);
       throw error;
     }
   }
 
-  #restart() {
-    this.#link?.worker.terminate();
+  /**
+   * Stop `link`'s worker if it is still the current one (a late error from a worker that was
+   * already replaced must not stop its replacement); its waiting requests fail as `Restarted`,
+   * which `call` sends once more.
+   */
+  #restart(link) {
+    if (this.#link !== link) return;
     this.#link = null;
     this.#ready = null;
+    link.close(new ClassifierError('the classifier was restarted', 'Restarted'));
+  }
+
+  /** Stop the worker for good (no widget or caller uses this model any more). */
+  close() {
+    const link = this.#link;
+    this.#link = null;
+    this.#ready = null;
+    link?.close(new ClassifierError('the classifier was closed', 'Closed'));
   }
 }
 
@@ -86,10 +113,12 @@ class WorkerClient {
 export class Classifier {
   #client;
   #info;
+  #release;
 
-  constructor(client, info) {
+  constructor(client, info, release) {
     this.#client = client;
     this.#info = info;
+    this.#release = release;
   }
 
   /** "webgpu" or "cpu": the backend the model is running on now. */
@@ -102,19 +131,57 @@ export class Classifier {
     return this.#info.classes;
   }
 
+  /** The checksum of the model's config and weights: which model this is. */
+  get checksum() {
+    return this.#info.checksum;
+  }
+
+  /** The share of a photo's central square the network sees (the rest is cropped away). */
+  get cropShare() {
+    return this.#info.cropShare;
+  }
+
   /**
    * Classify a photo: a Blob/File (JPEG, PNG, WebP, BMP, GIF), an ImageBitmap or an ImageData.
-   * Resolves to {top, probabilities: {akiec, bcc, bkl, df, mel, nv, vasc}, backend, ms, workers}
+   * Resolves to {top, probabilities: {akiec, bcc, bkl, df, mel, nv, vasc} (calibrated),
+   * outOfDistribution, oodScore, unsure, candidates: [top, runner-up], backend, ms, workers}
    * (`workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
    */
   async classify(photo) {
-    const { message, transfer } = await toMessage(photo);
-    const result = await this.#client.call({ type: 'classify', ...message }, transfer);
+    const message = await toMessage(photo);
+    const result = await this.#client.call({ type: 'classify', ...message });
     this.#info.backend = result.backend;
     const probabilities = {};
     this.classes.forEach(({ code }, i) => (probabilities[code] = result.probabilities[i]));
-    const top = this.classes.reduce((best, c) => (probabilities[c.code] > probabilities[best.code] ? c : best)).code;
-    return { top, probabilities, backend: result.backend, ms: result.ms, workers: result.workers };
+    return {
+      top: result.top,
+      probabilities,
+      outOfDistribution: result.outOfDistribution,
+      oodScore: result.oodScore,
+      unsure: result.unsure,
+      candidates: [result.top, result.runnerUp],
+      backend: result.backend,
+      ms: result.ms,
+      workers: result.workers,
+    };
+  }
+
+  /**
+   * Where the network looked for the top class of the last photo this model classified:
+   * {map: Float32Array of side x side values in [0, 1] over the crop it saw, side, ms}.
+   */
+  async saliency() {
+    return this.#client.call({ type: 'saliency' });
+  }
+
+  /** Release this reference; the worker stops once no widget or caller holds the model. */
+  close() {
+    this.#release?.();
+    this.#release = null;
+  }
+
+  [TRAP]() {
+    return this.#client.call({ type: 'trap' }, { retry: false });
   }
 }
 
@@ -124,13 +191,12 @@ async function toMessage(photo) {
     if (photo.size > MAX_FILE_BYTES) {
       throw new ClassifierError(`the file is too large (${(photo.size / 2 ** 20).toFixed(0)} MB; the limit is 100 MB)`, 'InputError');
     }
-    const bytes = await photo.arrayBuffer();
-    return { message: { bytes }, transfer: [bytes] };
+    // Copied, not transferred: a request is sent again if its worker has to be replaced.
+    return { bytes: await photo.arrayBuffer() };
   }
   if (typeof ImageData !== 'undefined' && photo instanceof ImageData) {
     checkPixels(photo.width, photo.height);
-    const rgba = photo.data.slice().buffer;
-    return { message: { rgba, width: photo.width, height: photo.height }, transfer: [rgba] };
+    return { rgba: photo.data.slice().buffer, width: photo.width, height: photo.height };
   }
   if (typeof ImageBitmap !== 'undefined' && photo instanceof ImageBitmap) {
     checkPixels(photo.width, photo.height);
@@ -138,7 +204,7 @@ async function toMessage(photo) {
     const context = canvas.getContext('2d');
     context.drawImage(photo, 0, 0);
     const rgba = context.getImageData(0, 0, photo.width, photo.height).data.buffer;
-    return { message: { rgba, width: photo.width, height: photo.height }, transfer: [rgba] };
+    return { rgba, width: photo.width, height: photo.height };
   }
   throw new ClassifierError('classify() takes a Blob, File, ImageBitmap or ImageData', 'InputError');
 }
@@ -150,29 +216,76 @@ function checkPixels(width, height) {
   }
 }
 
-const loaded = new Map();
+/** The models of this page by (backend, model URL): {client, classifier (a promise), users}. */
+const models = new Map();
+
+function keyOf({ model, backend = 'auto' } = {}) {
+  if (!BACKENDS.includes(backend)) {
+    throw new ClassifierError(`unknown backend "${backend}": use auto, webgpu or cpu`);
+  }
+  let base = new URL(model ?? HERE, document.baseURI).href;
+  if (!base.endsWith('/')) base += '/';
+  return { key: `${backend} ${base}`, base, backend };
+}
+
+/** One more user of a model: loads it on first use. */
+function acquire(options) {
+  const { key, base, backend } = keyOf(options);
+  let entry = models.get(key);
+  if (!entry) {
+    const client = new WorkerClient(base, backend);
+    entry = { client, users: 0 };
+    entry.classifier = client.ready().then((info) => new Classifier(client, { ...info }, () => release(key)));
+    entry.classifier.catch(() => {
+      // A failed load can be retried by the next user.
+      if (models.get(key) === entry) models.delete(key);
+      client.close();
+    });
+    models.set(key, entry);
+  }
+  entry.users += 1;
+  return { key, classifier: entry.classifier };
+}
+
+/** One user fewer: the last one out stops the worker. */
+function release(key) {
+  const entry = models.get(key);
+  if (!entry) return;
+  entry.users -= 1;
+  if (entry.users <= 0) {
+    models.delete(key);
+    entry.client.close();
+  }
+}
 
 /**
  * Load the model once per page for each (model URL, backend) pair.
  * @param {{model?: string|URL, backend?: "auto"|"webgpu"|"cpu"}} options
  * @returns {Promise<Classifier>}
  */
-export function load({ model, backend = 'auto' } = {}) {
-  if (!BACKENDS.includes(backend)) {
-    return Promise.reject(new ClassifierError(`unknown backend "${backend}": use auto, webgpu or cpu`));
+export function load(options = {}) {
+  try {
+    return acquire(options).classifier;
+  } catch (error) {
+    return Promise.reject(error);
   }
-  let base = new URL(model ?? HERE, document.baseURI).href;
-  if (!base.endsWith('/')) base += '/';
-  // WebGPU is decided here, where a page (or a test) can see whether navigator.gpu exists.
-  const effective = backend === 'auto' && !navigator.gpu ? 'cpu' : backend;
-  const key = `${effective} ${base}`;
-  if (!loaded.has(key)) {
-    const client = new WorkerClient(base, effective);
-    const promise = client.ready().then((info) => new Classifier(client, { ...info }));
-    promise.catch(() => loaded.delete(key)); // a failed load can be retried
-    loaded.set(key, promise);
-  }
-  return loaded.get(key);
+}
+
+/**
+ * Make the widget's page work offline after this visit: registers the service worker beside
+ * this script (sw.js), versioned by the model's checksum so that a new model replaces the old
+ * cache. The page must be served from the widget's folder or below it (a service worker only
+ * serves pages within its scope). Resolves to the registration, or null where service workers
+ * are unavailable (an insecure origin, say).
+ */
+export async function offline({ model } = {}) {
+  if (!('serviceWorker' in navigator)) return null;
+  const base = new URL(model ?? HERE, document.baseURI);
+  const response = await fetch(new URL('config.json', base), { cache: 'no-cache' });
+  if (!response.ok) throw new ClassifierError(`could not read config.json: HTTP ${response.status}`);
+  const { checksum } = await response.json();
+  const script = new URL(`sw.js?model=${encodeURIComponent(checksum ?? 'unsigned')}`, HERE);
+  return navigator.serviceWorker.register(script, { scope: HERE.href });
 }
 
 const TEMPLATE = `
@@ -186,9 +299,23 @@ const TEMPLATE = `
     </span>
   </label>
   <p class="status" role="status" aria-live="polite">Loading the model…</p>
-  <div class="result" hidden>
+  <div class="result" hidden tabindex="-1">
     <p class="verdict"></p>
+    <div class="ood" hidden>
+      <p>This does not look like a dermatoscopy photo of a skin lesion, so the model cannot classify it:
+      it only knows close-up photos of a single lesion taken through a dermatoscope.</p>
+      <button type="button" class="show-anyway" aria-expanded="false">Show the model's answer anyway</button>
+    </div>
     <ol class="bars" aria-label="Probability of each class"></ol>
+    <div class="seen" hidden>
+      <canvas class="crop" width="192" height="192" role="img"
+        aria-label="The part of the photo the network saw"></canvas>
+      <div class="seen-text">
+        <button type="button" class="where" aria-pressed="false" disabled>Show where it looked</button>
+        <p class="seen-note">The network sees this square at the centre of the photo. The overlay marks the
+        parts that raised the top class's score the most: it does not mean the model understood the lesion.</p>
+      </div>
+    </div>
     <p class="meta"></p>
   </div>
   <p class="disclaimer">Not a diagnosis. This research model was trained on one public data set and makes
@@ -202,8 +329,12 @@ export class SkinLesionClassifierElement extends HTMLElement {
   #root;
   #parts;
   #classifier = null;
+  #key = null;
   #request = 0;
   #previewUrl = null;
+  #photo = null; // the preview image once it has loaded, for the crop view
+  #saliency = null;
+  #cropShare = 1;
 
   constructor() {
     super();
@@ -217,6 +348,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
     this.#parts = {
       drop: $('.drop'), file: $('.file'), preview: $('.preview'), status: $('.status'),
       result: $('.result'), verdict: $('.verdict'), bars: $('.bars'), meta: $('.meta'),
+      ood: $('.ood'), showAnyway: $('.show-anyway'), seen: $('.seen'), crop: $('.crop'), where: $('.where'),
     };
     this.#parts.file.addEventListener('change', () => {
       const [file] = this.#parts.file.files;
@@ -241,10 +373,28 @@ export class SkinLesionClassifierElement extends HTMLElement {
       event.preventDefault();
       this.classify(file);
     });
+    this.#parts.showAnyway.addEventListener('click', () => {
+      const shown = this.#parts.bars.hidden;
+      this.#parts.bars.hidden = !shown;
+      this.#parts.showAnyway.setAttribute('aria-expanded', String(shown));
+      this.#parts.showAnyway.textContent = shown ? 'Hide the model\u2019s answer' : 'Show the model\u2019s answer anyway';
+    });
+    this.#parts.where.addEventListener('click', () => {
+      const on = this.#parts.where.getAttribute('aria-pressed') !== 'true';
+      this.#parts.where.setAttribute('aria-pressed', String(on));
+      this.#parts.where.textContent = on ? 'Hide where it looked' : 'Show where it looked';
+      this.#drawCrop();
+    });
   }
 
   connectedCallback() {
     this.#load();
+  }
+
+  disconnectedCallback() {
+    if (this.#key) release(this.#key);
+    this.#key = null;
+    this.#classifier = null;
   }
 
   attributeChangedCallback(name, previous, value) {
@@ -259,9 +409,18 @@ export class SkinLesionClassifierElement extends HTMLElement {
   #load() {
     delete this.dataset.ready;
     this.#parts.status.textContent = 'Loading the model…';
-    const model = this.getAttribute('model') ?? undefined;
-    const backend = this.getAttribute('backend') || 'auto';
-    const classifier = load({ model, backend });
+    const previous = this.#key;
+    let acquired;
+    try {
+      acquired = acquire({ model: this.getAttribute('model') ?? undefined, backend: this.getAttribute('backend') || 'auto' });
+    } catch (error) {
+      this.#fail(`The model could not be loaded: ${error.message}`, error.message);
+      return;
+    }
+    this.#key = acquired.key;
+    // Release after acquiring: a widget whose attributes did not really change keeps its worker.
+    if (previous) release(previous);
+    const classifier = acquired.classifier;
     this.#classifier = classifier;
     classifier.then(
       (c) => {
@@ -284,8 +443,10 @@ export class SkinLesionClassifierElement extends HTMLElement {
       const classifier = await this.#classifier;
       const detail = await classifier.classify(photo);
       if (request !== this.#request) return detail;
+      this.#cropShare = classifier.cropShare;
       this.#render(detail, classifier.classes);
       this.dispatchEvent(new CustomEvent('classified', { detail, bubbles: true, composed: true }));
+      this.#explain(classifier, request);
       return detail;
     } catch (error) {
       if (request === this.#request) this.#fail(`Could not classify this photo: ${error.message}`, error.message);
@@ -295,49 +456,96 @@ export class SkinLesionClassifierElement extends HTMLElement {
     }
   }
 
+  /** After the verdict is on screen: where the network looked, for the overlay. */
+  async #explain(classifier, request) {
+    this.#saliency = null;
+    this.#parts.where.disabled = true;
+    try {
+      const saliency = await classifier.saliency();
+      if (request !== this.#request) return;
+      this.#saliency = saliency;
+      this.#parts.where.disabled = false;
+      this.dataset.saliencyMs = saliency.ms.toFixed(1);
+      this.#drawCrop();
+      this.dispatchEvent(new CustomEvent('saliency', { detail: saliency, bubbles: true, composed: true }));
+    } catch (error) {
+      console.warn(`no saliency map for this photo: ${error.message}`);
+    }
+  }
+
   #showPreview(photo) {
     if (this.#previewUrl) URL.revokeObjectURL(this.#previewUrl);
     this.#previewUrl = null;
-    const { preview } = this.#parts;
+    this.#photo = null;
+    const { preview, seen } = this.#parts;
     preview.hidden = true;
+    seen.hidden = true;
     if (!(photo instanceof Blob)) return;
     this.#previewUrl = URL.createObjectURL(photo);
-    preview.onload = () => (preview.hidden = false);
+    preview.onload = () => {
+      preview.hidden = false;
+      this.#photo = preview;
+      this.#drawCrop();
+    };
     preview.onerror = () => (preview.hidden = true);
     preview.src = this.#previewUrl;
   }
 
+  /**
+   * The crop the network saw (the central square, of which the network's input is the central
+   * input/resize part), with the saliency map over it when the toggle is on.
+   */
+  #drawCrop() {
+    const { crop, seen, where, result } = this.#parts;
+    const photo = this.#photo;
+    if (!photo || result.hidden) return;
+    const context = crop.getContext('2d');
+    const side = Math.min(photo.naturalWidth, photo.naturalHeight);
+    const inner = side * this.#cropShare;
+    const x = (photo.naturalWidth - inner) / 2;
+    const y = (photo.naturalHeight - inner) / 2;
+    context.globalAlpha = 1;
+    context.drawImage(photo, x, y, inner, inner, 0, 0, crop.width, crop.height);
+    seen.hidden = false;
+    if (where.getAttribute('aria-pressed') === 'true' && this.#saliency) {
+      context.globalAlpha = 0.55;
+      context.imageSmoothingEnabled = true;
+      context.drawImage(heatmap(this.#saliency), 0, 0, crop.width, crop.height);
+      context.globalAlpha = 1;
+    }
+  }
+
   #render(detail, classes) {
-    const { verdict, bars, meta, result, status } = this.#parts;
+    const { verdict, bars, meta, result, status, ood, showAnyway } = this.#parts;
     const byCode = Object.fromEntries(classes.map((c) => [c.code, c]));
     const top = byCode[detail.top];
-    verdict.replaceChildren(
-      'Most likely: ',
-      Object.assign(document.createElement('strong'), { textContent: `${top.name} (${top.code})` }),
-      `, with ${percent(detail.probabilities[detail.top])} confidence.`,
-    );
+    const strong = (c) => Object.assign(document.createElement('strong'), { textContent: `${c.name} (${c.code})` });
+    if (detail.outOfDistribution) {
+      verdict.replaceChildren('Not a dermatoscopy photo of a skin lesion.');
+    } else if (detail.unsure) {
+      const second = byCode[detail.candidates[1]];
+      verdict.replaceChildren('Unsure between ', strong(top), ` (${percent(detail.probabilities[top.code])}) and `,
+        strong(second), ` (${percent(detail.probabilities[second.code])}).`);
+    } else {
+      verdict.replaceChildren('Most likely: ', strong(top), `, with ${percent(detail.probabilities[detail.top])} confidence.`);
+    }
+    ood.hidden = !detail.outOfDistribution;
+    bars.hidden = detail.outOfDistribution;
+    showAnyway.setAttribute('aria-expanded', 'false');
+    showAnyway.textContent = 'Show the model\u2019s answer anyway';
     const ranked = classes.map((c) => [c, detail.probabilities[c.code]]).sort((a, b) => b[1] - a[1]);
-    bars.replaceChildren(
-      ...ranked.map(([c, p]) => {
-        const item = document.createElement('li');
-        item.dataset.code = c.code;
-        item.title = c.description;
-        const name = Object.assign(document.createElement('span'), { className: 'name', textContent: c.name });
-        const code = Object.assign(document.createElement('span'), { className: 'code', textContent: c.code });
-        const bar = Object.assign(document.createElement('span'), { className: 'bar' });
-        const fill = Object.assign(document.createElement('span'), { className: 'fill' });
-        fill.style.width = `${(100 * p).toFixed(2)}%`;
-        bar.append(fill);
-        const value = Object.assign(document.createElement('span'), { className: 'value', textContent: percent(p) });
-        item.setAttribute('aria-label', `${c.name}: ${percent(p)}`);
-        item.append(name, code, bar, value);
-        return item;
-      }),
-    );
+    bars.replaceChildren(...ranked.map(([c, p]) => bar(c, p)));
     meta.textContent = `Ran on ${backendName(detail.backend)} in ${detail.ms.toFixed(1)} ms.`;
     result.hidden = false;
+    this.#drawCrop();
     status.textContent = 'Done.';
     status.classList.remove('error');
+    // On a phone the verdict lands below the fold: bring it into view.
+    const box = verdict.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) {
+      const still = window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+      verdict.scrollIntoView({ block: 'start', behavior: still ? 'auto' : 'smooth' });
+    }
   }
 
   #fail(status, message) {
@@ -347,6 +555,37 @@ export class SkinLesionClassifierElement extends HTMLElement {
     this.#parts.status.classList.add('error');
     this.dispatchEvent(new CustomEvent('error', { detail: { message }, bubbles: true, composed: true }));
   }
+}
+
+function bar(c, p) {
+  const item = document.createElement('li');
+  item.dataset.code = c.code;
+  item.title = c.description;
+  const name = Object.assign(document.createElement('span'), { className: 'name', textContent: c.name });
+  const code = Object.assign(document.createElement('span'), { className: 'code', textContent: c.code });
+  const track = Object.assign(document.createElement('span'), { className: 'bar' });
+  const fill = Object.assign(document.createElement('span'), { className: 'fill' });
+  fill.style.width = `${(100 * p).toFixed(2)}%`;
+  track.append(fill);
+  const value = Object.assign(document.createElement('span'), { className: 'value', textContent: percent(p) });
+  item.setAttribute('aria-label', `${c.name}: ${percent(p)}`);
+  item.append(name, code, track, value);
+  return item;
+}
+
+/** The map as a small canvas: transparent where 0, warm and opaque towards 1. */
+function heatmap({ map, side }) {
+  const canvas = document.createElement('canvas');
+  canvas.width = side;
+  canvas.height = side;
+  const context = canvas.getContext('2d');
+  const image = context.createImageData(side, side);
+  for (let i = 0; i < map.length; i++) {
+    const v = map[i];
+image.data.set([255, Math.round(200 * (1 - v)), 0, Math.round(230 * v * v)], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
+  return canvas;
 }
 
 function backendName(backend) {

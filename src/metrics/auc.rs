@@ -37,5 +37,9 @@ pub fn macro_auc(classes: usize, truth: &[usize], probabilities: &[Vec<f32>]) ->
             roc_auc(&scores, &positive)
         })
         .collect();
-    if aucs.is_empty() { None } else { Some(aucs.iter().sum::<f64>() / aucs.len() as f64) }
+    if aucs.is_empty() {
+        None
+    } else {
+        Some(aucs.iter().sum::<f64>() / aucs.len() as f64)
+    }
 }

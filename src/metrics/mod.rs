@@ -5,11 +5,13 @@
 //! accuracy rewards a model that ignores the rare cancers.
 
 mod auc;
+mod calibration;
 mod confusion;
 mod summary;
 mod text;
 
 pub use auc::{macro_auc, roc_auc};
+pub use calibration::{Calibration, ECE_BINS, ReliabilityBin};
 pub use confusion::ConfusionMatrix;
 pub use summary::{ClassMetrics, Metrics};
 pub use text::{classification_report, confusion_table};

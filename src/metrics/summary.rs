@@ -35,13 +35,25 @@ pub struct Metrics {
 
 /// `num / den`, or 0 when `den` is 0 (scikit-learn's `zero_division=0`).
 fn ratio(num: usize, den: usize) -> f64 {
-    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
 }
 
 impl Metrics {
     /// Derive every metric from a confusion matrix, and AUC from `macro_auc` when given.
-    pub fn from_confusion(classes: &[&str], matrix: ConfusionMatrix, macro_auc: Option<f64>) -> Self {
-        assert_eq!(classes.len(), matrix.classes(), "one class name per matrix row");
+    pub fn from_confusion(
+        classes: &[&str],
+        matrix: ConfusionMatrix,
+        macro_auc: Option<f64>,
+    ) -> Self {
+        assert_eq!(
+            classes.len(),
+            matrix.classes(),
+            "one class name per matrix row"
+        );
         let total = matrix.total();
         let mut per_class = BTreeMap::new();
         let (mut recall_sum, mut f1_sum, mut weighted_f1) = (0.0, 0.0, 0.0);
@@ -49,13 +61,25 @@ impl Metrics {
         for (c, code) in classes.iter().enumerate() {
             let precision = ratio(matrix.hits(c), matrix.predicted(c));
             let recall = ratio(matrix.hits(c), matrix.support(c));
-            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
             let support = matrix.support(c);
             recall_sum += recall;
             f1_sum += f1;
             weighted_f1 += f1 * support as f64;
             hits += matrix.hits(c);
-            per_class.insert(code.to_string(), ClassMetrics { precision, recall, f1, support });
+            per_class.insert(
+                code.to_string(),
+                ClassMetrics {
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                },
+            );
         }
         let n = classes.len() as f64;
         Self {
@@ -65,7 +89,11 @@ impl Metrics {
             accuracy: ratio(hits, total),
             balanced_accuracy: recall_sum / n,
             macro_f1: f1_sum / n,
-            weighted_f1: if total == 0 { 0.0 } else { weighted_f1 / total as f64 },
+            weighted_f1: if total == 0 {
+                0.0
+            } else {
+                weighted_f1 / total as f64
+            },
             macro_auc,
         }
     }
@@ -73,8 +101,15 @@ impl Metrics {
     /// Metrics of hard predictions plus AUC from the per-sample probabilities
     /// (`probabilities[i]` is sample i's distribution over `classes`).
     pub fn from_predictions(classes: &[&str], truth: &[usize], probabilities: &[Vec<f32>]) -> Self {
-        assert_eq!(truth.len(), probabilities.len(), "one probability row per label");
-        let predicted: Vec<usize> = probabilities.iter().map(|p| crate::inference::argmax(p)).collect();
+        assert_eq!(
+            truth.len(),
+            probabilities.len(),
+            "one probability row per label"
+        );
+        let predicted: Vec<usize> = probabilities
+            .iter()
+            .map(|p| crate::answer::argmax(p))
+            .collect();
         let matrix = ConfusionMatrix::from_pairs(classes.len(), truth, &predicted);
         let auc = super::macro_auc(classes.len(), truth, probabilities);
         Self::from_confusion(classes, matrix, auc)
@@ -88,8 +123,18 @@ impl Metrics {
     /// Support-weighted precision, recall (both as scikit-learn's "weighted avg" row).
     pub fn weighted_precision_recall(&self) -> (f64, f64) {
         let total = self.confusion_matrix.total().max(1) as f64;
-        let p = self.per_class.values().map(|m| m.precision * m.support as f64).sum::<f64>() / total;
-        let r = self.per_class.values().map(|m| m.recall * m.support as f64).sum::<f64>() / total;
+        let p = self
+            .per_class
+            .values()
+            .map(|m| m.precision * m.support as f64)
+            .sum::<f64>()
+            / total;
+        let r = self
+            .per_class
+            .values()
+            .map(|m| m.recall * m.support as f64)
+            .sum::<f64>()
+            / total;
         (p, r)
     }
 

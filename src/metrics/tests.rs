@@ -37,8 +37,16 @@ fn reproduces_the_original_projects_report() {
     assert!((metrics.class("akiec").precision - 13.0 / 18.0).abs() < 1e-12);
     assert!((metrics.class("akiec").recall - 0.5).abs() < 1e-12);
     assert_eq!(metrics.class("nv").support, 751);
-    assert!((metrics.balanced_accuracy - 0.62147).abs() < 1e-4, "{}", metrics.balanced_accuracy);
-    assert!((metrics.macro_f1 - 0.64080).abs() < 1e-4, "{}", metrics.macro_f1);
+    assert!(
+        (metrics.balanced_accuracy - 0.62147).abs() < 1e-4,
+        "{}",
+        metrics.balanced_accuracy
+    );
+    assert!(
+        (metrics.macro_f1 - 0.64080).abs() < 1e-4,
+        "{}",
+        metrics.macro_f1
+    );
     assert!((metrics.accuracy - 835.0 / 938.0).abs() < 1e-12);
     assert!((metrics.weighted_f1 - 0.89).abs() < 5e-3);
 }
@@ -57,7 +65,11 @@ fn zero_division_counts_as_zero() {
 #[test]
 fn auc_matches_scikit_learn_with_ties() {
     // roc_auc_score([0,0,1,1,0,1], [.1,.4,.35,.8,.35,.9]) == 0.8333...
-    let auc = roc_auc(&[0.1, 0.4, 0.35, 0.8, 0.35, 0.9], &[false, false, true, true, false, true]).unwrap();
+    let auc = roc_auc(
+        &[0.1, 0.4, 0.35, 0.8, 0.35, 0.9],
+        &[false, false, true, true, false, true],
+    )
+    .unwrap();
     assert!((auc - 5.0 / 6.0).abs() < 1e-12, "{auc}");
     assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
     assert_eq!(roc_auc(&[0.1, 0.2, 0.3], &[false, true, true]), Some(1.0));
@@ -65,12 +77,29 @@ fn auc_matches_scikit_learn_with_ties() {
 
 #[test]
 fn metrics_from_probabilities() {
-    let probs = vec![vec![0.9, 0.1], vec![0.4, 0.6], vec![0.2, 0.8], vec![0.6, 0.4]];
+    let probs = vec![
+        vec![0.9, 0.1],
+        vec![0.4, 0.6],
+        vec![0.2, 0.8],
+        vec![0.6, 0.4],
+    ];
     let metrics = Metrics::from_predictions(&["x", "y"], &[0, 1, 1, 1], &probs);
-    assert_eq!(metrics.confusion_matrix, ConfusionMatrix(vec![vec![1, 0], vec![1, 2]]));
+    assert_eq!(
+        metrics.confusion_matrix,
+        ConfusionMatrix(vec![vec![1, 0], vec![1, 2]])
+    );
     assert_eq!(metrics.macro_auc, Some(1.0));
     let json = serde_json::to_value(&metrics).unwrap();
-    for key in ["classes", "confusion_matrix", "per_class", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_auc"] {
+    for key in [
+        "classes",
+        "confusion_matrix",
+        "per_class",
+        "accuracy",
+        "balanced_accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "macro_auc",
+    ] {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     assert!(json["per_class"]["y"].get("support").is_some());

@@ -42,10 +42,20 @@ impl ConvBlock {
     }
 
     /// `[batch, channels_in, h, w]` to `[batch, channels_out, h / 2, w / 2]`.
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.downsample(self.forward_unpooled(x))
+    }
+
+    /// The convolutions without the final pooling: `[batch, channels_out, h, w]`.
+    pub fn forward_unpooled(&self, mut x: Tensor<4>) -> Tensor<4> {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             x = self.activation.forward(norm.forward(conv.forward(x)));
         }
+        x
+    }
+
+    /// The stage's 2x2 max pooling.
+    pub fn downsample(&self, x: Tensor<4>) -> Tensor<4> {
         self.pool.forward(x)
     }
 }

@@ -2,15 +2,19 @@
 
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use std::ops::Range;
 
-use super::views::{VIEW_COUNTS, average_views, dihedral_views, stack_views, sum_views};
+use burn::prelude::*;
+
+use super::density::FeatureDensity;
+use super::views::{VIEW_COUNTS, stack_views, sum_views};
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
+use crate::answer::AnswerConfig;
 
-/// The architecture's hyper-parameters. Saved next to the weights (`config.json`) so the
-/// browser builds the same network the weights were trained for.
+/// The architecture's hyper-parameters and how the browser runs it. Saved next to the weights
+/// (`config.json`) so the browser builds the same network the weights were trained for; its
+/// defaults are the shipped recipe.
 #[derive(Config, Debug, PartialEq)]
 pub struct LesionNetConfig {
     /// Side of the square network input, in pixels.
@@ -21,7 +25,7 @@ pub struct LesionNetConfig {
     #[config(default = 72)]
     pub resize_size: usize,
     /// Channels of the first stage; each later stage doubles them.
-    #[config(default = 24)]
+    #[config(default = 32)]
     pub base_width: usize,
     /// Number of resolution stages (each halves the side).
     #[config(default = 4)]
@@ -29,22 +33,42 @@ pub struct LesionNetConfig {
     /// Convolutions per stage.
     #[config(default = 1)]
     pub convs_per_stage: usize,
-    /// Stride of a patchify stem before the first stage ([`super::Stem`]); `None` (the
-    /// default, and what configs written before the stem existed mean) has no stem.
-    pub stem: Option<usize>,
+    /// Stride of a patchify stem before the first stage ([`super::Stem`]); 1 means no stem.
+    #[config(default = 2)]
+    pub stem: usize,
     /// Dropout before the classifier head.
     #[config(default = 0.3)]
     pub dropout: f64,
-    /// How many flips/rotations of a photo the classifier averages ([`super::views`]);
-    /// `None` (what configs written before test-time views existed mean) is one view.
-    pub test_time_views: Option<usize>,
+    /// How many flips/rotations of a photo the classifier averages ([`super::views`]).
+    #[config(default = 8)]
+    pub test_time_views: usize,
+    /// How outputs become an answer (calibration, unsure and out-of-distribution thresholds);
+    /// fitted on validation when the model is exported, absent before.
+    pub answer: Option<AnswerConfig>,
+    /// SHA-256 of the weights file's bytes followed by this config's other fields as JSON
+    /// ([`crate::weights::checksum`]): ties `config.json` to its `model.bpk`, so that weights
+    /// loaded with another config, or a config edited by hand, are refused.
+    pub checksum: Option<String>,
+}
+
+/// Upper bounds on [`LesionNetConfig`]: a `config.json` beyond them is refused before any
+/// tensor is allocated (a hostile or damaged file must not ask for a 2^40-channel network).
+pub mod limits {
+    pub const MAX_INPUT: usize = 512;
+    pub const MAX_RESIZE: usize = 1024;
+    pub const MAX_WIDTH: usize = 256;
+    pub const MAX_STAGES: usize = 6;
+    pub const MAX_CONVS: usize = 4;
+    pub const MAX_STEM: usize = 8;
+    /// Channels of the widest stage.
+    pub const MAX_CHANNELS: usize = 2048;
 }
 
 impl LesionNetConfig {
     /// Build the network with freshly initialised weights.
     pub fn init(&self, device: &Device) -> LesionNet {
         let mut blocks = Vec::with_capacity(self.stages);
-        let stem = self.stem.map(|stride| Stem::new(self.base_width, stride, device));
+        let stem = (self.stem > 1).then(|| Stem::new(self.base_width, self.stem, device));
         let mut channels = if stem.is_some() { self.base_width } else { 3 };
         for stage in 0..self.stages {
             let out = self.base_width << stage;
@@ -57,39 +81,86 @@ impl LesionNetConfig {
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(channels, NUM_CLASSES).init(device),
+            density: self
+                .density_width()
+                .map(|width| FeatureDensity::zeros(width, device)),
         }
     }
 
-    /// Views averaged per photo at inference (1 = the photo as it is).
-    pub fn views(&self) -> usize {
-        self.test_time_views.unwrap_or(1)
+    /// Whether the weights hold the training features' density (a Mahalanobis
+    /// out-of-distribution score needs it).
+    pub fn carries_density(&self) -> bool {
+        self.density_width().is_some()
     }
 
-    /// Channels of the last stage, which feed the classifier head.
+    /// The width of the features the stored density is over, if the weights carry one.
+    fn density_width(&self) -> Option<usize> {
+        let ood = self.answer.as_ref().and_then(|a| a.ood.as_ref())?;
+        ood.method
+            .uses_density()
+            .then(|| ood.features[1].saturating_sub(ood.features[0]))
+    }
+
+    /// The answer settings, or the neutral ones of an uncalibrated model.
+    pub fn answer_config(&self) -> AnswerConfig {
+        self.answer.clone().unwrap_or_else(AnswerConfig::new)
+    }
+
+    /// Width of the pooled features [`LesionNet::outputs`] gives: every stage's channels.
     pub fn feature_width(&self) -> usize {
-        self.base_width << (self.stages.max(1) - 1)
+        self.base_width * ((1 << self.stages) - 1)
+    }
+
+    /// Where stages `first..last` sit in the pooled features (stage `s` has `base_width << s`
+    /// channels, in order; the head reads the last stage's).
+    pub fn stage_features(&self, first: usize, last: usize) -> std::ops::Range<usize> {
+        let start = self.base_width * ((1 << first) - 1);
+        start..self.base_width * ((1 << last) - 1)
     }
 
     /// A short human-readable architecture name, e.g. `LesionNet-s2-4x1-32` (stem stride 2,
     /// 4 stages of 1 convolution, 32 channels in the first).
     pub fn architecture_name(&self) -> String {
-        let stem = self.stem.map_or(String::new(), |s| format!("s{s}-"));
+        let stem = if self.stem > 1 {
+            format!("s{}-", self.stem)
+        } else {
+            String::new()
+        };
         format!(
             "LesionNet-{stem}{}x{}-{} (VGG-style CNN, batch norm, global average pooling)",
             self.stages, self.convs_per_stage, self.base_width
         )
     }
 
-    /// Checks the numbers make a network that can run at all.
+    /// Checks the numbers make a network that can run at all, within [`limits`].
     pub fn validate(&self) -> Result<(), String> {
-        if self.stages == 0 || self.convs_per_stage == 0 || self.base_width == 0 {
-            return Err("stages, convs_per_stage and base_width must be at least 1".into());
+        use limits::*;
+        let within = |name: &str, value: usize, max: usize| {
+            if value == 0 || value > max {
+                Err(format!("{name} {value} must be between 1 and {max}"))
+            } else {
+                Ok(())
+            }
+        };
+        within("input_size", self.input_size, MAX_INPUT)?;
+        within("resize_size", self.resize_size, MAX_RESIZE)?;
+        within("base_width", self.base_width, MAX_WIDTH)?;
+        within("stages", self.stages, MAX_STAGES)?;
+        within("convs_per_stage", self.convs_per_stage, MAX_CONVS)?;
+        within("stem", self.stem, MAX_STEM)?;
+        if self.base_width << (self.stages - 1) > MAX_CHANNELS {
+            return Err(format!(
+                "base_width {} doubled over {} stages exceeds {MAX_CHANNELS} channels",
+                self.base_width, self.stages
+            ));
         }
-        let stride = self.stem.unwrap_or(1);
-        if stride == 0 || self.input_size % stride != 0 {
-            return Err(format!("the stem stride {stride} must divide input_size {}", self.input_size));
+        if !self.input_size.is_multiple_of(self.stem) {
+            return Err(format!(
+                "the stem stride {} must divide input_size {}",
+                self.stem, self.input_size
+            ));
         }
-        if (self.input_size / stride) >> self.stages == 0 {
+        if (self.input_size / self.stem) >> self.stages == 0 {
             return Err(format!(
                 "input_size {} is too small for {} stages",
                 self.input_size, self.stages
@@ -101,18 +172,48 @@ impl LesionNetConfig {
                 self.resize_size, self.input_size
             ));
         }
-        if !VIEW_COUNTS.contains(&self.views()) {
-            return Err(format!("test_time_views {} must be one of {VIEW_COUNTS:?}", self.views()));
+        if !VIEW_COUNTS.contains(&self.test_time_views) {
+            return Err(format!(
+                "test_time_views {} must be one of {VIEW_COUNTS:?}",
+                self.test_time_views
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if let Some(answer) = &self.answer {
+            if !(answer.temperature.is_finite() && answer.temperature > 0.0) {
+                return Err(format!(
+                    "temperature {} must be positive",
+                    answer.temperature
+                ));
+            }
+            if !(0.0..=1.0).contains(&answer.unsure_below) {
+                return Err(format!(
+                    "unsure_below {} must be in [0, 1]",
+                    answer.unsure_below
+                ));
+            }
+            if let Some(ood) = &answer.ood {
+                if !ood.threshold.is_finite() {
+                    return Err("the out-of-distribution threshold must be a number".into());
+                }
+                let [start, end] = ood.features;
+                if start > end || end > self.feature_width() {
+                    return Err(format!(
+                        "the out-of-distribution features {start}..{end} are not within the {} features",
+                        self.feature_width()
+                    ));
+                }
+            }
         }
         Ok(())
     }
 }
 
 /// A small VGG-style CNN: an optional patchify stem, conv stages, global average pooling,
-/// dropout and a linear head.
+/// dropout and a linear head; in a shipped model also the training features' density that
+/// tells a dermatoscopy photo from anything else ([`FeatureDensity`]).
 #[derive(Module, Debug)]
 pub struct LesionNet {
     stem: Option<Stem>,
@@ -120,20 +221,96 @@ pub struct LesionNet {
     pool: AdaptiveAvgPool2d,
     dropout: Dropout,
     head: Linear,
+    density: Option<FeatureDensity>,
+}
+
+/// What one pass of the network gives for a batch: the class logits and the pooled features
+/// they were computed from (the input of the head, before dropout).
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// `[batch, NUM_CLASSES]`.
+    pub logits: Tensor<2>,
+    /// `[batch, feature_width]`.
+    pub features: Tensor<2>,
 }
 
 impl LesionNet {
-    /// Normalised images `[batch, 3, size, size]` to class logits `[batch, NUM_CLASSES]`.
+    /// Normalised images `[batch, 3, size, size]` to class logits `[batch, NUM_CLASSES]`
+    /// (what training optimises: dropout is active on an autodiff device).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head
+            .forward(self.dropout.forward(self.features(images)))
+    }
+
+    /// The last stage's activations before its pooling, `[batch, channels, h, w]`: the finest
+    /// map whose channels the head weighs, which the class activation map is made of.
+    pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = match &self.stem {
             Some(stem) => stem.forward(images),
             None => images,
         };
-        for block in &self.blocks {
+        let (last, earlier) = self.blocks.split_last().expect("at least one stage");
+        for block in earlier {
             x = block.forward(x);
         }
-        let x = self.pool.forward(x).flatten::<2>(1, 3);
-        self.head.forward(self.dropout.forward(x))
+        last.forward_unpooled(x)
+    }
+
+    /// Every stage's output averaged over positions, `[batch, channels]` each, the last one
+    /// being the head's input: what a photo looks like to the network at each scale.
+    pub fn stage_means(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
+        let mut x = match &self.stem {
+            Some(stem) => stem.forward(images),
+            None => images,
+        };
+        let mut means = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            x = block.forward(x);
+            means.push(self.pool.forward(x.clone()).flatten::<2>(1, 3));
+        }
+        means
+    }
+
+    /// Pooled features `[batch, channels]`: the input of the classifier head.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let last = self.blocks.last().expect("at least one stage");
+        self.pool
+            .forward(last.downsample(self.maps(images)))
+            .flatten::<2>(1, 3)
+    }
+
+    /// Logits and features of each image (no dropout outside training): the features are
+    /// every stage's output averaged over positions, laid end to end, the last stage's (the
+    /// head's input) last.
+    pub fn outputs(&self, images: Tensor<4>) -> Outputs {
+        let means = self.stage_means(images);
+        let head_input = means.last().expect("at least one stage").clone();
+        let logits = self.head.forward(self.dropout.forward(head_input));
+        Outputs {
+            logits,
+            features: Tensor::cat(means, 1),
+        }
+    }
+
+    /// The sums of the logits and features over views `range` of each image
+    /// ([`super::views`]): the whole average when `range` covers every view, or a part of it
+    /// for splitting one photo's views between workers.
+    pub fn view_sums(&self, images: Tensor<4>, range: Range<usize>) -> Outputs {
+        let count = range.len();
+        let out = self.outputs(stack_views(images, range));
+        Outputs {
+            logits: sum_views(out.logits, count),
+            features: sum_views(out.features, count),
+        }
+    }
+
+    /// The head's weights `[NUM_CLASSES, channels]` and biases: a class's activation map is
+    /// its weights applied to [`Self::maps`] at each position.
+    pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
+        (
+            self.head.weight.val().transpose(),
+            self.head.bias.as_ref().map(|b| b.val()),
+        )
     }
 
     /// Add `offsets` to the classifier's biases: shifts each class's logit, which is how a
@@ -145,28 +322,15 @@ impl LesionNet {
         self
     }
 
-    /// Normalised images to class probabilities `[batch, NUM_CLASSES]`.
-    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
-        softmax(self.forward(images), 1)
+    /// The same network carrying `density`, fitted on its training features.
+    pub fn with_density(mut self, density: FeatureDensity) -> Self {
+        self.density = Some(density);
+        self
     }
 
-    /// Class logits averaged over `views` orientations of each image
-    /// ([`super::views::dihedral_views`]); 1 view is [`Self::forward`].
-    pub fn forward_views(&self, images: Tensor<4>, views: usize) -> Tensor<2> {
-        average_views(self.forward(dihedral_views(images, views)), views)
-    }
-
-    /// The sum of the logits of views `range` of each image: part of [`Self::forward_views`]'s
-    /// average, for splitting one photo's views between workers.
-    pub fn logit_sum(&self, images: Tensor<4>, range: std::ops::Range<usize>) -> Tensor<2> {
-        let count = range.len();
-        sum_views(self.forward(stack_views(images, range)), count)
-    }
-
-    /// Class probabilities from the logits averaged over `views` orientations: what
-    /// evaluation and the browser report, with `views` from [`LesionNetConfig::views`].
-    pub fn probabilities_views(&self, images: Tensor<4>, views: usize) -> Tensor<2> {
-        softmax(self.forward_views(images, views), 1)
+    /// The feature density stored with the weights, if this is a shipped model.
+    pub fn density(&self) -> Option<&FeatureDensity> {
+        self.density.as_ref()
     }
 }
 
@@ -174,48 +338,60 @@ impl LesionNet {
 mod tests {
     use super::*;
 
+    fn small() -> LesionNetConfig {
+        LesionNetConfig::new()
+            .with_base_width(4)
+            .with_input_size(32)
+            .with_resize_size(32)
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_into_vec_as::<f32>().unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     #[test]
-    fn output_has_one_logit_per_class() {
+    fn the_default_network_has_one_logit_per_class() {
         let device = Device::flex();
         let config = LesionNetConfig::new();
         let net = config.init(&device);
         let x = Tensor::<4>::zeros([2, 3, config.input_size, config.input_size], &device);
-        assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
+        let out = net.outputs(x);
+        assert_eq!(out.logits.dims(), [2, NUM_CLASSES]);
+        assert_eq!(out.features.dims(), [2, config.feature_width()]);
     }
 
     #[test]
     fn the_stem_shrinks_the_input_before_the_stages() {
         let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_stem(Some(2)).with_stages(4);
+        let config = small()
+            .with_input_size(64)
+            .with_resize_size(64)
+            .with_stem(2);
         let net = config.init(&device);
-        let x = Tensor::<4>::zeros([2, 3, config.input_size, config.input_size], &device);
+        let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
+        // 64 / 2 (stem) = 32; the last of 4 stages sees 4x4 before its pooling.
+        assert_eq!(net.maps(x.clone()).dims(), [2, 32, 4, 4]);
         assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
-        // 64 / 2 (stem) = 32 pixels: 5 stages leave 1x1, a sixth would leave nothing.
+        // 5 stages leave 1x1, a sixth would leave nothing.
         assert!(config.clone().with_stages(5).validate().is_ok());
         assert!(config.with_stages(6).validate().is_err());
     }
 
     #[test]
-    fn probabilities_sum_to_one() {
-        let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
-        let net = config.init(&device);
-        let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
-        let sums: Vec<f32> = net.probabilities(x).sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
-        for s in sums {
-            assert!((s - 1.0).abs() < 1e-5, "row sums to {s}");
-        }
-    }
-
-    #[test]
     fn class_offsets_shift_the_logits() {
         let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
-        let net = config.init(&device);
+        let net = small().init(&device);
         let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
-        let before: Vec<f32> = net.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let before = values(net.outputs(x.clone()).logits);
         let offsets = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.25];
-        let after: Vec<f32> = net.with_class_offsets(&offsets).forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let after = values(net.with_class_offsets(&offsets).outputs(x).logits);
         for (i, (a, b)) in after.iter().zip(&before).enumerate() {
             assert!((a - b - offsets[i % NUM_CLASSES]).abs() < 1e-5);
         }
@@ -224,51 +400,106 @@ mod tests {
     #[test]
     fn eight_views_make_the_network_blind_to_orientation() {
         let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32).with_stem(Some(2));
+        let config = small().with_stem(2);
         device.seed(11);
         let net = config.init(&device);
         // A ramp from left to right, brighter in the top-left corner: the turn moves both.
-        let values: Vec<f32> = (0..2 * 3 * 32 * 32)
+        let values_: Vec<f32> = (0..2 * 3 * 32 * 32)
             .map(|i| {
                 let (x, y) = ((i % 32) as f32 / 31.0, ((i / 32) % 32) as f32 / 31.0);
                 x * 2.0 - 1.0 + if x < 0.3 && y < 0.3 { 1.5 } else { 0.0 }
             })
             .collect();
-        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 32, 32]), &device);
-        let quarter_turn = x.clone().swap_dims(2, 3).flip([3]);
-        let logits = |t: Tensor<4>, views| net.forward_views(t, views).into_data().try_to_vec::<f32>().unwrap();
-        let plain = (logits(x.clone(), 1), logits(quarter_turn.clone(), 1));
-        let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(max_diff(&plain.0, &plain.1) > 1e-3, "a random network should see the turn");
-        let averaged = (logits(x, 8), logits(quarter_turn, 8));
-        assert!(max_diff(&averaged.0, &averaged.1) < 1e-5, "8 views still depend on orientation");
+        let x = Tensor::<4>::from_data(TensorData::new(values_, [2, 3, 32, 32]), &device);
+        let turned = x.clone().swap_dims(2, 3).flip([3]);
+        let logits = |t: Tensor<4>, views| values(net.view_sums(t, 0..views).logits);
+        let plain = (logits(x.clone(), 1), logits(turned.clone(), 1));
+        assert!(
+            max_diff(&plain.0, &plain.1) > 1e-3,
+            "a random network should see the turn"
+        );
+        let all = (logits(x, 8), logits(turned, 8));
+        assert!(
+            max_diff(&all.0, &all.1) < 1e-4,
+            "8 views still depend on orientation"
+        );
     }
 
     #[test]
-    fn offsets_shift_the_averaged_logits_exactly() {
+    fn view_sums_add_up_across_ranges() {
         let device = Device::flex();
-        let config = LesionNetConfig::new().with_base_width(4).with_input_size(32).with_resize_size(32);
-        let net = config.init(&device);
+        let net = small().init(&device);
         let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
-        let before: Vec<f32> = net.forward_views(x.clone(), 4).into_data().try_to_vec::<f32>().unwrap();
-        let offsets = [0.5, 0.0, -1.0, 0.0, 0.0, 0.25, 0.0];
-        let after: Vec<f32> = net.with_class_offsets(&offsets).forward_views(x, 4).into_data().try_to_vec::<f32>().unwrap();
-        for (i, (a, b)) in after.iter().zip(&before).enumerate() {
-            assert!((a - b - offsets[i % NUM_CLASSES]).abs() < 1e-5);
-        }
+        let whole = net.view_sums(x.clone(), 0..8);
+        let (a, b) = (net.view_sums(x.clone(), 0..3), net.view_sums(x, 3..8));
+        let joined = values(a.logits + b.logits);
+        assert!(max_diff(&values(whole.logits), &joined) < 1e-4);
+        assert!(max_diff(&values(whole.features), &values(a.features + b.features)) < 1e-4);
     }
 
     #[test]
     fn rejects_impossible_configs() {
         assert!(LesionNetConfig::new().validate().is_ok());
         assert!(LesionNetConfig::new().with_stages(0).validate().is_err());
-        assert!(LesionNetConfig::new().with_input_size(8).validate().is_err());
-        assert!(LesionNetConfig::new().with_resize_size(32).validate().is_err());
+        assert!(
+            LesionNetConfig::new()
+                .with_input_size(8)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            LesionNetConfig::new()
+                .with_resize_size(32)
+                .validate()
+                .is_err()
+        );
         assert!(LesionNetConfig::new().with_dropout(1.0).validate().is_err());
-        assert!(LesionNetConfig::new().with_stem(Some(3)).validate().is_err());
-        assert!(LesionNetConfig::new().with_test_time_views(Some(8)).validate().is_ok());
-        assert!(LesionNetConfig::new().with_test_time_views(Some(3)).validate().is_err());
-        assert!(LesionNetConfig::new().with_stem(Some(0)).validate().is_err());
-        assert!(LesionNetConfig::new().with_input_size(32).with_stem(Some(2)).with_stages(5).validate().is_err());
+        assert!(LesionNetConfig::new().with_stem(3).validate().is_err());
+        assert!(LesionNetConfig::new().with_stem(0).validate().is_err());
+        assert!(
+            LesionNetConfig::new()
+                .with_test_time_views(3)
+                .validate()
+                .is_err()
+        );
+        assert!(small().with_stem(2).with_stages(5).validate().is_err());
+    }
+
+    #[test]
+    fn rejects_configs_beyond_the_limits() {
+        // Widths that would overflow a shift or allocate gigabytes are refused up front.
+        assert!(
+            LesionNetConfig::new()
+                .with_base_width(usize::MAX >> 1)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            LesionNetConfig::new()
+                .with_base_width(256)
+                .with_stages(6)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            LesionNetConfig::new()
+                .with_input_size(100_000)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            LesionNetConfig::new()
+                .with_resize_size(usize::MAX)
+                .validate()
+                .is_err()
+        );
+        assert!(LesionNetConfig::new().with_stages(64).validate().is_err());
+        let answer = AnswerConfig::new().with_temperature(0.0);
+        assert!(
+            LesionNetConfig::new()
+                .with_answer(Some(answer))
+                .validate()
+                .is_err()
+        );
     }
 }

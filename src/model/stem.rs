@@ -34,6 +34,7 @@ impl Stem {
 
     /// `[batch, 3, h, w]` to `[batch, channels_out, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.activation.forward(self.norm.forward(self.conv.forward(x)))
+        self.activation
+            .forward(self.norm.forward(self.conv.forward(x)))
     }
 }

@@ -1,8 +1,11 @@
 //! Which burn device runs the model in the browser.
 
+#[cfg(feature = "webgpu")]
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+
+use super::error::WebError;
 
 /// The two ways the page can run the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,12 +17,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Parse the name the JavaScript side uses (`"webgpu"` or `"cpu"`).
-    pub fn parse(name: &str) -> Result<Self, String> {
+    /// Parse the name the JavaScript side uses (`"webgpu"` or `"cpu"`). The worker chose it
+    /// (`auto` is resolved there, the one place that sees the adapter).
+    pub fn parse(name: &str) -> Result<Self, WebError> {
         match name {
             "webgpu" => Ok(Self::WebGpu),
             "cpu" => Ok(Self::Cpu),
-            other => Err(format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\"")),
+            other => Err(WebError::Backend(format!(
+                "unknown backend {other:?}: use \"webgpu\" or \"cpu\""
+            ))),
         }
     }
 
@@ -32,6 +38,7 @@ impl Backend {
     }
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     // burn registers one wgpu runtime per JavaScript realm and refuses a second initialisation,
     // so the first device is kept and shared by every model loaded in this worker.
@@ -39,19 +46,30 @@ thread_local! {
 }
 
 /// The device for `backend`, acquiring the WebGPU adapter on first use.
-pub async fn device(backend: Backend) -> Result<Device, String> {
+pub async fn device(backend: Backend) -> Result<Device, WebError> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),
-        Backend::WebGpu => {
-            if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-                return Ok(device);
-            }
-            let device = Device::wgpu_options()
-                .init_async()
-                .await
-                .map_err(|e| format!("WebGPU could not be initialised: {e}"))?;
-            WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
-            Ok(device)
-        }
+        Backend::WebGpu => webgpu().await,
     }
+}
+
+#[cfg(feature = "webgpu")]
+async fn webgpu() -> Result<Device, WebError> {
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| WebError::Backend(format!("WebGPU could not be initialised: {e}")))?;
+    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// The CPU-only module has no WebGPU backend at all: the worker loads the other module for it.
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu() -> Result<Device, WebError> {
+    Err(WebError::Backend(
+        "this module was built without WebGPU (the CPU-only module)".into(),
+    ))
 }

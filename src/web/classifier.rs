@@ -1,14 +1,16 @@
-//! The model as JavaScript sees it: load once, classify encoded photos or raw RGBA pixels.
+//! The model as JavaScript sees it: load once; then, for each photo, prepare it, run its views
+//! (all at once, or split between two workers) and turn their sums into the answer.
 
 use std::rc::Rc;
 
 use js_sys::{Float32Array, Promise};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend};
-use super::error::{ErrorKind, js_error};
-use crate::{CLASSES, Classifier, NUM_CLASSES, preprocess};
+use super::error::WebError;
+use crate::{Answer, CLASSES, Classifier, NUM_CLASSES, Photo, ViewSums};
 
 /// A loaded, warmed-up model on one backend.
 #[wasm_bindgen]
@@ -18,18 +20,52 @@ pub struct WebClassifier {
     backend: Backend,
 }
 
+/// The answer as JavaScript receives it (`answer()`'s result).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsAnswer {
+    probabilities: [f32; NUM_CLASSES],
+    top: &'static str,
+    runner_up: &'static str,
+    ood_score: f32,
+    out_of_distribution: bool,
+    unsure: bool,
+}
+
+impl From<Answer> for JsAnswer {
+    fn from(a: Answer) -> Self {
+        Self {
+            probabilities: a.probabilities,
+            top: CLASSES[a.top].code,
+            runner_up: CLASSES[a.runner_up].code,
+            ood_score: a.ood_score,
+            out_of_distribution: a.out_of_distribution,
+            unsure: a.unsure,
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl WebClassifier {
     /// Build the network from `config.json` text and burnpack weights on `backend`
-    /// (`"webgpu"` or `"cpu"`), check every tensor's shape, and run it once so that shader
-    /// compilation and buffer allocation happen now rather than on the first photo.
-    pub async fn load(config_json: String, weights: Vec<u8>, backend: String) -> Result<WebClassifier, JsValue> {
-        let backend = Backend::parse(&backend).map_err(|m| js_error(ErrorKind::Backend, m))?;
-        let device = backend::device(backend).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
+    /// (`"webgpu"` or `"cpu"`), check that the two files belong together and every tensor's
+    /// shape, and run it once so that shader compilation and buffer allocation happen now
+    /// rather than on the first photo.
+    pub async fn load(
+        config_json: String,
+        weights: Vec<u8>,
+        backend: String,
+    ) -> Result<WebClassifier, JsValue> {
+        let backend = Backend::parse(&backend)?;
+        let device = backend::device(backend).await?;
         let classifier =
-            Classifier::from_bytes(&config_json, &weights, device).map_err(|e| js_error(ErrorKind::Model, e.to_string()))?;
-        warm_up(&classifier).await?;
-        Ok(Self { inner: Rc::new(classifier), backend })
+            Classifier::from_files(&config_json, &weights, device).map_err(WebError::from)?;
+        let web = Self {
+            inner: Rc::new(classifier),
+            backend,
+        };
+        web.warm_up().await?;
+        Ok(web)
     }
 
     /// `"webgpu"` or `"cpu"`.
@@ -38,101 +74,136 @@ impl WebClassifier {
         self.backend.name().to_string()
     }
 
-    /// Classify an encoded photo (JPEG, PNG, WebP, BMP, GIF): resolves to a `Float32Array` of the
-    /// seven probabilities in [`classes`] order.
-    #[wasm_bindgen(js_name = classifyEncoded)]
-    pub fn classify_encoded(&self, bytes: Vec<u8>) -> Promise {
-        let classifier = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            let input = preprocess::preprocess(&bytes, classifier.config())
-                .map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
-            run(&classifier, &input).await
-        })
-    }
-
     /// How many flips/rotations of a photo the model averages (`test_time_views`).
     #[wasm_bindgen(getter)]
     pub fn views(&self) -> usize {
-        self.inner.config().views()
+        self.inner.config().test_time_views
     }
 
-    /// Decode and preprocess an encoded photo into the network's input, for
-    /// [`Self::logit_sum`]: the first half of a classification split between two workers.
-    #[wasm_bindgen(js_name = prepareEncoded)]
-    pub fn prepare_encoded(&self, bytes: &[u8]) -> Result<Float32Array, JsValue> {
-        let input = preprocess::preprocess(bytes, self.inner.config()).map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
+    /// Decode and preprocess a photo into the network's input: encoded bytes (JPEG, PNG, WebP,
+    /// BMP, GIF), or RGBA pixels when `width` and `height` are given.
+    pub fn prepare(
+        &self,
+        bytes: &[u8],
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> Result<Float32Array, JsValue> {
+        let photo = match (width, height) {
+            (Some(width), Some(height)) => Photo::Rgba {
+                width,
+                height,
+                pixels: bytes,
+            },
+            (None, None) => Photo::Encoded(bytes),
+            _ => {
+                return Err(
+                    WebError::Input("RGBA pixels need both a width and a height".into()).into(),
+                );
+            }
+        };
+        let input = self.inner.prepare(photo).map_err(WebError::from)?;
         Ok(Float32Array::from(&input[..]))
     }
 
-    /// [`Self::prepare_encoded`] for raw RGBA pixels.
-    #[wasm_bindgen(js_name = prepareRgba)]
-    pub fn prepare_rgba(&self, width: u32, height: u32, rgba: &[u8]) -> Result<Float32Array, JsValue> {
-        let image = preprocess::from_rgba(width, height, rgba).map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
-        Ok(Float32Array::from(&preprocess::prepare(&image, self.inner.config())[..]))
-    }
-
-    /// Resolves to the summed logits of views `first .. first + count` of a prepared input.
-    #[wasm_bindgen(js_name = logitSum)]
-    pub fn logit_sum(&self, input: Vec<f32>, first: usize, count: usize) -> Promise {
+    /// Resolves to the sums over views `first .. first + count` of a prepared input, as one
+    /// flat `Float32Array` to hand to [`Self::answer`] (possibly from another worker).
+    #[wasm_bindgen(js_name = viewSums)]
+    pub fn view_sums(&self, input: Vec<f32>, first: usize, count: usize) -> Promise {
         let classifier = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let expected = 3 * classifier.config().input_size.pow(2);
-            if input.len() != expected {
-                return Err(js_error(ErrorKind::Input, format!("a prepared input holds {expected} numbers, not {}", input.len())));
-            }
-            let range = first..first + count;
-            // Checked here too so that a bad range is the caller's InputError, not the backend's.
-            classifier.check_views(&range).map_err(|m| js_error(ErrorKind::Input, m))?;
-            let sum = classifier.logit_sum_async(&input, range).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
-            Ok(Float32Array::from(&sum[..]).into())
+            let sums = classifier
+                .view_sums_async(&input, first..first + count)
+                .await
+                .map_err(WebError::from)?;
+            Ok(Float32Array::from(&sums.to_flat()[..]).into())
         })
     }
 
-    /// The seven probabilities from logit sums that together cover every view once, laid end
-    /// to end (seven numbers per part), added in order.
-    pub fn combine(&self, sums: &[f32]) -> Result<Float32Array, JsValue> {
-        if sums.is_empty() || sums.len() % NUM_CLASSES != 0 {
-            return Err(js_error(ErrorKind::Input, format!("{} numbers are not whole logit sums", sums.len())));
+    /// The answer from view sums that together cover every view once, laid end to end:
+    /// `{probabilities, top, runnerUp, oodScore, outOfDistribution, unsure}`.
+    pub fn answer(&self, sums: &[f32]) -> Result<JsValue, JsValue> {
+        let part = 1 + NUM_CLASSES + self.inner.config().feature_width();
+        if sums.is_empty() || !sums.len().is_multiple_of(part) {
+            return Err(
+                WebError::Input(format!("{} numbers are not whole view sums", sums.len())).into(),
+            );
         }
-        let mut total = [0.0f32; NUM_CLASSES];
-        for part in sums.chunks_exact(NUM_CLASSES) {
-            for (t, v) in total.iter_mut().zip(part) {
-                *t += v;
-            }
+        let mut parts = sums.chunks_exact(part).map(ViewSums::from_flat);
+        let mut total = parts
+            .next()
+            .expect("at least one part")
+            .map_err(WebError::from)?;
+        for other in parts {
+            total
+                .add(&other.map_err(WebError::from)?)
+                .map_err(WebError::from)?;
         }
-        Ok(Float32Array::from(&self.inner.from_logit_sum(&total).probabilities[..]))
+        let answer = self.inner.answer(&total).map_err(WebError::from)?;
+        to_js(&JsAnswer::from(answer))
     }
 
-    /// Classify raw pixels (`ImageData`'s layout: `width * height * 4` bytes, RGBA).
-    #[wasm_bindgen(js_name = classifyRgba)]
-    pub fn classify_rgba(&self, width: u32, height: u32, rgba: Vec<u8>) -> Promise {
+    /// Where the network looked for class `code` in a prepared input: resolves to a
+    /// `Float32Array` of `input_size²` values in [0, 1] over the crop it saw (row-major).
+    pub fn saliency(&self, input: Vec<f32>, code: String) -> Promise {
         let classifier = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let image = preprocess::from_rgba(width, height, &rgba).map_err(|e| js_error(ErrorKind::Input, e.to_string()))?;
-            run(&classifier, &preprocess::prepare(&image, classifier.config())).await
+            let class = crate::classes::class_index(&code)
+                .ok_or_else(|| WebError::Input(format!("no class {code:?}")))?;
+            let map = classifier
+                .saliency_async(&input, class)
+                .await
+                .map_err(WebError::from)?;
+            Ok(Float32Array::from(&map[..]).into())
         })
+    }
+
+    /// The checksum that ties this model's config to its weights: which model this is.
+    #[wasm_bindgen(getter)]
+    pub fn checksum(&self) -> String {
+        self.inner.config().checksum.clone().unwrap_or_default()
+    }
+
+    /// The share of the photo's central square that the network sees (`input_size /
+    /// resize_size`), for drawing the crop under the saliency map.
+    #[wasm_bindgen(getter, js_name = cropShare)]
+    pub fn crop_share(&self) -> f32 {
+        let config = self.inner.config();
+        config.input_size as f32 / config.resize_size as f32
+    }
+
+    /// Run the whole path once, decoder included: the browser compiles wasm functions lazily
+    /// and optimises them after their first calls, and WebGPU compiles its shaders on first
+    /// use. Without this the first photo took 7 times as long as the next ones on the CPU.
+    async fn warm_up(&self) -> Result<(), WebError> {
+        let input = self
+            .inner
+            .prepare(Photo::Encoded(WARM_UP_JPEG))
+            .map_err(|e| WebError::Model(e.to_string()))?;
+        let sums = self
+            .inner
+            .view_sums_async(&input, 0..self.inner.config().test_time_views)
+            .await?;
+        self.inner.answer(&sums)?;
+        Ok(())
     }
 }
 
 /// A small synthetic JPEG (a blurred brown blob on skin tone, not a HAM10000 photo).
 const WARM_UP_JPEG: &[u8] = include_bytes!("warmup.jpg");
 
-/// Run the whole path once, decoder included: the browser compiles wasm functions lazily and
-/// optimises them after their first calls, and WebGPU compiles its shaders on first use. Without
-/// this the first photo took 7 times as long as the next ones on the CPU backend.
-async fn warm_up(classifier: &Classifier) -> Result<(), JsValue> {
-    let input = preprocess::preprocess(WARM_UP_JPEG, classifier.config()).map_err(|e| js_error(ErrorKind::Model, e.to_string()))?;
-    classifier.classify_async(&input).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
-    Ok(())
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(|e| WebError::Model(e.to_string()).into())
 }
 
-async fn run(classifier: &Classifier, input: &[f32]) -> Result<JsValue, JsValue> {
-    let prediction = classifier.classify_async(input).await.map_err(|m| js_error(ErrorKind::Backend, m))?;
-    Ok(Float32Array::from(&prediction.probabilities[..]).into())
+/// Test hook for the page tests' crash recovery: makes this module trap, as a bug in it would.
+/// It only ever breaks the worker that calls it, which the page then replaces.
+#[wasm_bindgen(js_name = trapForTests)]
+pub fn trap_for_tests() {
+    core::arch::wasm32::unreachable()
 }
 
 /// The seven classes in model order: `[{code, name, description}]`.
 #[wasm_bindgen]
 pub fn classes() -> Result<JsValue, JsValue> {
-    serde_wasm_bindgen::to_value(&CLASSES).map_err(|e| js_error(ErrorKind::Model, e.to_string()))
+    to_js(&CLASSES)
 }

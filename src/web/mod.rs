@@ -1,17 +1,18 @@
 //! The Rust half of the browser app, compiled only for `wasm32`.
 //!
-//! It is deliberately thin: [`WebClassifier`] wraps the crate's [`Classifier`](crate::Classifier)
-//! and [`preprocess`](crate::preprocess), so a photo dropped on the page goes through exactly the
-//! code that `train-native predict` runs. The UI (the `<skin-lesion-classifier>` element), the
-//! worker that keeps inference off the main thread and the report page are plain JavaScript in
-//! `web/`; everything numeric happens here.
+//! It is deliberately thin: [`WebClassifier`] wraps the crate's [`Classifier`](crate::Classifier),
+//! so a photo dropped on the page goes through exactly the code that `train-native predict`
+//! runs. The UI (the `<skin-lesion-classifier>` element), the worker that keeps inference off
+//! the main thread and the report page are plain JavaScript in `web/`; everything numeric
+//! happens here.
 
 mod backend;
 mod classifier;
 mod error;
 
 pub use backend::Backend;
-pub use classifier::{WebClassifier, classes};
+pub use classifier::{WebClassifier, classes, trap_for_tests};
+pub use error::WebError;
 
 #[cfg(test)]
 mod tests;

@@ -39,15 +39,46 @@ async fn load(backend: &str) -> WebClassifier {
         .unwrap_or_else(|e| panic!("{backend} model failed to load: {e:?}"))
 }
 
-async fn probabilities(promise: js_sys::Promise) -> Vec<f32> {
-    let value = JsFuture::from(promise).await.unwrap_or_else(|e| panic!("classification failed: {e:?}"));
-    Float32Array::from(value).to_vec()
+/// `{probabilities, top, ...}` of an answer.
+struct Shown {
+    probabilities: Vec<f32>,
+    top: String,
+}
+
+fn shown(answer: JsValue) -> Shown {
+    let get = |key: &str| js_sys::Reflect::get(&answer, &key.into()).unwrap();
+    let probabilities = js_sys::Array::from(&get("probabilities"))
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    Shown {
+        probabilities,
+        top: get("top").as_string().unwrap(),
+    }
+}
+
+/// What the worker does with one worker: prepare, every view, answer.
+async fn classify(model: &WebClassifier, photo: &[u8]) -> Result<Shown, JsValue> {
+    let input = model.prepare(photo, None, None)?.to_vec();
+    let sums = JsFuture::from(model.view_sums(input, 0, model.views())).await?;
+    Ok(shown(model.answer(&Float32Array::from(sums).to_vec())?))
+}
+
+async fn probabilities(model: &WebClassifier, photo: &[u8]) -> Vec<f32> {
+    classify(model, photo)
+        .await
+        .unwrap_or_else(|e| panic!("classification failed: {e:?}"))
+        .probabilities
 }
 
 fn error_name(error: &JsValue) -> String {
-    js_sys::Reflect::get(error, &"name".into()).unwrap().as_string().unwrap()
+    js_sys::Reflect::get(error, &"name".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
 }
 
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn webgpu_and_cpu_agree_on_the_shipped_model() {
     let gpu = load("webgpu").await;
@@ -57,10 +88,13 @@ async fn webgpu_and_cpu_agree_on_the_shipped_model() {
     let mut answers: Vec<Vec<f32>> = Vec::new();
     for seed in [0, 7, 19] {
         let png = lesion_png(seed);
-        let on_gpu = probabilities(gpu.classify_encoded(png.clone())).await;
-        let on_cpu = probabilities(cpu.classify_encoded(png)).await;
+        let on_gpu = probabilities(&gpu, &png).await;
+        let on_cpu = probabilities(&cpu, &png).await;
         assert_eq!(on_gpu.len(), NUM_CLASSES);
-        assert!((on_cpu.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{on_cpu:?}");
+        assert!(
+            (on_cpu.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+            "{on_cpu:?}"
+        );
         for (g, c) in on_gpu.iter().zip(&on_cpu) {
             assert!((g - c).abs() < 1e-4, "webgpu {on_gpu:?} vs cpu {on_cpu:?}");
         }
@@ -76,9 +110,16 @@ async fn rgba_pixels_give_the_same_answer_as_the_encoded_photo() {
     let cpu = load("cpu").await;
     let png = lesion_png(3);
     let rgba = image::load_from_memory(&png).unwrap().to_rgba8();
-    let from_png = probabilities(cpu.classify_encoded(png)).await;
-    let from_pixels = probabilities(cpu.classify_rgba(rgba.width(), rgba.height(), rgba.into_raw())).await;
+    let from_png = cpu.prepare(&png, None, None).unwrap().to_vec();
+    let from_pixels = cpu
+        .prepare(rgba.as_raw(), Some(rgba.width()), Some(rgba.height()))
+        .unwrap()
+        .to_vec();
     assert_eq!(from_png, from_pixels);
+    let error = cpu
+        .prepare(rgba.as_raw(), Some(rgba.width()), None)
+        .unwrap_err();
+    assert_eq!(error_name(&error), "InputError");
 }
 
 #[wasm_bindgen_test]
@@ -86,34 +127,57 @@ async fn views_split_between_two_classifiers_give_the_whole_answer() {
     // What the worker does with a helper: each instance runs half of the views of one input.
     let (one, two) = (load("cpu").await, load("cpu").await);
     let png = lesion_png(5);
-    let whole = probabilities(one.classify_encoded(png.clone())).await;
-    let input = one.prepare_encoded(&png).unwrap().to_vec();
+    let whole = classify(&one, &png).await.unwrap();
+    let input = one.prepare(&png, None, None).unwrap().to_vec();
     let half = one.views() / 2;
-    let first = probabilities(one.logit_sum(input.clone(), 0, half)).await;
-    let second = probabilities(two.logit_sum(input.clone(), half, half)).await;
-    let split = one.combine(&[first, second].concat()).unwrap().to_vec();
-    for (w, s) in whole.iter().zip(&split) {
-        assert!((w - s).abs() < 1e-5, "whole {whole:?} vs split {split:?}");
+    let sums =
+        |model: &WebClassifier, first| JsFuture::from(model.view_sums(input.clone(), first, half));
+    let first = Float32Array::from(sums(&one, 0).await.unwrap()).to_vec();
+    let second = Float32Array::from(sums(&two, half).await.unwrap()).to_vec();
+    let split = shown(one.answer(&[first.clone(), second].concat()).unwrap());
+    assert_eq!(whole.top, split.top);
+    for (w, s) in whole.probabilities.iter().zip(&split.probabilities) {
+        assert!(
+            (w - s).abs() < 1e-5,
+            "whole {:?} vs split {:?}",
+            whole.probabilities,
+            split.probabilities
+        );
     }
-    // Views beyond the model's, a wrong input size or a partial sum are refused in words.
-    let error = JsFuture::from(one.logit_sum(input.clone(), half, one.views())).await.unwrap_err();
+    // Views beyond the model's, a wrong input size or part of the views are refused in words.
+    let error = JsFuture::from(one.view_sums(input.clone(), half, one.views()))
+        .await
+        .unwrap_err();
     assert_eq!(error_name(&error), "InputError", "{error:?}");
-    let error = JsFuture::from(one.logit_sum(input[1..].to_vec(), 0, 1)).await.unwrap_err();
+    let error = JsFuture::from(one.view_sums(input[1..].to_vec(), 0, 1))
+        .await
+        .unwrap_err();
     assert_eq!(error_name(&error), "InputError", "{error:?}");
-    assert_eq!(error_name(&one.combine(&[0.0; 5]).unwrap_err()), "InputError");
+    assert_eq!(error_name(&one.answer(&first).unwrap_err()), "InputError");
+    assert_eq!(
+        error_name(&one.answer(&[0.0; 5]).unwrap_err()),
+        "InputError"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn bad_photos_are_input_errors_and_the_model_keeps_working() {
     let cpu = load("cpu").await;
     let png = lesion_png(1);
-    for bad in [Vec::new(), b"not an image".to_vec(), png[..png.len() / 2].to_vec()] {
-        let error = JsFuture::from(cpu.classify_encoded(bad)).await.unwrap_err();
+    for bad in [
+        Vec::new(),
+        b"not an image".to_vec(),
+        png[..png.len() / 2].to_vec(),
+    ] {
+        let error = classify(&cpu, &bad)
+            .await
+            .err()
+            .expect("a bad photo was classified");
         assert_eq!(error_name(&error), "InputError", "{error:?}");
     }
-    let error = JsFuture::from(cpu.classify_rgba(3, 3, vec![0; 5])).await.unwrap_err();
+    let error = cpu.prepare(&[0; 5], Some(3), Some(3)).unwrap_err();
     assert_eq!(error_name(&error), "InputError");
-    assert_eq!(probabilities(cpu.classify_encoded(png)).await.len(), NUM_CLASSES);
+    assert_eq!(probabilities(&cpu, &png).await.len(), NUM_CLASSES);
 }
 
 #[wasm_bindgen_test]
@@ -125,11 +189,13 @@ async fn mismatched_weights_are_a_model_error() {
         panic!("weights for another architecture loaded");
     };
     assert_eq!(error_name(&error), "ModelError");
-    let Err(error) = WebClassifier::load(CONFIG.into(), b"junk".repeat(10), "cpu".into()).await else {
+    let Err(error) = WebClassifier::load(CONFIG.into(), b"junk".repeat(10), "cpu".into()).await
+    else {
         panic!("junk weights loaded");
     };
     assert_eq!(error_name(&error), "ModelError");
-    let Err(error) = WebClassifier::load(CONFIG.into(), WEIGHTS.to_vec(), "tpu".into()).await else {
+    let Err(error) = WebClassifier::load(CONFIG.into(), WEIGHTS.to_vec(), "tpu".into()).await
+    else {
         panic!("unknown backend accepted");
     };
     assert_eq!(error_name(&error), "BackendError");
@@ -140,7 +206,12 @@ fn classes_are_exported_in_model_order() {
     let list = classes().unwrap();
     let codes: Vec<String> = js_sys::Array::from(&list)
         .iter()
-        .map(|c| js_sys::Reflect::get(&c, &"code".into()).unwrap().as_string().unwrap())
+        .map(|c| {
+            js_sys::Reflect::get(&c, &"code".into())
+                .unwrap()
+                .as_string()
+                .unwrap()
+        })
         .collect();
     assert_eq!(codes, ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]);
 }

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
+
 use super::{CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 use crate::report::Report;
-use crate::{Classifier, NUM_CLASSES, classes};
+use crate::{CLASSES, Classifier, Photo, classes};
 
 fn model_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/model")
@@ -14,53 +15,82 @@ fn model_dir() -> PathBuf {
 
 fn shipped() -> Classifier {
     let dir = model_dir();
-    let config = std::fs::read_to_string(dir.join(CONFIG_FILE)).expect("web/model/config.json is committed");
+    let config =
+        std::fs::read_to_string(dir.join(CONFIG_FILE)).expect("web/model/config.json is committed");
     let weights = std::fs::read(dir.join(WEIGHTS_FILE)).expect("web/model/model.bpk is committed");
-    Classifier::from_bytes(&config, &weights, Device::flex()).expect("shipped weights load")
+    Classifier::from_files(&config, &weights, Device::flex()).expect("shipped weights load")
 }
 
 #[test]
 fn shipped_weights_load_and_classify() {
     let classifier = shipped();
-    let size = classifier.config().input_size;
-    let probs = classifier.probabilities(&vec![0.0; 3 * size * size], 1);
-    assert_eq!(probs.len(), NUM_CLASSES);
-    assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    let answer = classifier
+        .classify_batch(&vec![0.0; classifier.input_len()], 1)
+        .unwrap()
+        .remove(0);
+    assert!((answer.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
 }
 
 #[test]
 fn shipped_weights_are_small_enough_for_a_web_page() {
-    let bytes = std::fs::metadata(model_dir().join(WEIGHTS_FILE)).unwrap().len();
+    let bytes = std::fs::metadata(model_dir().join(WEIGHTS_FILE))
+        .unwrap()
+        .len();
     assert!(bytes < 2_000_000, "model.bpk is {bytes} bytes");
 }
 
 #[test]
 fn report_describes_the_shipped_weights() {
-    use sha2::{Digest, Sha256};
-    let report: Report = serde_json::from_str(&std::fs::read_to_string(model_dir().join(REPORT_FILE)).unwrap()).unwrap();
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(model_dir().join(REPORT_FILE)).unwrap())
+            .unwrap();
     assert_eq!(report.metrics.classes, classes::class_codes());
     let weights = std::fs::read(model_dir().join(WEIGHTS_FILE)).unwrap();
-    let digest = format!("{:x}", Sha256::digest(&weights));
-    assert_eq!(report.model.weights_sha256, digest, "report.json names other weights");
-    assert_eq!(report.model.parameters, burn::module::Module::num_params(shipped().model()));
+    let digest = super::sha256(&weights);
+    assert_eq!(
+        report.model.weights_sha256, digest,
+        "report.json names other weights"
+    );
+    assert_eq!(
+        report.model.parameters,
+        burn::module::Module::num_params(shipped().model())
+    );
     let total: usize = report.metrics.confusion_matrix.0.iter().flatten().sum();
-    assert_eq!(total, report.model.split_counts["test"].iter().sum::<usize>());
+    assert_eq!(
+        total,
+        report.model.split_counts["test"].iter().sum::<usize>()
+    );
     // A regression floor at the project's first bar (the committed figures: test balanced
     // accuracy 0.678, macro F1 0.618, macro AUC 0.932): a retrained model must not ship worse.
-    assert!(report.metrics.balanced_accuracy >= 0.65, "balanced accuracy {}", report.metrics.balanced_accuracy);
-    assert!(report.metrics.macro_f1 >= 0.60, "macro F1 {}", report.metrics.macro_f1);
-    assert!(report.metrics.macro_auc.unwrap_or(0.0) >= 0.92, "macro AUC {:?}", report.metrics.macro_auc);
+    assert!(
+        report.metrics.balanced_accuracy >= 0.65,
+        "balanced accuracy {}",
+        report.metrics.balanced_accuracy
+    );
+    assert!(
+        report.metrics.macro_f1 >= 0.60,
+        "macro F1 {}",
+        report.metrics.macro_f1
+    );
+    assert!(
+        report.metrics.macro_auc.unwrap_or(0.0) >= 0.92,
+        "macro AUC {:?}",
+        report.metrics.macro_auc
+    );
     // The page must run the model as it was measured.
-    assert_eq!(report.model.test_time_views, shipped().config().views(), "report.json and config.json disagree on views");
+    assert_eq!(
+        report.model.test_time_views,
+        shipped().config().test_time_views,
+        "report.json and config.json disagree on views"
+    );
 }
 
 #[test]
+#[ignore = "needs HAM10000 in ../shared/ham10000"]
 fn shipped_model_is_trained_not_random() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ham10000");
-    let Ok(csv) = std::fs::read_to_string(root.join("HAM10000_metadata.csv")) else {
-        eprintln!("skipping: ../shared/ham10000 is not beside the checkout");
-        return;
-    };
+    let csv = std::fs::read_to_string(root.join("HAM10000_metadata.csv"))
+        .expect("../shared/ham10000 beside the checkout");
     // Every 25th photo of the data set (all parts of the split): a trained model gets most of
     // them right and uses several classes; a random or collapsed one does neither.
     let classifier = shipped();
@@ -69,11 +99,12 @@ fn shipped_model_is_trained_not_random() {
     for line in csv.lines().skip(1).step_by(25) {
         let fields: Vec<&str> = line.split(',').collect();
         let bytes = std::fs::read(root.join("images").join(format!("{}.jpg", fields[1]))).unwrap();
-        let p = classifier.classify_bytes(&bytes).unwrap();
-        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
-        right += usize::from(p.top() == fields[2]);
+        let answer = classifier.classify(Photo::Encoded(&bytes)).unwrap();
+        assert!((answer.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        let top = CLASSES[answer.top].code;
+        right += usize::from(top == fields[2]);
         total += 1;
-        predicted.insert(p.top());
+        predicted.insert(top);
     }
     assert!(right as f64 / total as f64 > 0.5, "{right}/{total} right");
     assert!(predicted.len() >= 4, "only predicts {predicted:?}");

@@ -4,12 +4,41 @@ use super::*;
 use crate::Classifier;
 
 fn small() -> LesionNetConfig {
-    LesionNetConfig::new().with_base_width(4).with_stages(3).with_input_size(32).with_resize_size(36)
+    LesionNetConfig::new()
+        .with_base_width(4)
+        .with_stages(3)
+        .with_stem(1)
+        .with_input_size(32)
+        .with_resize_size(36)
 }
 
 fn input(config: &LesionNetConfig, batch: usize) -> Vec<f32> {
     let n = batch * 3 * config.input_size * config.input_size;
-    (0..n).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect()
+    (0..n)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect()
+}
+
+fn probabilities(
+    classifier: &Classifier,
+    x: &[f32],
+    batch: usize,
+) -> Vec<[f32; crate::NUM_CLASSES]> {
+    classifier
+        .classify_batch(x, batch)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.probabilities)
+        .collect()
+}
+
+fn logits(model: &LesionNet, x: Tensor<4>) -> Vec<f32> {
+    model
+        .outputs(x)
+        .logits
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap()
 }
 
 #[test]
@@ -19,61 +48,77 @@ fn round_trip_gives_identical_outputs() {
     let model = config.init(&device);
     let original = Classifier::new(model.clone(), config.clone(), device.clone());
     let bytes = to_bytes(model).unwrap();
-    let loaded = Classifier::from_bytes(&config_to_json(&config), &bytes, device).unwrap();
+    let loaded =
+        Classifier::from_files(&config_to_json(&signed(&config, &bytes)), &bytes, device).unwrap();
     let x = input(&config, 3);
-    assert_eq!(original.probabilities(&x, 3), loaded.probabilities(&x, 3));
+    assert_eq!(
+        probabilities(&original, &x, 3),
+        probabilities(&loaded, &x, 3)
+    );
 }
 
 #[test]
 fn half_precision_weights_are_half_the_size_and_load_as_f32() {
     let device = Device::flex();
     // Wide enough (25k parameters) that the tensors, not the names in the header, set the size.
-    let config = small().with_stem(Some(2)).with_base_width(16);
+    let config = small().with_stem(2).with_base_width(16);
     let model = config.init(&device);
     let full = to_bytes(model.clone()).unwrap();
     let half = to_half_bytes(&config, model.clone()).unwrap();
-    assert!(half.len() < full.len() * 6 / 10, "{} vs {} bytes", half.len(), full.len());
+    assert!(
+        half.len() < full.len() * 6 / 10,
+        "{} vs {} bytes",
+        half.len(),
+        full.len()
+    );
     let loaded = from_bytes(&config, &half, &device).unwrap();
     let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
-    let a: Vec<f32> = model.probabilities(x.clone()).into_data().try_to_vec::<f32>().unwrap();
-    let out = loaded.probabilities(x.clone());
+    let out = loaded.outputs(x.clone()).logits;
     assert_eq!(out.dtype(), burn::tensor::DType::F32);
-    let b: Vec<f32> = out.into_data().try_to_vec::<f32>().unwrap();
-    let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(worst < 5e-3, "f16 weights moved a probability by {worst}");
+    let (a, b) = (
+        logits(&model, x.clone()),
+        out.into_data().try_into_vec_as::<f32>().unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 2e-2, "f16 weights moved a logit by {worst}");
     // Loading the same half-precision bytes again gives the same outputs, to the bit.
     let again = from_bytes(&config, &half, &device).unwrap();
-    let c: Vec<f32> = again.probabilities(x).into_data().try_to_vec::<f32>().unwrap();
-    assert_eq!(b, c);
+    assert_eq!(b, logits(&again, x));
 }
 
 #[test]
 fn a_network_with_a_stem_round_trips() {
     let device = Device::flex();
-    let config = small().with_stem(Some(2));
+    let config = small().with_stem(2);
     let model = config.init(&device);
     let original = Classifier::new(model.clone(), config.clone(), device.clone());
     let bytes = to_bytes(model).unwrap();
-    let loaded = Classifier::from_bytes(&config_to_json(&config), &bytes, device.clone()).unwrap();
+    let loaded = Classifier::new(
+        from_bytes(&config, &bytes, &device).unwrap(),
+        config.clone(),
+        device.clone(),
+    );
     let x = input(&config, 2);
-    assert_eq!(original.probabilities(&x, 2), loaded.probabilities(&x, 2));
+    assert_eq!(
+        probabilities(&original, &x, 2),
+        probabilities(&loaded, &x, 2)
+    );
     // The same weights without the stem are another architecture.
-    assert!(matches!(from_bytes(&small(), &bytes, &device), Err(WeightsError::Mismatch(_))));
-}
-
-#[test]
-fn configs_written_before_the_stem_and_views_existed_still_load() {
-    let old = r#"{"input_size":64,"resize_size":72,"base_width":24,"stages":4,"convs_per_stage":1,"dropout":0.3}"#;
-    let config = config_from_json(old).unwrap();
-    assert_eq!(config.stem, None);
-    assert_eq!(config.views(), 1);
-    assert_eq!(config.base_width, 24);
+    assert!(matches!(
+        from_bytes(&small(), &bytes, &device),
+        Err(WeightsError::Mismatch(_))
+    ));
 }
 
 #[test]
 fn a_config_with_an_impossible_view_count_is_refused() {
-    let bad = r#"{"input_size":64,"resize_size":72,"base_width":24,"stages":4,"convs_per_stage":1,"dropout":0.3,"test_time_views":3}"#;
-    let err = config_from_json(bad).unwrap_err();
+    let mut json: serde_json::Value = serde_json::from_str(&config_to_json(&small())).unwrap();
+    json["test_time_views"] = 3.into();
+    let err = config_from_json(&json.to_string()).unwrap_err();
     assert!(err.to_string().contains("test_time_views"), "{err}");
 }
 
@@ -85,7 +130,10 @@ fn weights_for_another_architecture_are_refused() {
     let err = from_bytes(&wider, &bytes, &device).unwrap_err();
     assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
     let deeper = small().with_stages(4).with_input_size(32);
-    assert!(matches!(from_bytes(&deeper, &bytes, &device), Err(WeightsError::Mismatch(_))));
+    assert!(matches!(
+        from_bytes(&deeper, &bytes, &device),
+        Err(WeightsError::Mismatch(_))
+    ));
 }
 
 #[test]
@@ -93,9 +141,16 @@ fn corrupt_weights_are_refused() {
     let device = Device::flex();
     let config = small();
     let bytes = to_bytes(config.init(&device)).unwrap();
-    for bad in [&b""[..], &b"not a burnpack file at all, sorry"[..], &bytes[..bytes.len() / 2]] {
+    for bad in [
+        &b""[..],
+        &b"not a burnpack file at all, sorry"[..],
+        &bytes[..bytes.len() / 2],
+    ] {
         let err = from_bytes(&config, bad, &device).unwrap_err();
-        assert!(matches!(err, WeightsError::Corrupt(_) | WeightsError::Mismatch(_)), "{err}");
+        assert!(
+            matches!(err, WeightsError::Corrupt(_) | WeightsError::Mismatch(_)),
+            "{err}"
+        );
     }
 }
 
@@ -103,7 +158,49 @@ fn corrupt_weights_are_refused() {
 fn config_json_round_trips_and_is_validated() {
     let config = small();
     assert_eq!(config_from_json(&config_to_json(&config)).unwrap(), config);
-    assert!(matches!(config_from_json("{"), Err(WeightsError::Config(_))));
+    assert!(matches!(
+        config_from_json("{"),
+        Err(WeightsError::Config(_))
+    ));
     let bad = config_to_json(&config.with_stages(0));
-    assert!(matches!(config_from_json(&bad), Err(WeightsError::Config(_))));
+    assert!(matches!(
+        config_from_json(&bad),
+        Err(WeightsError::Config(_))
+    ));
+}
+
+#[test]
+fn a_config_belongs_to_the_weights_it_was_signed_for() {
+    let device = Device::flex();
+    let config = small();
+    let bytes = to_bytes(config.init(&device)).unwrap();
+    let json = config_to_json(&signed(&config, &bytes));
+    assert!(Classifier::from_files(&json, &bytes, device.clone()).is_ok());
+
+    // Fields no tensor shape can check, edited by hand: refused.
+    for (field, value) in [
+        ("input_size", 24),
+        ("resize_size", 48),
+        ("test_time_views", 4),
+    ] {
+        let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
+        edited[field] = value.into();
+        let err = Classifier::from_files(&edited.to_string(), &bytes, device.clone()).unwrap_err();
+        assert!(matches!(err, WeightsError::Checksum(_)), "{field}: {err}");
+    }
+    let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
+    edited["dropout"] = 0.5.into();
+    assert!(Classifier::from_files(&edited.to_string(), &bytes, device.clone()).is_err());
+
+    // Other weights of the same architecture (another run, say): refused.
+    let other = to_bytes(config.init(&device)).unwrap();
+    assert_ne!(other, bytes);
+    assert!(matches!(
+        Classifier::from_files(&json, &other, device.clone()),
+        Err(WeightsError::Checksum(_))
+    ));
+
+    // A config without a checksum says so.
+    let err = Classifier::from_files(&config_to_json(&config), &bytes, device).unwrap_err();
+    assert!(err.to_string().contains("no checksum"), "{err}");
 }

@@ -11,26 +11,36 @@ use skin_lesion::model::views::VIEW_COUNTS;
 use skin_lesion::{Classifier, weights};
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "web/model".into());
-    let config = weights::config_from_json(&std::fs::read_to_string(format!("{dir}/config.json"))?)?;
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "web/model".into());
+    let json = std::fs::read_to_string(format!("{dir}/config.json"))?;
     let bytes = std::fs::read(format!("{dir}/model.bpk"))?;
+    let config = weights::config_for(&json, &bytes)?;
     let size = config.input_size;
-    let input: Vec<f32> = (0..3 * size * size).map(|i| ((i * 37 % 255) as f32 / 255.0 - 0.5) * 2.0).collect();
+    let input: Vec<f32> = (0..3 * size * size)
+        .map(|i| ((i * 37 % 255) as f32 / 255.0 - 0.5) * 2.0)
+        .collect();
+    let device = Device::flex();
+    let classifier = Classifier::new(
+        weights::from_bytes(&config, &bytes, &device)?,
+        config,
+        device,
+    );
     for views in VIEW_COUNTS {
-        let config = config.clone().with_test_time_views(Some(views));
-        let device = Device::flex();
-        let model = weights::from_bytes(&config, &bytes, &device)?;
-        let classifier = Classifier::new(model, config, device);
         let mut times: Vec<f64> = (0..32)
             .map(|_| {
                 let t = Instant::now();
-                std::hint::black_box(classifier.probabilities(&input, 1));
+                std::hint::black_box(classifier.view_sums(&input, 1, 0..views).expect("runs"));
                 t.elapsed().as_secs_f64() * 1e3
             })
             .skip(2)
             .collect();
         times.sort_by(f64::total_cmp);
-        println!("{views} view(s): median {:.2} ms per photo (network only)", times[times.len() / 2]);
+        println!(
+            "{views} view(s): median {:.2} ms per photo (network only)",
+            times[times.len() / 2]
+        );
     }
     Ok(())
 }

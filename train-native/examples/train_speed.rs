@@ -1,46 +1,121 @@
-//! Training throughput of the network on the CPU backend: forward, backward and AdamW step
-//! on random batches. Prints images per second for a few architectures.
+//! Training throughput of the network: forward, backward and AdamW steps on random batches,
+//! with the shipped loss (class weights, label smoothing). With no arguments it times the
+//! shipped recipe ([`TrainingConfig::new`]) on the backend `train` uses by default and prints
+//! `train <N> img/s`. (`infer_speed.rs` times inference.)
 //!
-//! `cargo run --release -p train-native --example train_speed -- [base_width stages convs input stem]...`
+//! `cargo run --release -p train-native --example train_speed [-- [--backend cpu|wgpu|auto]
+//!   [--batch N] [--steps N] [WIDTH STAGES CONVS INPUT STEM]...]`
+//!
+//! Its PyTorch twin, `train_speed_torch.py` beside it, prints the same figure for PyTorch.
 
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use skin_lesion::LesionNetConfig;
+use skin_lesion::{LesionNetConfig, TrainingConfig};
+use train_native::backend::{self, BackendChoice};
 
-fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
-    let configs: Vec<[usize; 5]> = if args.is_empty() { vec![[24, 4, 1, 64, 1]] } else { args.chunks(5).map(|c| [c[0], c[1], c[2], c[3], c[4]]).collect() };
-    let batch = 64;
-    for [width, stages, convs, input, stem] in configs {
-        let config = LesionNetConfig::new().with_base_width(width).with_stages(stages).with_convs_per_stage(convs).with_input_size(input).with_resize_size(input).with_stem((stem > 1).then_some(stem));
-        let device = Device::flex().autodiff();
+struct Options {
+    backend: BackendChoice,
+    batch: usize,
+    steps: usize,
+    configs: Vec<LesionNetConfig>,
+}
+
+fn options() -> Options {
+    let recipe = TrainingConfig::new();
+    let mut options = Options {
+        backend: BackendChoice::Auto,
+        batch: recipe.batch_size,
+        steps: 20,
+        configs: Vec::new(),
+    };
+    let mut numbers = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().expect("a value after the option");
+        match arg.as_str() {
+            "--backend" => {
+                options.backend =
+                    clap::ValueEnum::from_str(&value(), true).expect("auto, wgpu or cpu")
+            }
+            "--batch" => options.batch = value().parse().expect("a number"),
+            "--steps" => options.steps = value().parse().expect("a number"),
+            number => numbers.push(
+                number
+                    .parse::<usize>()
+                    .expect("WIDTH STAGES CONVS INPUT STEM"),
+            ),
+        }
+    }
+    options.configs = numbers
+        .chunks(5)
+        .map(|c| {
+            recipe
+                .model
+                .clone()
+                .with_base_width(c[0])
+                .with_stages(c[1])
+                .with_convs_per_stage(c[2])
+                .with_input_size(c[3])
+                .with_resize_size(c[3])
+                .with_stem(c[4])
+        })
+        .collect();
+    if options.configs.is_empty() {
+        options.configs.push(recipe.model);
+    }
+    options
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options();
+    let selected = backend::select(options.backend)?;
+    let recipe = TrainingConfig::new();
+    for config in &options.configs {
+        let device = selected.device.clone().autodiff();
+        device.seed(0);
         let mut model = config.init(&device);
-        let mut optim = AdamWConfig::new().init();
-        let loss_fn = CrossEntropyLossConfig::new().init(&device);
-        let x = Tensor::<4>::random([batch, 3, input, input], burn::tensor::Distribution::Default, &device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 7).collect::<Vec<_>>(), [batch]), &device);
-        let steps = 12;
-        let mut t = Instant::now();
-        for step in 0..steps + 2 {
-            if step == 2 {
-                t = Instant::now();
+        let mut optim = AdamWConfig::new()
+            .with_weight_decay(recipe.weight_decay)
+            .init();
+        let weights = vec![2.0, 1.5, 1.0, 3.0, 1.0, 0.4, 3.0];
+        let loss_fn = CrossEntropyLossConfig::new()
+            .with_weights(Some(weights))
+            .with_smoothing(Some(recipe.label_smoothing))
+            .init(&device);
+        let (batch, input) = (options.batch, config.input_size);
+        let x = Tensor::<4>::random(
+            [batch, 3, input, input],
+            burn::tensor::Distribution::Default,
+            &device,
+        );
+        let y = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                (0..batch as i64).map(|i| i % 7).collect::<Vec<_>>(),
+                [batch],
+            ),
+            &device,
+        );
+        let mut started = Instant::now();
+        for step in 0..options.steps + 3 {
+            if step == 3 {
+                started = Instant::now();
             }
             let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-3, model, grads);
+            model = optim.step(recipe.lr, model, grads);
             let _: f32 = loss.into_scalar();
         }
-        let train = (steps * batch) as f64 / t.elapsed().as_secs_f64();
-        let valid = model.valid();
-        let xv = Tensor::<4>::random([100, 3, input, input], burn::tensor::Distribution::Default, &Device::flex());
-        let t = Instant::now();
-        for _ in 0..5 {
-            let _: Vec<f32> = valid.forward(xv.clone()).into_data().try_to_vec::<f32>().unwrap();
-        }
-        let infer = 500.0 / t.elapsed().as_secs_f64();
-        println!("width {width} stages {stages} convs {convs} input {input} stem {stem}: {} params, train {train:.0} img/s, inference {infer:.0} img/s", valid.num_params());
+        let train = (options.steps * batch) as f64 / started.elapsed().as_secs_f64();
+        let params = burn::module::Module::num_params(&model);
+        println!(
+            "{} ({params} params) on {}, batch {batch}:",
+            config.architecture_name(),
+            selected.backend
+        );
+        println!("train {train:.0} img/s");
     }
+    Ok(())
 }

@@ -4,12 +4,18 @@
 //! `OUT_DIR/ok/` holds unusual but valid files (grayscale, alpha, CMYK, 16-bit, EXIF-rotated):
 //! the widget must classify them exactly as `train-native predict` does. `OUT_DIR/bad/` holds
 //! files that must be refused with a clear message (empty, not an image, truncated, corrupt, huge).
+//! `OUT_DIR/nan-model/` holds the shipped model with every weight set to NaN, its config signed
+//! for them: the page must report an error, never "NaN% confidence". `OUT_DIR/other-model/` is
+//! the shipped model under another checksum: a new version for the offline cache's tests.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb, Rgba};
+use skin_lesion::weights::{self, CONFIG_FILE, WEIGHTS_FILE};
 
 fn main() -> Result<()> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -22,22 +28,41 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&ok)?;
     std::fs::create_dir_all(&bad)?;
 
-    write(&ok, "grayscale.jpg", encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()), ImageFormat::Jpeg))?;
+    write(
+        &ok,
+        "grayscale.jpg",
+        encode(
+            &DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
+            ImageFormat::Jpeg,
+        ),
+    )?;
     let alpha = ImageBuffer::from_fn(rgb.width(), rgb.height(), |x, y| {
         let p = rgb.get_pixel(x, y);
         Rgba([p[0], p[1], p[2], (128 + (x + y) % 128) as u8])
     });
-    write(&ok, "alpha.png", encode(&DynamicImage::ImageRgba8(alpha), ImageFormat::Png))?;
+    write(
+        &ok,
+        "alpha.png",
+        encode(&DynamicImage::ImageRgba8(alpha), ImageFormat::Png),
+    )?;
     let rgb16 = ImageBuffer::from_fn(rgb.width(), rgb.height(), |x, y| {
         let p = rgb.get_pixel(x, y);
         Rgb([p[0] as u16 * 257, p[1] as u16 * 257, p[2] as u16 * 257])
     });
-    write(&ok, "rgb16.png", encode(&DynamicImage::ImageRgb16(rgb16), ImageFormat::Png))?;
+    write(
+        &ok,
+        "rgb16.png",
+        encode(&DynamicImage::ImageRgb16(rgb16), ImageFormat::Png),
+    )?;
     write(&ok, "cmyk.jpg", cmyk_jpeg(&rgb)?)?;
     write(&ok, "exif-rotated.jpg", with_orientation(&jpeg, 6)?)?;
 
     write(&bad, "empty.jpg", Vec::new())?;
-    write(&bad, "not-an-image.jpg", b"Dear diary, today I photographed a mole.\n".repeat(20))?;
+    write(
+        &bad,
+        "not-an-image.jpg",
+        b"Dear diary, today I photographed a mole.\n".repeat(20),
+    )?;
     write(&bad, "truncated.jpg", jpeg[..jpeg.len() / 2].to_vec())?;
     let mut corrupt = encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Png);
     let middle = corrupt.len() / 2;
@@ -45,8 +70,58 @@ fn main() -> Result<()> {
     write(&bad, "corrupt.png", corrupt)?;
     // Wider than the decoder's 12,000-pixel limit; tiny on disk, refused from the header.
     let huge = ImageBuffer::from_pixel(12_001, 8, Rgb([200u8, 150, 140]));
-    write(&bad, "huge.png", encode(&DynamicImage::ImageRgb8(huge), ImageFormat::Png))?;
-    Ok(())
+    write(
+        &bad,
+        "huge.png",
+        encode(&DynamicImage::ImageRgb8(huge), ImageFormat::Png),
+    )?;
+    nan_model(&out.join("nan-model"))?;
+    other_model(&out.join("other-model"))
+}
+
+/// Sets every float parameter to NaN.
+struct Poison;
+
+impl ModuleMapper for Poison {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.mul_scalar(f32::NAN))
+    }
+}
+
+/// The shipped model with NaN weights, signed so that it loads.
+fn nan_model(out: &Path) -> Result<()> {
+    let dir = train_native::paths::model_dir();
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE))?;
+    let bytes = std::fs::read(dir.join(WEIGHTS_FILE))?;
+    let config = weights::config_for(&json, &bytes)?.with_checksum(None);
+    let model = weights::from_bytes(&config, &bytes, &Device::flex())?.map(&mut Poison);
+    let poisoned = weights::to_bytes(model)?;
+    std::fs::create_dir_all(out)?;
+    write(out, WEIGHTS_FILE, poisoned.clone())?;
+    write(
+        out,
+        CONFIG_FILE,
+        weights::config_to_json(&weights::signed(&config, &poisoned)).into_bytes(),
+    )
+}
+
+/// The shipped weights with another config (a slightly higher "unsure" threshold), signed:
+/// another version of the model, for the test that a new model replaces the cached one.
+fn other_model(out: &Path) -> Result<()> {
+    let dir = train_native::paths::model_dir();
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE))?;
+    let bytes = std::fs::read(dir.join(WEIGHTS_FILE))?;
+    let mut config = weights::config_for(&json, &bytes)?.with_checksum(None);
+    if let Some(answer) = config.answer.as_mut() {
+        answer.unsure_below = (answer.unsure_below + 0.01).min(1.0);
+    }
+    std::fs::create_dir_all(out)?;
+    write(out, WEIGHTS_FILE, bytes.clone())?;
+    write(
+        out,
+        CONFIG_FILE,
+        weights::config_to_json(&weights::signed(&config, &bytes)).into_bytes(),
+    )
 }
 
 fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<()> {
@@ -56,7 +131,9 @@ fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<()> {
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Cursor::new(Vec::new());
-    image.write_to(&mut bytes, format).expect("in-memory encoding");
+    image
+        .write_to(&mut bytes, format)
+        .expect("in-memory encoding");
     bytes.into_inner()
 }
 
@@ -67,13 +144,24 @@ fn cmyk_jpeg(rgb: &image::RgbImage) -> Result<Vec<u8>> {
         .flat_map(|p| {
             let [r, g, b] = p.0.map(|v| v as f32 / 255.0);
             let k = 1.0 - r.max(g).max(b);
-            let ink = |v: f32| if k >= 1.0 { 0.0 } else { (1.0 - v - k) / (1.0 - k) };
+            let ink = |v: f32| {
+                if k >= 1.0 {
+                    0.0
+                } else {
+                    (1.0 - v - k) / (1.0 - k)
+                }
+            };
             [ink(r), ink(g), ink(b), k].map(|v| (v * 255.0).round() as u8)
         })
         .collect();
     let mut out = Vec::new();
     let encoder = jpeg_encoder::Encoder::new(&mut out, 90);
-    encoder.encode(&cmyk, rgb.width() as u16, rgb.height() as u16, jpeg_encoder::ColorType::Cmyk)?;
+    encoder.encode(
+        &cmyk,
+        rgb.width() as u16,
+        rgb.height() as u16,
+        jpeg_encoder::ColorType::Cmyk,
+    )?;
     Ok(out)
 }
 

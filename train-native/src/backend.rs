@@ -35,15 +35,24 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
                 Some(gpu) => match wgpu() {
                     Ok(selected) => {
                         eprintln!("backend: wgpu on {}", gpu.name);
-                        Ok(Selected { hardware: gpu.name, ..selected })
+                        Ok(Selected {
+                            hardware: gpu.name,
+                            ..selected
+                        })
                     }
                     Err(e) => {
-                        eprintln!("backend: GPU {} found but unusable ({e}); falling back to the CPU (flex)", gpu.name);
+                        eprintln!(
+                            "backend: GPU {} found but unusable ({e}); falling back to the CPU (flex)",
+                            gpu.name
+                        );
                         Ok(cpu())
                     }
                 },
                 None => {
-                    eprintln!("backend: no GPU adapter found; falling back to the CPU (flex backend, {} threads)", threads());
+                    eprintln!(
+                        "backend: no GPU adapter found; falling back to the CPU (flex backend, {} threads)",
+                        threads()
+                    );
                     Ok(cpu())
                 }
             }
@@ -57,24 +66,40 @@ fn threads() -> usize {
 
 /// The CPU through flex.
 pub fn cpu() -> Selected {
-    Selected { device: Device::flex(), backend: "flex (CPU)".into(), hardware: cpu_name() }
+    Selected {
+        device: Device::flex(),
+        backend: "flex (CPU)".into(),
+        hardware: cpu_name(),
+    }
 }
 
 fn wgpu() -> Result<Selected> {
     let device = Device::wgpu(DeviceKind::DefaultDevice);
     // Device creation is lazy and panics without an adapter: run one op to find out now.
     let probe = device.clone();
-    catch_unwind(AssertUnwindSafe(move || Tensor::<1>::ones([4], &probe).sum().into_scalar::<f32>()))
-        .map_err(|_| anyhow!("no usable wgpu adapter (is a Vulkan/Metal/DX12 driver installed?)"))?;
-    let hardware = device.identity().map_or_else(|| "GPU (wgpu)".to_string(), |id| id.name);
-    Ok(Selected { device, backend: "wgpu".into(), hardware })
+    catch_unwind(AssertUnwindSafe(move || {
+        Tensor::<1>::ones([4], &probe).sum().into_scalar::<f32>()
+    }))
+    .map_err(|_| anyhow!("no usable wgpu adapter (is a Vulkan/Metal/DX12 driver installed?)"))?;
+    let hardware = device
+        .identity()
+        .map_or_else(|| "GPU (wgpu)".to_string(), |id| id.name);
+    Ok(Selected {
+        device,
+        backend: "wgpu".into(),
+        hardware,
+    })
 }
 
 /// The CPU model and thread count, for the report.
 pub fn cpu_name() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     format!("{model}, {} threads", threads())
 }

@@ -1,26 +1,30 @@
-//! Atomic checkpoints, so an interrupted run resumes where it stopped (`--resume`).
+//! Atomic checkpoints, so an interrupted run resumes exactly where it stopped (`--resume`).
 //!
-//! Each epoch writes `model-epochN.bpk` and `optim-epochN.bpk`, then replaces `state.json`
-//! (atomically) to point at them, then deletes the previous epoch's files. Whenever the run is
-//! killed, `state.json` names a complete, consistent pair.
+//! Each epoch writes `model-epochN.bpk` and `optim-epochN.bpk` (and `best-epochN.bpk` when the
+//! epoch is the best so far), then replaces `state.json` (atomically) to point at them, then
+//! deletes the files it no longer names. Whenever the run is killed, `state.json` names a
+//! complete, consistent set: the best weights it names are always the ones it describes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use skin_lesion::TrainingConfig;
 use skin_lesion::report::EpochRecord;
 
-use crate::cli::Hyper;
+use crate::fsutil::write_atomic;
 
 /// Everything needed to continue a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
-    pub hyper: Hyper,
+    pub config: TrainingConfig,
+    /// [`crate::data::Dataset::fingerprint`] of the data the run trains on.
+    pub data_fingerprint: String,
     /// Last completed epoch (1-based; 0 before the first).
     pub epoch: usize,
     pub history: Vec<EpochRecord>,
-    /// Epoch of `best.bpk` and its validation balanced accuracy.
+    /// The best epoch so far (its weights are `best-epochN.bpk`) and its validation balanced
+    /// accuracy.
     pub best_epoch: usize,
     pub best_score: f64,
     /// Training seconds so far, across resumptions.
@@ -28,9 +32,7 @@ pub struct State {
     pub backend: String,
     pub hardware: String,
     /// Epochs and seconds of the earlier run `--init` started from (empty / 0 without one).
-    #[serde(default)]
     pub earlier_history: Vec<EpochRecord>,
-    #[serde(default)]
     pub earlier_seconds: f64,
 }
 
@@ -38,7 +40,10 @@ impl State {
     /// All epochs, the earlier stage's first, numbered on from them.
     pub fn full_history(&self) -> Vec<EpochRecord> {
         let offset = self.earlier_history.len();
-        let later = self.history.iter().map(|h| EpochRecord { epoch: h.epoch + offset, ..h.clone() });
+        let later = self.history.iter().map(|h| EpochRecord {
+            epoch: h.epoch + offset,
+            ..h.clone()
+        });
         self.earlier_history.iter().cloned().chain(later).collect()
     }
 
@@ -54,18 +59,6 @@ impl State {
 }
 
 pub const STATE_FILE: &str = "state.json";
-pub const BEST_FILE: &str = "best.bpk";
-
-/// Write `bytes` to `path` atomically (temp file in the same folder, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
 
 pub fn model_file(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("model-epoch{epoch}.bpk"))
@@ -75,39 +68,87 @@ pub fn optim_file(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("optim-epoch{epoch}.bpk"))
 }
 
-/// Save epoch `state.epoch`'s model and optimizer, then commit the state.
-pub fn save(dir: &Path, state: &State, model: &[u8], optim: &[u8]) -> Result<()> {
-    write_atomic(&model_file(dir, state.epoch), model)?;
-    write_atomic(&optim_file(dir, state.epoch), optim)?;
-    write_atomic(&dir.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())?;
+/// The weights of the run's best epoch.
+pub fn best_file(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("best-epoch{epoch}.bpk"))
+}
+
+/// One epoch's files.
+pub struct Checkpoint<'a> {
+    pub model: &'a [u8],
+    pub optim: &'a [u8],
+    /// The model's weights as the new best, when this epoch is the best so far.
+    pub best: Option<&'a [u8]>,
+}
+
+/// Save epoch `state.epoch`'s files, then commit the state that names them, then remove the
+/// files it no longer names.
+pub fn save(dir: &Path, state: &State, previous_best: usize, files: Checkpoint) -> Result<()> {
+    write_atomic(&model_file(dir, state.epoch), files.model)?;
+    write_atomic(&optim_file(dir, state.epoch), files.optim)?;
+    if let Some(best) = files.best {
+        write_atomic(&best_file(dir, state.epoch), best)?;
+    }
+    write_atomic(
+        &dir.join(STATE_FILE),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
     if state.epoch > 1 {
         let _ = std::fs::remove_file(model_file(dir, state.epoch - 1));
         let _ = std::fs::remove_file(optim_file(dir, state.epoch - 1));
     }
+    if previous_best != state.best_epoch && previous_best > 0 {
+        let _ = std::fs::remove_file(best_file(dir, previous_best));
+    }
     Ok(())
 }
 
-/// The saved state of the run in `dir`, if any, checked against this run's settings.
-pub fn load(dir: &Path, hyper: &Hyper) -> Result<Option<(State, Vec<u8>, Vec<u8>)>> {
+/// A saved run: its state and the last epoch's model and optimizer bytes.
+pub struct Saved {
+    pub state: State,
+    pub model: Vec<u8>,
+    pub optim: Vec<u8>,
+}
+
+/// The saved state of the run in `dir`, if any, checked against this run's settings and data.
+pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Result<Option<Saved>> {
     let path = dir.join(STATE_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let state: State = serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-    if &state.hyper != hyper {
+    let state: State = serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged or from an older trainer", path.display()))?;
+    if !config.continues(&state.config) {
         bail!(
             "the run in {} was started with other settings:\n  saved: {}\n  now:   {}\nresume with the same options, or use another --run-dir",
             dir.display(),
-            serde_json::to_string(&state.hyper)?,
-            serde_json::to_string(hyper)?
+            serde_json::to_string(&state.config)?,
+            serde_json::to_string(config)?
+        );
+    }
+    if state.data_fingerprint != data_fingerprint {
+        bail!(
+            "the run in {} was trained on other data (the images or their metadata changed since): \
+             resuming would mix two data sets; start a new run with another --run-dir",
+            dir.display()
         );
     }
     if state.epoch == 0 {
-        return Ok(Some((state, Vec::new(), Vec::new())));
+        return Ok(Some(Saved {
+            state,
+            model: Vec::new(),
+            optim: Vec::new(),
+        }));
     }
-    let model = std::fs::read(model_file(dir, state.epoch)).with_context(|| format!("checkpoint of epoch {} is missing", state.epoch))?;
-    let optim = std::fs::read(optim_file(dir, state.epoch)).with_context(|| format!("optimizer state of epoch {} is missing", state.epoch))?;
-    Ok(Some((state, model, optim)))
+    let model = std::fs::read(model_file(dir, state.epoch))
+        .with_context(|| format!("checkpoint of epoch {} is missing", state.epoch))?;
+    let optim = std::fs::read(optim_file(dir, state.epoch))
+        .with_context(|| format!("optimizer state of epoch {} is missing", state.epoch))?;
+    Ok(Some(Saved {
+        state,
+        model,
+        optim,
+    }))
 }

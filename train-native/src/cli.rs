@@ -1,10 +1,12 @@
 //! Command-line arguments. `train` is the default subcommand.
+//!
+//! The training recipe's defaults live in one place, [`TrainingConfig`] (the shipped recipe);
+//! `train`'s options only override fields of it, and `train --show-config` prints the result.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use serde::{Deserialize, Serialize};
-use skin_lesion::LesionNetConfig;
+use skin_lesion::TrainingConfig;
 use skin_lesion::model::views::VIEW_COUNTS;
 
 use crate::backend::BackendChoice;
@@ -25,6 +27,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of `Train` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Train on HAM10000, evaluate on the held-out test split and export the browser model.
     Train(TrainArgs),
@@ -32,8 +36,28 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Classify photos and print the seven class probabilities.
     Predict(PredictArgs),
+    /// Show where the network looked: PNG overlays of each photo's class activation map.
+    Explain(ExplainArgs),
+    /// Refit an exported model's answer settings (temperature, out-of-distribution and
+    /// unsure thresholds) on its validation split and re-measure it, without retraining.
+    Recalibrate(RecalibrateArgs),
     /// Redraw the plots of a model folder from its report.json.
     Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecalibrateArgs {
+    #[command(flatten)]
+    pub paths: PathArgs,
+    /// The model folder [default: web/model].
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Where to write the result [default: the model folder itself].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The out-of-distribution picture set [default: train-native/runs/ood].
+    #[arg(long, value_name = "DIR")]
+    pub ood_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -68,6 +92,10 @@ pub struct TrainArgs {
     /// Where to export the trained model, report and plots [default: web/model].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The out-of-distribution picture set built by train-native/ood/build.py
+    /// [default: train-native/runs/ood].
+    #[arg(long, value_name = "DIR")]
+    pub ood_dir: Option<PathBuf>,
     /// Continue an interrupted run from its last checkpoint in --run-dir.
     #[arg(long)]
     pub resume: bool,
@@ -76,99 +104,121 @@ pub struct TrainArgs {
     pub backend: BackendChoice,
     /// Ship the best epoch as it is, without per-class decision offsets fitted on validation.
     #[arg(long)]
-    pub no_calibrate: bool,
-    /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
-    /// export uses it (per-epoch validation looks at one view), so a finished run can be
-    /// re-exported with another count through --resume.
-    #[arg(long, default_value_t = 8, value_parser = parse_views)]
-    pub views: usize,
+    pub no_offsets: bool,
+    /// Print the training configuration these options make, as JSON, and exit.
+    #[arg(long)]
+    pub show_config: bool,
     /// Stop after this epoch as if interrupted (tests the resume path).
     #[arg(long, hide = true)]
     pub stop_after_epoch: Option<usize>,
     #[command(flatten)]
-    pub hyper: Hyper,
+    pub recipe: RecipeArgs,
 }
 
-/// Everything that determines the trained model. A resumed run must use the same values.
-#[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
-pub struct Hyper {
+/// Overrides of [`TrainingConfig`]'s fields; each one left out keeps the shipped recipe's
+/// value (`--show-config` prints them all).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RecipeArgs {
     /// Epochs to train.
-    #[arg(long, default_value_t = 90)]
-    pub epochs: usize,
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Images per training step.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Images drawn per epoch (about half the training split: more, shorter epochs give
-    /// finer-grained model selection on validation).
-    #[arg(long, default_value_t = 3500)]
-    pub epoch_size: usize,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Images drawn per epoch.
+    #[arg(long)]
+    pub epoch_size: Option<usize>,
     /// Peak learning rate of AdamW (cosine decay after a linear warm-up).
-    #[arg(long, default_value_t = 3e-3)]
-    pub lr: f64,
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Epochs of linear learning-rate warm-up.
-    #[arg(long, default_value_t = 1)]
-    pub warmup_epochs: usize,
+    #[arg(long)]
+    pub warmup_epochs: Option<usize>,
     /// AdamW weight decay.
-    #[arg(long, default_value_t = 1e-4)]
-    pub weight_decay: f32,
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
     /// Label smoothing of the cross-entropy loss.
-    #[arg(long, default_value_t = 0.05)]
-    pub label_smoothing: f32,
-    /// Class balance: classes are sampled in proportion to count^p and the loss weighs them by
-    /// count^-p, so every class counts equally in expectation. 1 = natural sampling with
-    /// inverse-frequency loss weights, 0 = fully balanced sampling with plain loss.
-    #[arg(long, default_value_t = 0.5)]
-    pub sampling_power: f64,
-    /// Brightness/contrast/saturation jitter (0.15 = ±15%); flips, rotations and random crops
-    /// are always on.
-    #[arg(long, default_value_t = 0.15)]
-    pub color_jitter: f32,
+    #[arg(long)]
+    pub label_smoothing: Option<f32>,
+    /// Class balance: sampling in proportion to count^p, loss weights count^-p.
+    #[arg(long)]
+    pub sampling_power: Option<f64>,
+    /// Brightness/contrast/saturation jitter (0.15 = ±15%).
+    #[arg(long)]
+    pub color_jitter: Option<f32>,
     /// Seed of the split, the initial weights and the sampling.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Fraction of lesions held out for validation (model selection).
-    #[arg(long, default_value_t = 0.15)]
-    pub val_fraction: f64,
+    #[arg(long)]
+    pub val_fraction: Option<f64>,
     /// Fraction of lesions held out for the final test.
-    #[arg(long, default_value_t = 0.15)]
-    pub test_fraction: f64,
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Use only the first N metadata rows (quick experiments and smoke tests).
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Start from these weights (a `best.bpk` of an earlier run) instead of random ones: a
     /// second stage with a fresh learning-rate cycle. The earlier run's history and training
     /// time, read from the `state.json` beside the file, are carried into the report.
     #[arg(long, value_name = "FILE")]
-    pub init: Option<std::path::PathBuf>,
-    /// Use only the first N metadata rows (quick experiments and smoke tests).
+    pub init: Option<PathBuf>,
+    /// Side of the network input in pixels.
     #[arg(long)]
-    pub limit: Option<usize>,
-    #[command(flatten)]
-    pub model: ModelArgs,
+    pub input_size: Option<usize>,
+    /// Side the photo's central square is resized to before cropping.
+    #[arg(long)]
+    pub resize_size: Option<usize>,
+    /// Channels of the first stage (doubled at each later stage).
+    #[arg(long)]
+    pub base_width: Option<usize>,
+    /// Number of stages.
+    #[arg(long)]
+    pub stages: Option<usize>,
+    /// Convolutions per stage.
+    #[arg(long)]
+    pub convs_per_stage: Option<usize>,
+    /// Dropout before the classifier.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Stride of a patchify stem before the first stage (1 = no stem).
+    #[arg(long)]
+    pub stem: Option<usize>,
+    /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
+    /// export uses it (per-epoch validation looks at one view), so a finished run can be
+    /// re-exported with another count through --resume.
+    #[arg(long, value_parser = parse_views)]
+    pub views: Option<usize>,
 }
 
-/// The architecture.
-#[derive(Debug, Clone, Args, Serialize, Deserialize, PartialEq)]
-pub struct ModelArgs {
-    /// Side of the network input in pixels.
-    #[arg(long, default_value_t = 64)]
-    pub input_size: usize,
-    /// Side the photo's central square is resized to before cropping.
-    #[arg(long, default_value_t = 72)]
-    pub resize_size: usize,
-    /// Channels of the first stage (doubled at each later stage).
-    #[arg(long, default_value_t = 32)]
-    pub base_width: usize,
-    /// Number of stages.
-    #[arg(long, default_value_t = 4)]
-    pub stages: usize,
-    /// Convolutions per stage.
-    #[arg(long, default_value_t = 1)]
-    pub convs_per_stage: usize,
-    /// Dropout before the classifier.
-    #[arg(long, default_value_t = 0.3)]
-    pub dropout: f64,
-    /// Stride of a patchify stem before the first stage (1 = no stem).
-    #[arg(long, default_value_t = 2)]
-    #[serde(default = "no_stem")]
-    pub stem: usize,
+/// Set each `config.$path` that `args.$field` gives.
+macro_rules! override_fields {
+    ($args:ident, $config:ident; $($field:ident => $($path:ident).+),* $(,)?) => {
+        $(if let Some(value) = $args.$field.clone() {
+            $config.$($path).+ = value;
+        })*
+    };
+}
+
+impl RecipeArgs {
+    /// The shipped recipe with these overrides.
+    pub fn config(&self) -> TrainingConfig {
+        let mut config = TrainingConfig::new();
+        let args = self;
+        override_fields!(args, config;
+            epochs => epochs, batch_size => batch_size, epoch_size => epoch_size, lr => lr,
+            warmup_epochs => warmup_epochs, weight_decay => weight_decay,
+            label_smoothing => label_smoothing, sampling_power => sampling_power,
+            color_jitter => color_jitter, seed => split.seed, val_fraction => split.val_fraction,
+            test_fraction => split.test_fraction, input_size => model.input_size,
+            resize_size => model.resize_size, base_width => model.base_width,
+            stages => model.stages, convs_per_stage => model.convs_per_stage,
+            dropout => model.dropout, stem => model.stem, views => model.test_time_views,
+        );
+        config.split.limit = self.limit.or(config.split.limit);
+        config.init = self.init.clone().or(config.init);
+        config
+    }
 }
 
 /// `--views`: one of [`VIEW_COUNTS`].
@@ -176,24 +226,6 @@ fn parse_views(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if VIEW_COUNTS.contains(&n) => Ok(n),
         _ => Err(format!("must be one of {VIEW_COUNTS:?}")),
-    }
-}
-
-/// What runs recorded before `--stem` existed used.
-fn no_stem() -> usize {
-    1
-}
-
-impl ModelArgs {
-    pub fn config(&self) -> LesionNetConfig {
-        LesionNetConfig::new()
-            .with_input_size(self.input_size)
-            .with_resize_size(self.resize_size)
-            .with_base_width(self.base_width)
-            .with_stages(self.stages)
-            .with_convs_per_stage(self.convs_per_stage)
-            .with_dropout(self.dropout)
-            .with_stem((self.stem > 1).then_some(self.stem))
     }
 }
 
@@ -217,6 +249,10 @@ pub struct EvaluateArgs {
     pub val_fraction: Option<f64>,
     #[arg(long)]
     pub test_fraction: Option<f64>,
+    /// Also score the split under the robustness suite's corruptions (colour casts, exposure,
+    /// blur, JPEG, noise, resolution).
+    #[arg(long)]
+    pub corruptions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -239,4 +275,56 @@ pub struct PredictArgs {
     /// Photos to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Folder for the overlays (`<photo>-saliency.png`) [default: the working directory].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object per photo with the map's values instead of writing images.
+    #[arg(long)]
+    pub json: bool,
+    /// Weights file (burnpack); config.json is read beside it [default: web/model/model.bpk].
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Photos to explain.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_options_give_the_shipped_recipe() {
+        let cli = Cli::parse_from(["train-native"]);
+        assert_eq!(cli.train.recipe.config(), TrainingConfig::new());
+    }
+
+    #[test]
+    fn options_override_their_fields_only() {
+        let cli = Cli::parse_from([
+            "train-native",
+            "train",
+            "--epochs",
+            "5",
+            "--seed",
+            "7",
+            "--base-width",
+            "16",
+            "--views",
+            "2",
+        ]);
+        let Some(Command::Train(args)) = cli.command else {
+            panic!("train")
+        };
+        let config = args.recipe.config();
+        let mut expected = TrainingConfig::new().with_epochs(5);
+        expected.split.seed = 7;
+        expected.model.base_width = 16;
+        expected.model.test_time_views = 2;
+        assert_eq!(config, expected);
+    }
 }

@@ -1,121 +1,324 @@
-//! Writing the browser model: `model.bpk`, `config.json`, `report.json` and the plots.
+//! Writing the browser model: `model.bpk`, `config.json`, `report.json` and the plots, as one
+//! set that is never seen half-written.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use sha2::{Digest, Sha256};
-use skin_lesion::metrics::Metrics;
+use anyhow::{Context, Result, bail};
+use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::preprocess::{MEAN, STD};
-use skin_lesion::report::{Calibration, ModelCard, Normalization, Report};
+use skin_lesion::report::{
+    DecisionOffsets, Intervals, ModelCard, Normalization, OodReport, Report, Robustness,
+    SaliencyReport, SelectiveReport,
+};
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 use skin_lesion::{LesionNetConfig, classes::class_codes};
 
-use crate::checkpoint::{State, write_atomic};
-use crate::cli::TrainArgs;
-use crate::data::{Dataset, Split, SplitName};
+use crate::checkpoint::State;
+use crate::data::SplitName;
+use crate::fsutil::write_atomic;
 use crate::plots;
+use crate::train::Prepared;
 
-/// File names of the plots inside the model folder.
+/// File names of the plots inside the model folder (the page shows these very files).
 pub const CURVES_FILE: &str = "training_curves.svg";
 pub const CONFUSION_FILE: &str = "confusion_matrix.svg";
+pub const RELIABILITY_FILE: &str = "reliability.svg";
+pub const RISK_COVERAGE_FILE: &str = "risk_coverage.svg";
 
-pub struct Export<'a> {
-    pub args: &'a TrainArgs,
-    pub state: &'a State,
-    pub dataset: &'a Dataset,
-    pub split: &'a Split,
-    pub config: &'a LesionNetConfig,
-    pub weights: &'a [u8],
-    pub val: &'a Metrics,
-    pub test: &'a Metrics,
-    pub calibration: Option<Calibration>,
-    pub out_dir: &'a Path,
+/// What a finished run ships.
+pub struct Exported {
+    /// The config, signed for `weights`.
+    pub config: LesionNetConfig,
+    /// The shipped (f16) weights.
+    pub weights: Vec<u8>,
+    /// Validation and test figures of exactly these weights.
+    pub val: Metrics,
+    pub test: Metrics,
+    pub offsets: Option<DecisionOffsets>,
+    /// The report's sections beyond the headline metrics.
+    pub sections: Sections,
 }
 
-/// Build the report (everything but the metrics comes from the run itself).
-pub fn report(e: &Export) -> Report {
+/// The test split's calibration, intervals, robustness, and how honest the answers are.
+pub struct Sections {
+    pub calibration: Calibration,
+    pub intervals: Option<Intervals>,
+    pub ood: Option<OodReport>,
+    pub selective: Option<SelectiveReport>,
+    pub saliency: Option<SaliencyReport>,
+    pub robustness: Option<Robustness>,
+}
+
+/// Build the report: the test figures, the run's history and the model card.
+pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
+    let (dataset, split) = (&data.dataset, &data.split);
     let mut split_counts = BTreeMap::new();
     let mut split_lesions = BTreeMap::new();
     for name in [SplitName::Train, SplitName::Val, SplitName::Test] {
-        let part = e.split.part(name);
-        split_counts.insert(name.as_str().to_string(), e.dataset.class_counts(part.iter().copied()));
-        let lesions: std::collections::HashSet<_> = part.iter().map(|&i| &e.dataset.records[i].lesion_id).collect();
+        let part = split.part(name);
+        split_counts.insert(
+            name.as_str().to_string(),
+            dataset.class_counts(part.iter().copied()),
+        );
+        let lesions: HashSet<_> = part
+            .iter()
+            .map(|&i| &dataset.records[i].lesion_id)
+            .collect();
         split_lesions.insert(name.as_str().to_string(), lesions.len());
     }
-    let model = e.config.init(&burn::tensor::Device::flex());
-    let hyper = &e.args.hyper;
+    let config = &e.config;
+    let training = &state.config;
+    let (val_fraction, test_fraction) = (training.split.val_fraction, training.split.test_fraction);
+    let sections = &e.sections;
     Report {
         metrics: e.test.clone(),
-        history: e.state.full_history(),
+        calibration: sections.calibration.clone(),
+        intervals: sections.intervals.clone(),
+        ood: sections.ood.clone(),
+        selective: sections.selective.clone(),
+        saliency: sections.saliency.clone(),
+        robustness: sections.robustness.clone(),
+        history: state.full_history(),
         model: ModelCard {
-            architecture: e.config.architecture_name(),
-            input_size: [3, e.config.input_size, e.config.input_size],
-            preprocessing: format!(
-                "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter) → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
-                r = e.config.resize_size,
-                s = e.config.input_size,
-                views = match e.config.views() {
-                    1 => String::new(),
-                    n => format!("; the network's logits are averaged over {n} flips/rotations of the crop"),
-                }
+            architecture: config.architecture_name(),
+            input_size: [3, config.input_size, config.input_size],
+            preprocessing: preprocessing(config),
+            normalization: Normalization {
+                mean: MEAN,
+                std: STD,
+            },
+            test_time_views: config.test_time_views,
+            parameters: burn::module::Module::num_params(
+                &config.init(&burn::tensor::Device::flex()),
             ),
-            normalization: Normalization { mean: MEAN, std: STD },
-            test_time_views: e.config.views(),
-            parameters: burn::module::Module::num_params(&model),
             weights_file: WEIGHTS_FILE.into(),
             weights_bytes: e.weights.len() as u64,
-            weights_sha256: format!("{:x}", Sha256::digest(e.weights)),
-            training_seconds: (e.state.total_seconds() * 10.0).round() / 10.0,
-            hardware: e.state.hardware.clone(),
-            backend: e.state.backend.clone(),
+            weights_sha256: weights::sha256(&e.weights),
+            training_seconds: (state.total_seconds() * 10.0).round() / 10.0,
+            hardware: state.hardware.clone(),
+            backend: state.backend.clone(),
             dataset: format!(
                 "HAM10000 (Tschandl et al. 2018, doi:10.1038/sdata.2018.161), {} images of {} lesions",
-                e.dataset.records.len(),
-                split_lesions.values().sum::<usize>()
+                dataset.records.len(),
+                dataset.lesion_count()
             ),
             dataset_license: "CC BY-NC-SA 4.0".into(),
             split_method: format!(
                 "grouped by lesion_id (no lesion in two parts), stratified by class; {:.0}% / {:.0}% / {:.0}% of lesions for train / validation / test; the test split is used once, after model selection on validation balanced accuracy",
-                100.0 * (1.0 - hyper.val_fraction - hyper.test_fraction),
-                100.0 * hyper.val_fraction,
-                100.0 * hyper.test_fraction
+                100.0 * (1.0 - val_fraction - test_fraction),
+                100.0 * val_fraction,
+                100.0 * test_fraction
             ),
-            split_seed: hyper.seed,
+            split_seed: training.split.seed,
             split_counts,
             split_lesions,
-            training: serde_json::to_value(hyper).expect("hyper-parameters serialise"),
-            best_epoch: e.state.full_best_epoch(),
+            training: training.clone(),
+            best_epoch: state.full_best_epoch(),
             validation: e.val.clone(),
-            calibration: e.calibration.clone(),
+            decision_offsets: e.offsets.clone(),
+            answer: config.answer.clone(),
         },
     }
 }
 
-/// Write everything into `out_dir`, each file atomically.
-pub fn export(e: &Export) -> Result<()> {
-    let report = report(e);
-    let dir = e.out_dir;
-    write_atomic(&dir.join(WEIGHTS_FILE), e.weights)?;
-    write_atomic(&dir.join(CONFIG_FILE), weights::config_to_json(e.config).as_bytes())?;
-    write_atomic(&dir.join(REPORT_FILE), serde_json::to_string_pretty(&report)?.as_bytes())?;
-    write_plots(&report, dir)?;
-    eprintln!("exported {WEIGHTS_FILE}, {CONFIG_FILE}, {REPORT_FILE}, {CURVES_FILE} and {CONFUSION_FILE} to {}", dir.display());
+/// How a photo becomes the network's input, in words.
+fn preprocessing(config: &LesionNetConfig) -> String {
+    let views = match config.test_time_views {
+        1 => String::new(),
+        n => format!("; the network's logits are averaged over {n} flips/rotations of the crop"),
+    };
+    format!(
+        "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter) → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
+        r = config.resize_size,
+        s = config.input_size,
+    )
+}
+
+/// Write the model, config, report and plots into `out`.
+pub fn export(e: &Exported, state: &State, data: &Prepared, out: &Path) -> Result<()> {
+    let report = report(e, state, data);
+    let mut files = vec![
+        (WEIGHTS_FILE.to_string(), e.weights.clone()),
+        (
+            CONFIG_FILE.to_string(),
+            weights::config_to_json(&e.config).into_bytes(),
+        ),
+        (
+            REPORT_FILE.to_string(),
+            serde_json::to_string_pretty(&report)?.into_bytes(),
+        ),
+    ];
+    files.extend(plot_files(&report)?);
+    publish(out, &files)?;
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    eprintln!("exported {} to {}", names.join(", "), out.display());
     Ok(())
 }
 
-/// Draw `report`'s training curves and confusion matrix into `dir`.
-pub fn write_plots(report: &Report, dir: &Path) -> Result<()> {
-    write_atomic(&dir.join(CURVES_FILE), plots::training_curves(&report.history)?.as_bytes())?;
-    write_atomic(&dir.join(CONFUSION_FILE), plots::confusion_matrix(&report.metrics, &class_codes())?.as_bytes())?;
+/// Every plot of `report`, as (file name, SVG).
+fn plot_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = vec![
+        (
+            CURVES_FILE.into(),
+            plots::training_curves(&report.history)?.into_bytes(),
+        ),
+        (
+            CONFUSION_FILE.into(),
+            plots::confusion_matrix(&report.metrics, &class_codes())?.into_bytes(),
+        ),
+        (
+            RELIABILITY_FILE.into(),
+            plots::reliability(&report.calibration)?.into_bytes(),
+        ),
+    ];
+    if let Some(selective) = &report.selective {
+        files.push((
+            RISK_COVERAGE_FILE.into(),
+            plots::risk_coverage(selective)?.into_bytes(),
+        ));
+    }
+    Ok(files)
+}
+
+/// Replace `dir` with a folder holding exactly `files` (and any other files `dir` already
+/// held), so that readers see the old set or the new one, never a mix: the new set is written
+/// and flushed in a sibling folder, which then takes `dir`'s place by two renames.
+pub fn publish(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    if dir.is_dir()
+        && dir
+            .read_dir()?
+            .any(|e| e.is_ok_and(|e| e.file_type().is_ok_and(|t| t.is_dir())))
+    {
+        bail!(
+            "{} holds sub-folders: export into a folder of its own",
+            dir.display()
+        );
+    }
+    let staging = sibling(dir, "new")?;
+    let retired = sibling(dir, "old")?;
+    for stale in [&staging, &retired] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale)
+                .with_context(|| format!("cannot remove {}", stale.display()))?;
+        }
+    }
+    std::fs::create_dir_all(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let ours: HashSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    if dir.is_dir() {
+        // Keep what else the folder holds (a README, other plots): it moves with the set.
+        for entry in
+            std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name();
+            if entry.file_type()?.is_dir() || ours.contains(name.to_string_lossy().as_ref()) {
+                continue;
+            }
+            std::fs::copy(entry.path(), staging.join(&name))
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
+    for (name, bytes) in files {
+        write_atomic(&staging.join(name), bytes)?;
+    }
+    if dir.exists() {
+        std::fs::rename(dir, &retired)
+            .with_context(|| format!("cannot move {} aside", dir.display()))?;
+    }
+    std::fs::rename(&staging, dir)
+        .with_context(|| format!("cannot move the new model into {}", dir.display()))?;
+    if retired.exists() {
+        std::fs::remove_dir_all(&retired)
+            .with_context(|| format!("cannot remove {}", retired.display()))?;
+    }
     Ok(())
+}
+
+/// `dir` with `.suffix` appended to its name, beside it.
+fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf> {
+    let name = dir
+        .file_name()
+        .with_context(|| format!("{} is not a folder name", dir.display()))?;
+    Ok(dir.with_file_name(format!("{}.{suffix}", name.to_string_lossy())))
 }
 
 /// `train-native plot`: redraw the plots from a model folder's report.json.
 pub fn replot(args: &crate::cli::PlotArgs) -> Result<std::process::ExitCode> {
     let dir = args.model.clone().unwrap_or_else(crate::paths::model_dir);
     let report = crate::model_files::read_report(&dir.join(REPORT_FILE))?;
-    write_plots(&report, &dir)?;
-    eprintln!("redrew {CURVES_FILE} and {CONFUSION_FILE} in {}", dir.display());
+    for (name, svg) in plot_files(&report)? {
+        write_atomic(&dir.join(&name), &svg)?;
+    }
+    eprintln!("redrew the plots in {}", dir.display());
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(version: &str) -> Vec<(String, Vec<u8>)> {
+        ["model.bpk", "config.json"]
+            .iter()
+            .map(|n| (n.to_string(), format!("{n} {version}").into_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn publishing_replaces_the_set_and_keeps_other_files() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("model");
+        publish(&dir, &files("v1")).unwrap();
+        std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+        publish(&dir, &files("v2")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("model.bpk")).unwrap(),
+            "model.bpk v2"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config.json")).unwrap(),
+            "config.json v2"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        let left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("model")],
+            "no staging folder is left behind"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_export_leaves_the_old_set_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("model");
+        publish(&dir, &files("v1")).unwrap();
+        // An export killed while writing: its staging folder holds part of the new set.
+        let staging = root.path().join("model.new");
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::write(staging.join("model.bpk"), b"model.bpk v2").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("model.bpk")).unwrap(),
+            "model.bpk v1"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config.json")).unwrap(),
+            "config.json v1"
+        );
+        // The next export clears it.
+        publish(&dir, &files("v3")).unwrap();
+        assert!(!staging.exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config.json")).unwrap(),
+            "config.json v3"
+        );
+    }
 }

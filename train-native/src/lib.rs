@@ -4,15 +4,20 @@
 //! can drive the data loader and the CLI alike.
 
 pub mod backend;
-pub mod calibrate;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod evaluate;
+pub mod explain;
 pub mod export;
+pub mod fsutil;
+pub mod honest;
+pub mod intervals;
 pub mod model_files;
+pub mod offsets;
 pub mod paths;
 pub mod plots;
 pub mod predict;
+pub mod robustness;
 pub mod sampler;
 pub mod train;

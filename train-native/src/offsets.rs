@@ -1,5 +1,8 @@
 //! Per-class decision offsets chosen on the validation split.
 //!
+//! (Not to be confused with the calibration of probabilities, `honest/temperature.rs`: offsets
+//! move the decision, calibration only how sure the answer says it is.)
+//!
 //! Class-balanced training maximises recall of the rare classes, which costs precision on a
 //! test set that is two-thirds nevi; macro F1 needs both. After training we search additive
 //! logit offsets (one per class, coordinate ascent over a coarse grid) that maximise the mean
@@ -14,7 +17,9 @@
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use skin_lesion::Answer;
 use skin_lesion::NUM_CLASSES;
+use skin_lesion::answer::argmax;
 use skin_lesion::classes::class_codes;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::CrossFit;
@@ -25,44 +30,75 @@ pub const LIMITS: [f32; 5] = [0.0, 0.5, 1.0, 1.5, 2.0];
 /// Repetitions of the 2-fold cross-fit, each with another random halving.
 const REPEATS: u64 = 5;
 
+/// What the offsets maximise, in words for the report.
+pub const OBJECTIVE: &str = "mean of validation balanced accuracy and macro F1";
+
+/// Offsets fitted within the range cross-fitting chose.
+pub struct Fitted {
+    pub offsets: [f32; NUM_CLASSES],
+    pub limit: f32,
+    pub cross_fit: Vec<CrossFit>,
+}
+
+/// Fit offsets to validation `answers` (their logits) within the range that cross-fitting on
+/// halves of them prefers.
+pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
+    let logits: Vec<[f32; NUM_CLASSES]> = answers.iter().map(|a| a.logits).collect();
+    let (limit, cross_fit) = choose_limit(&logits, labels, seed);
+    let scores: Vec<String> = cross_fit
+        .iter()
+        .map(|c| format!("±{}: {:.4}", c.limit, c.objective))
+        .collect();
+    eprintln!(
+        "offset range by cross-fitting on validation halves: {} (chose ±{limit})",
+        scores.join(", ")
+    );
+    let offsets = fit_within(&logits, labels, limit);
+    eprintln!("decision offsets fitted on validation: {offsets:?}");
+    Fitted {
+        offsets,
+        limit,
+        cross_fit,
+    }
+}
+
 /// The figure the offsets maximise.
 pub fn objective(m: &Metrics) -> f64 {
     0.5 * (m.balanced_accuracy + m.macro_f1)
 }
 
-/// Metrics of hard predictions `argmax(log p + offsets)`.
-pub fn metrics_with(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], offsets: &[f32; NUM_CLASSES]) -> Metrics {
+/// Metrics of hard predictions `argmax(logits + offsets)` (the logits of a photo, or its log
+/// probabilities: they differ by a constant per photo, which no argmax sees).
+pub fn metrics_with(
+    logits: &[[f32; NUM_CLASSES]],
+    labels: &[usize],
+    offsets: &[f32; NUM_CLASSES],
+) -> Metrics {
     let mut matrix = ConfusionMatrix::new(NUM_CLASSES);
-    for (lp, &t) in log_probs.iter().zip(labels) {
-        let mut best = 0;
-        for c in 1..NUM_CLASSES {
-            if lp[c] + offsets[c] > lp[best] + offsets[best] {
-                best = c;
-            }
-        }
-        matrix.add(t, best);
+    for (row, &t) in logits.iter().zip(labels) {
+        let shifted: [f32; NUM_CLASSES] = std::array::from_fn(|c| row[c] + offsets[c]);
+        matrix.add(t, argmax(&shifted));
     }
     Metrics::from_confusion(&class_codes(), matrix, None)
 }
 
-/// Natural logs of probabilities (floored at 1e-12), the scale offsets are added on.
-pub fn log_probs(probabilities: &[Vec<f32>]) -> Vec<[f32; NUM_CLASSES]> {
-    probabilities.iter().map(|p| std::array::from_fn(|c| p[c].max(1e-12).ln())).collect()
-}
-
 /// Offsets in [-limit, limit] (steps of 0.1) maximising [`objective`]. A change must gain at
 /// least 0.001 to be taken, so offsets stay at zero unless they help.
-pub fn fit_within(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], limit: f32) -> [f32; NUM_CLASSES] {
+pub fn fit_within(
+    logits: &[[f32; NUM_CLASSES]],
+    labels: &[usize],
+    limit: f32,
+) -> [f32; NUM_CLASSES] {
     let steps = (limit * 10.0).round() as i32;
     let mut offsets = [0.0f32; NUM_CLASSES];
-    let mut best = objective(&metrics_with(log_probs, labels, &offsets));
+    let mut best = objective(&metrics_with(logits, labels, &offsets));
     for _sweep in 0..4 {
         let mut changed = false;
         for c in 0..NUM_CLASSES {
             for step in -steps..=steps {
                 let mut trial = offsets;
                 trial[c] = step as f32 / 10.0;
-                let score = objective(&metrics_with(log_probs, labels, &trial));
+                let score = objective(&metrics_with(logits, labels, &trial));
                 if score > best + 1e-3 {
                     best = score;
                     offsets = trial;
@@ -84,25 +120,51 @@ pub fn fit_within(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], limit: f32
 /// each half holds about half of every rare class), offsets are fitted on one half and applied
 /// to the other, both ways round; the objective is computed on the pooled out-of-half
 /// predictions and averaged over the halvings. The best range wins; ties go to the narrower.
-pub fn choose_limit(log_probs: &[[f32; NUM_CLASSES]], labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
+pub fn choose_limit(
+    logits: &[[f32; NUM_CLASSES]],
+    labels: &[usize],
+    seed: u64,
+) -> (f32, Vec<CrossFit>) {
     let mut totals = [0.0f64; LIMITS.len()];
     for repeat in 0..REPEATS {
         let halves = halve(labels, seed.wrapping_add(repeat));
-        let part = |half: &[usize]| (half.iter().map(|&i| log_probs[i]).collect::<Vec<_>>(), half.iter().map(|&i| labels[i]).collect::<Vec<_>>());
+        let part = |half: &[usize]| {
+            (
+                half.iter().map(|&i| logits[i]).collect::<Vec<_>>(),
+                half.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
+            )
+        };
         let (a, b) = (part(&halves[0]), part(&halves[1]));
         for (total, &limit) in totals.iter_mut().zip(&LIMITS) {
             let (on_b, on_a) = (fit_within(&a.0, &a.1, limit), fit_within(&b.0, &b.1, limit));
             // Pool the out-of-half predictions: b's photos with a's offsets, and the reverse.
-            let shifted: Vec<[f32; NUM_CLASSES]> = b.0.iter().map(|lp| std::array::from_fn(|c| lp[c] + on_b[c]))
-                .chain(a.0.iter().map(|lp| std::array::from_fn(|c| lp[c] + on_a[c])))
-                .collect();
+            let shifted: Vec<[f32; NUM_CLASSES]> =
+                b.0.iter()
+                    .map(|lp| std::array::from_fn(|c| lp[c] + on_b[c]))
+                    .chain(
+                        a.0.iter()
+                            .map(|lp| std::array::from_fn(|c| lp[c] + on_a[c])),
+                    )
+                    .collect();
             let pooled_labels: Vec<usize> = b.1.iter().chain(&a.1).copied().collect();
             *total += objective(&metrics_with(&shifted, &pooled_labels, &[0.0; NUM_CLASSES]));
         }
     }
-    let scores: Vec<CrossFit> =
-        LIMITS.iter().zip(totals).map(|(&limit, total)| CrossFit { limit, objective: total / REPEATS as f64 }).collect();
-    let best = scores.iter().fold(&scores[0], |best, s| if s.objective > best.objective + 1e-9 { s } else { best });
+    let scores: Vec<CrossFit> = LIMITS
+        .iter()
+        .zip(totals)
+        .map(|(&limit, total)| CrossFit {
+            limit,
+            objective: total / REPEATS as f64,
+        })
+        .collect();
+    let best = scores.iter().fold(&scores[0], |best, s| {
+        if s.objective > best.objective + 1e-9 {
+            s
+        } else {
+            best
+        }
+    });
     (best.limit, scores)
 }
 
@@ -126,6 +188,14 @@ fn halve(labels: &[usize], seed: u64) -> [Vec<usize>; 2] {
 mod tests {
     use super::*;
 
+    /// Natural logs of probabilities: the scale offsets are added on.
+    fn log_probs(probabilities: &[Vec<f32>]) -> Vec<[f32; NUM_CLASSES]> {
+        probabilities
+            .iter()
+            .map(|p| std::array::from_fn(|c| p[c].ln()))
+            .collect()
+    }
+
     #[test]
     fn finds_an_offset_that_fixes_a_biased_class() {
         // Class 1 is always under-scored by a constant: its samples lose to class 0.
@@ -144,10 +214,9 @@ mod tests {
             probs.push(p);
             labels.push(t);
         }
-        let before = metrics_with(&probs.iter().map(|p| std::array::from_fn(|c| p[c].ln())).collect::<Vec<_>>(), &labels, &[0.0; NUM_CLASSES]);
+        let before = metrics_with(&log_probs(&probs), &labels, &[0.0; NUM_CLASSES]);
         let offsets = fit_within(&log_probs(&probs), &labels, 2.0);
-        let log_probs: Vec<[f32; NUM_CLASSES]> = probs.iter().map(|p| std::array::from_fn(|c| p[c].ln())).collect();
-        let after = metrics_with(&log_probs, &labels, &offsets);
+        let after = metrics_with(&log_probs(&probs), &labels, &offsets);
         assert!(objective(&after) > objective(&before));
         assert_eq!(after.accuracy, 1.0);
     }
@@ -162,9 +231,16 @@ mod tests {
         assert!(a.len().abs_diff(b.len()) <= 1);
         for class in 0..NUM_CLASSES {
             let count = |h: &[usize]| h.iter().filter(|&&i| labels[i] == class).count();
-            assert!(count(&a).abs_diff(count(&b)) <= 1, "class {class} split unevenly");
+            assert!(
+                count(&a).abs_diff(count(&b)) <= 1,
+                "class {class} split unevenly"
+            );
         }
-        assert_ne!(halve(&labels, 9), halve(&labels, 10), "the seed should change the halving");
+        assert_ne!(
+            halve(&labels, 9),
+            halve(&labels, 10),
+            "the seed should change the halving"
+        );
     }
 
     #[test]
@@ -189,7 +265,10 @@ mod tests {
         let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
         assert_eq!(scores.iter().map(|s| s.limit).collect::<Vec<_>>(), LIMITS);
         let score = |l: f32| scores.iter().find(|s| s.limit == l).unwrap().objective;
-        assert!(limit > 0.0, "a systematic bias should keep offsets on: {scores:?}");
+        assert!(
+            limit > 0.0,
+            "a systematic bias should keep offsets on: {scores:?}"
+        );
         assert!(score(limit) > score(0.0) + 0.05, "{scores:?}");
         assert!(scores.iter().all(|s| s.objective <= score(limit)));
     }
@@ -197,7 +276,13 @@ mod tests {
     #[test]
     fn cross_fitting_prefers_no_offsets_when_none_help() {
         // A perfect model: no offset gains anything, every range ties, and the narrowest wins.
-        let probs: Vec<Vec<f32>> = (0..140).map(|i| (0..NUM_CLASSES).map(|c| if c == i % 7 { 0.9 } else { 0.01 }).collect()).collect();
+        let probs: Vec<Vec<f32>> = (0..140)
+            .map(|i| {
+                (0..NUM_CLASSES)
+                    .map(|c| if c == i % 7 { 0.9 } else { 0.01 })
+                    .collect()
+            })
+            .collect();
         let labels: Vec<usize> = (0..140).map(|i| i % 7).collect();
         let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
         assert_eq!(limit, 0.0, "{scores:?}");
@@ -205,8 +290,17 @@ mod tests {
 
     #[test]
     fn leaves_a_perfect_model_alone() {
-        let probs: Vec<Vec<f32>> = (0..70).map(|i| (0..NUM_CLASSES).map(|c| if c == i % 7 { 0.9 } else { 0.01 }).collect()).collect();
+        let probs: Vec<Vec<f32>> = (0..70)
+            .map(|i| {
+                (0..NUM_CLASSES)
+                    .map(|c| if c == i % 7 { 0.9 } else { 0.01 })
+                    .collect()
+            })
+            .collect();
         let labels: Vec<usize> = (0..70).map(|i| i % 7).collect();
-        assert_eq!(fit_within(&log_probs(&probs), &labels, 2.0), [0.0; NUM_CLASSES]);
+        assert_eq!(
+            fit_within(&log_probs(&probs), &labels, 2.0),
+            [0.0; NUM_CLASSES]
+        );
     }
 }

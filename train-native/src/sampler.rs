@@ -25,7 +25,11 @@ pub struct Epoch {
 
 impl Sampler {
     /// `items` are `(record index, class)` pairs of the training split.
-    pub fn new(items: impl IntoIterator<Item = (usize, usize)>, classes: usize, power: f64) -> Self {
+    pub fn new(
+        items: impl IntoIterator<Item = (usize, usize)>,
+        classes: usize,
+        power: f64,
+    ) -> Self {
         let mut by_class = vec![Vec::new(); classes];
         for (i, c) in items {
             by_class[c].push(i);
@@ -35,9 +39,27 @@ impl Sampler {
 
     /// How many images of each class an epoch of `n` draws.
     pub fn draws(&self, n: usize) -> Vec<usize> {
-        let mass: Vec<f64> = self.by_class.iter().map(|v| if v.is_empty() { 0.0 } else { (v.len() as f64).powf(self.power) }).collect();
+        let mass: Vec<f64> = self
+            .by_class
+            .iter()
+            .map(|v| {
+                if v.is_empty() {
+                    0.0
+                } else {
+                    (v.len() as f64).powf(self.power)
+                }
+            })
+            .collect();
         let total: f64 = mass.iter().sum();
-        mass.iter().map(|m| if *m == 0.0 { 0 } else { ((n as f64 * m / total).round() as usize).max(1) }).collect()
+        mass.iter()
+            .map(|m| {
+                if *m == 0.0 {
+                    0
+                } else {
+                    ((n as f64 * m / total).round() as usize).max(1)
+                }
+            })
+            .collect()
     }
 
     /// Draw an epoch of about `n` images.
@@ -56,8 +78,20 @@ impl Sampler {
             order.extend_from_slice(&pool[..k]);
         }
         order.shuffle(rng);
-        let class_weights = draws.iter().map(|&k| if k == 0 { 1.0 } else { drawn as f32 / (present as f32 * k as f32) }).collect();
-        Epoch { order, class_weights }
+        let class_weights = draws
+            .iter()
+            .map(|&k| {
+                if k == 0 {
+                    1.0
+                } else {
+                    drawn as f32 / (present as f32 * k as f32)
+                }
+            })
+            .collect();
+        Epoch {
+            order,
+            class_weights,
+        }
     }
 }
 

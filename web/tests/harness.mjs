@@ -2,12 +2,12 @@
 // Chromium driven by playwright-core, real HAM10000 photos from ../shared, and the reference
 // answers from `train-native predict --json`.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serve as serveStatic } from '../serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../..');
@@ -17,36 +17,19 @@ export const SHARED = process.env.HAM10000_DIR ?? path.resolve(ROOT, '../shared/
 export const ARTIFACTS = process.env.ARTIFACTS_DIR ?? path.join(here, 'artifacts');
 export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'];
 
-const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
-  '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
-  '.bpk': 'application/octet-stream', '.png': 'image/png', '.jpg': 'image/jpeg',
-};
+/** Fixtures of this repository (web/tests/fixtures): pictures that are not dermatoscopy photos. */
+export const FIXTURES = path.join(here, 'fixtures');
 
 /**
- * Serve `root` on 127.0.0.1 (a random port). `cors` lets pages of another origin embed the widget.
- * Returns {origin, requests (paths served), close()}.
+ * Serve `root` (trunk's dist/ by default) on 127.0.0.1 with the page's CSP as a header too
+ * (web/serve.mjs). `cors` lets pages of another origin embed the widget. Returns {origin,
+ * requests (paths served), close()}.
  */
-export async function serve(root = DIST, { cors = false } = {}) {
+export async function serve(root = DIST, options = {}) {
   if (!existsSync(path.join(root, 'index.html')) && root === DIST) {
     throw new Error(`${root} has no index.html: run \`trunk build --release\` first`);
   }
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    requests.push(url.pathname);
-    let file = path.join(root, decodeURIComponent(url.pathname));
-    if (!file.startsWith(root)) return void res.writeHead(403).end();
-    if (existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    if (!existsSync(file)) return void res.writeHead(404).end('not found');
-    const headers = { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' };
-    if (cors) headers['access-control-allow-origin'] = '*';
-    res.writeHead(200, headers);
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  return { origin, requests, close: () => new Promise((resolve) => server.close(resolve)) };
+  return serveStatic(root, options);
 }
 
 /** Debian's Chromium, headless, with WebGPU on its bundled SwiftShader. */
@@ -68,8 +51,8 @@ export function launch() {
  * every request.
  * `hideGpu` removes navigator.gpu before any script runs, as in a browser without WebGPU.
  */
-export async function openPage(browser, url, { hideGpu = false, viewport } = {}) {
-  const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 } });
+export async function openPage(browser, url, { hideGpu = false, viewport, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 }, bypassCSP });
   const page = await context.newPage();
   const log = { errors: [], warnings: [], requests: [], violations: [] };
   page.on('console', (m) => m.type() === 'error' && log.errors.push(m.text()));
@@ -142,21 +125,30 @@ function cargo(args) {
   return run.stdout;
 }
 
-/** `train-native predict --json` for each file: {file -> {top, probabilities} | {error}}. */
+/** `train-native predict --json` for each file: {file -> {top, probabilities, ...} | {error}}. */
 export function predictJson(files) {
   const out = cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--', 'predict', '--json', ...files]);
   return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
 }
 
+/** `train-native explain --json` for each file: {file -> {top, side, map}}. */
+export function explainJson(files) {
+  const out = cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--', 'explain', '--json', ...files]);
+  return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
+}
+
 let fixtureDir = null;
-/** Odd and broken photos made from a real one (train-native/examples/web_fixtures.rs). */
+/**
+ * Odd and broken photos made from a real one, and a model whose weights make NaN
+ * (train-native/examples/web_fixtures.rs).
+ */
 export function fixtures() {
   if (!fixtureDir) {
     fixtureDir = mkdtempSync(path.join(tmpdir(), 'widget-fixtures-'));
     cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
   }
   const list = (kind) => readdirSync(path.join(fixtureDir, kind)).sort().map((f) => path.join(fixtureDir, kind, f));
-  return { ok: list('ok'), bad: list('bad') };
+  return { ok: list('ok'), bad: list('bad'), nanModel: path.join(fixtureDir, 'nan-model'), otherModel: path.join(fixtureDir, 'other-model') };
 }
 
 /** Largest absolute difference between two probability maps. */

@@ -48,6 +48,10 @@ async function checkPhotos(page, files, backend) {
     const diff = maxDifference(detail.probabilities, reference.probabilities);
     assert.ok(diff < TOLERANCE, `${path.basename(file)} on ${backend}: differs from predict --json by ${diff}`);
     assert.equal(detail.top, reference.top);
+    assert.equal(detail.outOfDistribution, reference.out_of_distribution, `${path.basename(file)}: out of distribution`);
+    assert.equal(detail.unsure, reference.unsure, `${path.basename(file)}: unsure`);
+    const relative = Math.abs(detail.oodScore - reference.ood_score) / Math.max(1, Math.abs(reference.ood_score));
+    assert.ok(relative < 1e-3, `${path.basename(file)}: out-of-distribution score ${detail.oodScore} vs ${reference.ood_score}`);
   }
 }
 
@@ -81,7 +85,7 @@ for (const { name, hideGpu, attribute, backend } of [
         };
       });
       assert.equal(shown.bars, 7);
-      assert.match(shown.verdict, /Most likely: .+ \((akiec|bcc|bkl|df|mel|nv|vasc)\), with \d+\.\d% confidence/);
+      assert.match(shown.verdict, /(Most likely: .+ \((akiec|bcc|bkl|df|mel|nv|vasc)\), with \d+\.\d% confidence|Unsure between .+ and .+)/);
       assert.match(shown.meta, backend === 'webgpu' ? /WebGPU/ : /CPU/);
       assert.match(shown.meta, /\d+\.\d ms/);
       assert.match(shown.disclaimer, /Not a diagnosis/);

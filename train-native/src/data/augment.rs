@@ -4,8 +4,8 @@
 //! The result is an ordinary `RgbImage` that then goes through the shared
 //! [`skin_lesion::preprocess::normalize`], like every other image.
 
-use image::imageops;
 use image::RgbImage;
+use image::imageops;
 use rand::Rng;
 
 /// How strongly to augment.
@@ -80,7 +80,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_augmentation() {
-        let square = RgbImage::from_fn(12, 12, |x, y| image::Rgb([(x * 20) as u8, (y * 20) as u8, 100]));
+        let square = RgbImage::from_fn(12, 12, |x, y| {
+            image::Rgb([(x * 20) as u8, (y * 20) as u8, 100])
+        });
         let aug = Augment { color: 0.2 };
         let a = aug.apply(&square, 8, &mut ChaCha8Rng::seed_from_u64(9));
         let b = aug.apply(&square, 8, &mut ChaCha8Rng::seed_from_u64(9));

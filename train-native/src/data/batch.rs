@@ -1,4 +1,4 @@
-//! Turning cached images into network input tensors.
+//! Turning cached images into network inputs.
 
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -9,24 +9,41 @@ use skin_lesion::preprocess;
 use super::augment::Augment;
 use super::cache::ImageCache;
 
-/// Normalised inputs `[indices.len(), 3, side, side]`: central crops, or augmented random
-/// views when `augment` is given (each image seeded from `seed` and its slot, so a batch is
-/// reproducible whatever the thread count).
-pub fn inputs(cache: &ImageCache, indices: &[usize], side: usize, augment: Option<(Augment, u64)>, device: &Device) -> Tensor<4> {
+/// Normalised inputs for `indices`, laid end to end (`3 * side²` floats each): central crops,
+/// or augmented random views when `augment` is given (each image seeded from `seed` and its
+/// slot, so a batch is reproducible whatever the thread count).
+pub fn inputs(
+    cache: &ImageCache,
+    indices: &[usize],
+    side: usize,
+    augment: Option<(&Augment, u64)>,
+) -> Vec<f32> {
     let plane = 3 * side * side;
     let mut data = vec![0.0f32; indices.len() * plane];
-    data.par_chunks_mut(plane).zip(indices).enumerate().for_each(|(slot, (out, &i))| {
-        let square = cache.rgb(i);
-        let view = match augment {
-            Some((aug, seed)) => {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(slot as u64));
-                aug.apply(&square, side as u32, &mut rng)
-            }
-            None => preprocess::center_crop(&square, side as u32),
-        };
-        preprocess::normalize_into(&view, out);
-    });
-    Tensor::from_data(TensorData::new(data, [indices.len(), 3, side, side]), device)
+    data.par_chunks_mut(plane)
+        .zip(indices)
+        .enumerate()
+        .for_each(|(slot, (out, &i))| {
+            let square = cache.rgb(i);
+            let view = match augment {
+                Some((aug, seed)) => {
+                    let mut rng = ChaCha8Rng::seed_from_u64(
+                        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                            .wrapping_add(slot as u64),
+                    );
+                    aug.apply(&square, side as u32, &mut rng)
+                }
+                None => preprocess::center_crop(&square, side as u32),
+            };
+            preprocess::normalize_into(&view, out);
+        });
+    data
+}
+
+/// [`inputs`] as a `[indices.len(), 3, side, side]` tensor.
+pub fn tensor(inputs: Vec<f32>, side: usize, device: &Device) -> Tensor<4> {
+    let batch = inputs.len() / (3 * side * side);
+    Tensor::from_data(TensorData::new(inputs, [batch, 3, side, side]), device)
 }
 
 /// Class labels as an int tensor.

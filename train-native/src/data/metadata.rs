@@ -53,12 +53,53 @@ impl Dataset {
             bail!("{} is missing.\n{}", csv_path.display(), download_hint(dir));
         }
         let images = index_images(dir)?;
-        let file = std::fs::File::open(&csv_path).with_context(|| format!("cannot open {}", csv_path.display()))?;
+        let file = std::fs::File::open(&csv_path)
+            .with_context(|| format!("cannot open {}", csv_path.display()))?;
         let records = parse_metadata(file, &csv_path, &images)?;
         if records.is_empty() {
             bail!("{} has no data rows", csv_path.display());
         }
-        Ok(Self { root: dir.to_path_buf(), records })
+        Ok(Self {
+            root: dir.to_path_buf(),
+            records,
+        })
+    }
+
+    /// The first `limit` records only, when a limit is given (quick experiments).
+    pub fn limited(mut self, limit: Option<usize>) -> Self {
+        if let Some(n) = limit {
+            self.records.truncate(n);
+        }
+        self
+    }
+
+    /// Distinct lesions.
+    pub fn lesion_count(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| &r.lesion_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
+    /// A digest of what a model trained on this data set learns from: every record's lesion,
+    /// image, class and file size, in order. A checkpoint keeps it, so that `--resume` on
+    /// changed data is refused rather than silently mixing two data sets.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for r in &self.records {
+            let size = std::fs::metadata(&r.path).map_or(0, |m| m.len());
+            hash.update(
+                format!("{}\t{}\t{}\t{size}\n", r.lesion_id, r.image_id, r.label).as_bytes(),
+            );
+        }
+        format!("{:x}", hash.finalize())
+    }
+
+    /// The class of each of `indices`.
+    pub fn labels(&self, indices: &[usize]) -> Vec<usize> {
+        indices.iter().map(|&i| self.records[i].label).collect()
     }
 
     /// Images per class, in model order.
@@ -77,30 +118,47 @@ fn index_images(dir: &Path) -> Result<HashMap<String, PathBuf>> {
     for entry in walkdir::WalkDir::new(dir).follow_links(true) {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let path = entry.path();
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) || !entry.file_type().is_file() {
             continue;
         }
         if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
             // Masks are named `<image_id>_segmentation.png` and never shadow a photo.
-            images.entry(stem.to_string()).or_insert_with(|| path.to_path_buf());
+            images
+                .entry(stem.to_string())
+                .or_insert_with(|| path.to_path_buf());
         }
     }
     Ok(images)
 }
 
 /// Parse the metadata CSV, naming the file and line of anything wrong.
-pub fn parse_metadata(reader: impl std::io::Read, csv_path: &Path, images: &HashMap<String, PathBuf>) -> Result<Vec<Record>> {
+pub fn parse_metadata(
+    reader: impl std::io::Read,
+    csv_path: &Path,
+    images: &HashMap<String, PathBuf>,
+) -> Result<Vec<Record>> {
     let name = csv_path.display();
-    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(reader);
-    let headers = csv.headers().with_context(|| format!("{name}: cannot read the header line"))?.clone();
+    let mut csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let headers = csv
+        .headers()
+        .with_context(|| format!("{name}: cannot read the header line"))?
+        .clone();
     let column = |wanted: &str| {
-        headers
-            .iter()
-            .position(|h| h == wanted)
-            .with_context(|| format!("{name}: line 1: missing column `{wanted}` (the header has: {})", headers.iter().collect::<Vec<_>>().join(",")))
+        headers.iter().position(|h| h == wanted).with_context(|| {
+            format!(
+                "{name}: line 1: missing column `{wanted}` (the header has: {})",
+                headers.iter().collect::<Vec<_>>().join(",")
+            )
+        })
     };
-    let (lesion_col, image_col, dx_col) = (column("lesion_id")?, column("image_id")?, column("dx")?);
+    let (lesion_col, image_col, dx_col) =
+        (column("lesion_id")?, column("image_id")?, column("dx")?);
 
     let mut records = Vec::new();
     let mut seen = HashMap::new();
@@ -121,16 +179,27 @@ pub fn parse_metadata(reader: impl std::io::Read, csv_path: &Path, images: &Hash
         let dx = field(dx_col, "dx")?;
         let Some(label) = class_index(&dx) else {
             let known: Vec<_> = CLASSES.iter().map(|c| c.code).collect();
-            bail!("{name}: line {line}: unknown dx `{dx}` for {image_id} (expected one of {})", known.join(", "));
+            bail!(
+                "{name}: line {line}: unknown dx `{dx}` for {image_id} (expected one of {})",
+                known.join(", ")
+            );
         };
         if let Some(first) = seen.insert(image_id.clone(), line) {
             bail!("{name}: line {line}: image {image_id} is listed twice (first on line {first})");
         }
         let Some(path) = images.get(&image_id) else {
-            bail!("{name}: line {line}: image {image_id}.jpg was not found below {}", csv_path.parent().unwrap_or(Path::new(".")).display());
+            bail!(
+                "{name}: line {line}: image {image_id}.jpg was not found below {}",
+                csv_path.parent().unwrap_or(Path::new(".")).display()
+            );
         };
-        records.push(Record { lesion_id, image_id, label, path: path.clone(), line });
+        records.push(Record {
+            lesion_id,
+            image_id,
+            label,
+            path: path.clone(),
+            line,
+        });
     }
     Ok(records)
 }
-

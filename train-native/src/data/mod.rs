@@ -3,6 +3,7 @@
 pub mod augment;
 pub mod batch;
 pub mod cache;
+pub mod corrupt;
 pub mod metadata;
 pub mod split;
 

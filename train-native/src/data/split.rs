@@ -12,10 +12,12 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use skin_lesion::training::SplitConfig;
+
 use super::Record;
 
 /// The three parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SplitName {
     Train,
@@ -42,15 +44,26 @@ pub struct Split {
 }
 
 impl Split {
-    /// Split `records` with fractions of lesions for validation and test.
-    pub fn new(records: &[Record], val_fraction: f64, test_fraction: f64, seed: u64) -> Result<Self> {
-        if !(0.0..1.0).contains(&val_fraction) || !(0.0..1.0).contains(&test_fraction) || val_fraction + test_fraction >= 1.0 {
-            bail!("validation ({val_fraction}) and test ({test_fraction}) fractions must be in [0, 1) and sum to less than 1");
+    /// Split `records` as `config` says (its `limit` is the caller's: see [`super::Dataset::limited`]).
+    pub fn new(records: &[Record], config: &SplitConfig) -> Result<Self> {
+        let (val_fraction, test_fraction, seed) =
+            (config.val_fraction, config.test_fraction, config.seed);
+        if !(0.0..1.0).contains(&val_fraction)
+            || !(0.0..1.0).contains(&test_fraction)
+            || val_fraction + test_fraction >= 1.0
+        {
+            bail!(
+                "validation ({val_fraction}) and test ({test_fraction}) fractions must be in [0, 1) and sum to less than 1"
+            );
         }
         // Lesion → its images and class (the class of its first image: HAM10000 never mixes).
         let mut lesions: BTreeMap<&str, (usize, Vec<usize>)> = BTreeMap::new();
         for (i, r) in records.iter().enumerate() {
-            lesions.entry(&r.lesion_id).or_insert((r.label, Vec::new())).1.push(i);
+            lesions
+                .entry(&r.lesion_id)
+                .or_insert((r.label, Vec::new()))
+                .1
+                .push(i);
         }
         let classes = records.iter().map(|r| r.label).max().map_or(0, |m| m + 1);
         let mut by_class: Vec<Vec<&Vec<usize>>> = vec![Vec::new(); classes];
@@ -58,7 +71,11 @@ impl Split {
             by_class[*label].push(images);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut split = Split { train: Vec::new(), val: Vec::new(), test: Vec::new() };
+        let mut split = Split {
+            train: Vec::new(),
+            val: Vec::new(),
+            test: Vec::new(),
+        };
         for group in &mut by_class {
             group.shuffle(&mut rng);
             let n = group.len();

@@ -15,12 +15,20 @@ impl Fixture {
         let mut csv = String::from("lesion_id,image_id,dx,dx_type,age,sex,localization\n");
         for (k, (lesion, image, dx)) in rows.iter().enumerate() {
             csv.push_str(&format!("{lesion},{image},{dx},histo,50.0,male,back\n"));
-            let part = dir.path().join(if k % 2 == 0 { "HAM10000_images_part_1" } else { "HAM10000_images_part_2" });
+            let part = dir.path().join(if k % 2 == 0 {
+                "HAM10000_images_part_1"
+            } else {
+                "HAM10000_images_part_2"
+            });
             std::fs::create_dir_all(&part).unwrap();
             let class = skin_lesion::classes::class_index(dx).unwrap_or(0) as u32;
             let img = image::RgbImage::from_fn(40, 30, |x, y| {
                 let noise = ((x * 31 + y * 17 + k as u32 * 13) % 23) as u8;
-                image::Rgb([(class * 35) as u8 + noise, (200 - class * 25) as u8, ((x + y) * 3) as u8])
+                image::Rgb([
+                    (class * 35) as u8 + noise,
+                    (200 - class * 25) as u8,
+                    ((x + y) * 3) as u8,
+                ])
             });
             img.save(part.join(format!("{image}.jpg"))).unwrap();
         }

@@ -1,0 +1,113 @@
+//! Where the network looked: the class activation map (CAM) of one class over the crop it saw.
+//!
+//! The network ends in global average pooling and a linear head, so a class's logit is the
+//! average over positions of the head's weights applied to the last stage's activations
+//! (Zhou et al., CVPR 2016). Applying them at each position before the average gives the
+//! class's evidence at that position: the last stage's map (before its pooling), one number
+//! per cell, computed for every view the model averages, laid back over the photo as it was
+//! ([`crate::model::views::unview`]) and averaged. It needs one forward pass of the network up
+//! to its last stage and no gradients, so the browser computes it with the same code.
+
+use burn::prelude::*;
+
+use crate::LesionNet;
+use crate::model::views::{stack_views, unview};
+
+/// The class activation maps of `class` for one prepared input `[1, 3, s, s]`, averaged over
+/// `views` orientations: `[1, 1, h, w]` at the last stage's resolution, not yet rectified.
+pub fn class_map(model: &LesionNet, input: Tensor<4>, class: usize, views: usize) -> Tensor<4> {
+    let maps = model.maps(stack_views(input, 0..views));
+    let [_, channels, h, w] = maps.dims();
+    let (weights, _) = model.head();
+    let weights = weights.narrow(0, class, 1).reshape([1, channels, 1, 1]);
+    let evidence = (maps * weights).sum_dim(1); // [views, 1, h, w]
+    let laid_back: Vec<Tensor<4>> = (0..views)
+        .map(|v| unview(evidence.clone().narrow(0, v, 1), v))
+        .collect();
+    Tensor::cat(laid_back, 0).mean_dim(0).reshape([1, 1, h, w])
+}
+
+/// A `side` x `side` map from a `cells` x `cells` one (row-major), scaled so that the cell
+/// with the least evidence is 0 and the one with the most 1 (as class activation maps are
+/// shown: the map's offset says nothing about where it looked), then bilinearly interpolated
+/// between cell centres (edges clamped). A flat map is all zeros.
+pub fn upsample(cells: &[f32], grid: usize, side: usize) -> Vec<f32> {
+    assert_eq!(cells.len(), grid * grid, "a square grid of cells");
+    let low = cells.iter().copied().fold(f32::INFINITY, f32::min);
+    let high = cells.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let range = high - low;
+    let at = |y: usize, x: usize| {
+        let v = cells[y.min(grid - 1) * grid + x.min(grid - 1)];
+        if range > 0.0 { (v - low) / range } else { 0.0 }
+    };
+    let scale = grid as f32 / side as f32;
+    let mut out = Vec::with_capacity(side * side);
+    for py in 0..side {
+        let fy = ((py as f32 + 0.5) * scale - 0.5).max(0.0);
+        let (y0, ty) = (fy.floor() as usize, fy.fract());
+        for px in 0..side {
+            let fx = ((px as f32 + 0.5) * scale - 0.5).max(0.0);
+            let (x0, tx) = (fx.floor() as usize, fx.fract());
+            let top = at(y0, x0) * (1.0 - tx) + at(y0, x0 + 1) * tx;
+            let bottom = at(y0 + 1, x0) * (1.0 - tx) + at(y0 + 1, x0 + 1) * tx;
+            out.push(top * (1.0 - ty) + bottom * ty);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LesionNetConfig;
+
+    #[test]
+    fn upsampling_keeps_the_peak_where_it_was_and_spans_zero_to_one() {
+        // A 2x2 grid, strongest bottom-right, weakest top-left.
+        let map = upsample(&[-1.0, 1.0, 1.0, 4.0], 2, 8);
+        assert_eq!(map.len(), 64);
+        let peak = map.iter().enumerate().fold(
+            (0, 0.0),
+            |best, (i, &v)| if v > best.1 { (i, v) } else { best },
+        );
+        assert_eq!(peak.1, 1.0);
+        let (y, x) = (peak.0 / 8, peak.0 % 8);
+        assert!(y >= 6 && x >= 6, "peak at ({y}, {x})");
+        assert!(map.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert_eq!(map[0], 0.0, "the weakest corner is zero");
+        assert!(
+            upsample(&[-1.0; 4], 2, 4).iter().all(|&v| v == 0.0),
+            "a flat map is zero"
+        );
+    }
+
+    #[test]
+    fn the_map_of_a_turned_photo_is_the_turned_map() {
+        let device = Device::flex();
+        device.seed(5);
+        let config = LesionNetConfig::new()
+            .with_base_width(4)
+            .with_input_size(32)
+            .with_resize_size(32)
+            .with_stem(1)
+            .with_stages(2);
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([1, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let turned = x.clone().swap_dims(2, 3).flip([3]);
+        let values = |t: Tensor<4>| t.into_data().try_into_vec_as::<f32>().unwrap();
+        let a = class_map(&net, x, 2, 8);
+        assert_eq!(
+            a.dims(),
+            [1, 1, 16, 16],
+            "32 pixels, one pooling stage before the last"
+        );
+        let b = class_map(&net, turned, 2, 8);
+        // Over all 8 views, the map of the turned photo is the original map, turned.
+        let diff = values(a.swap_dims(2, 3).flip([3]))
+            .iter()
+            .zip(values(b))
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-4, "{diff}");
+    }
+}

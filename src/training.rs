@@ -1,0 +1,139 @@
+//! The training recipe: one typed configuration whose defaults are the shipped model's.
+//!
+//! As in burn's guide, the whole recipe is one [`TrainingConfig`] holding the model's
+//! [`LesionNetConfig`]; `train-native`'s command line overrides fields of it, checkpoints keep
+//! it so that `--resume` can refuse other settings, and `report.json` records it as it was.
+
+use burn::config::Config;
+use std::path::PathBuf;
+
+use crate::LesionNetConfig;
+
+/// How the lesions are split into train / validation / test.
+#[derive(Config, Debug, PartialEq)]
+pub struct SplitConfig {
+    /// Seed of the split (and, in training, of the initial weights and the sampling).
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Fraction of lesions held out for validation (model selection).
+    #[config(default = 0.15)]
+    pub val_fraction: f64,
+    /// Fraction of lesions held out for the final test.
+    #[config(default = 0.15)]
+    pub test_fraction: f64,
+    /// Use only the first N metadata rows (quick experiments and smoke tests).
+    pub limit: Option<usize>,
+}
+
+/// Everything that determines the trained model. A resumed run must use the same values,
+/// except the model's `test_time_views`, which only the export uses.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainingConfig {
+    /// The network.
+    #[config(default = "LesionNetConfig::new()")]
+    pub model: LesionNetConfig,
+    /// The lesion-grouped split.
+    #[config(default = "SplitConfig::new()")]
+    pub split: SplitConfig,
+    /// Epochs to train.
+    #[config(default = 90)]
+    pub epochs: usize,
+    /// Images per training step.
+    #[config(default = 64)]
+    pub batch_size: usize,
+    /// Images drawn per epoch (about half the training split: more, shorter epochs give
+    /// finer-grained model selection on validation).
+    #[config(default = 3500)]
+    pub epoch_size: usize,
+    /// Peak learning rate of AdamW (cosine decay after a linear warm-up).
+    #[config(default = 3e-3)]
+    pub lr: f64,
+    /// Epochs of linear learning-rate warm-up.
+    #[config(default = 1)]
+    pub warmup_epochs: usize,
+    /// AdamW weight decay.
+    #[config(default = 1e-4)]
+    pub weight_decay: f32,
+    /// Label smoothing of the cross-entropy loss.
+    #[config(default = 0.05)]
+    pub label_smoothing: f32,
+    /// Class balance: classes are sampled in proportion to count^p and the loss weighs them by
+    /// count^-p, so every class counts equally in expectation. 1 = natural sampling with
+    /// inverse-frequency loss weights, 0 = fully balanced sampling with plain loss.
+    #[config(default = 0.5)]
+    pub sampling_power: f64,
+    /// Brightness/contrast/saturation jitter (0.15 = ±15%); flips, rotations and random crops
+    /// are always on.
+    #[config(default = 0.15)]
+    pub color_jitter: f32,
+    /// Start from these weights (a `best.bpk` of an earlier run) instead of random ones: a
+    /// second stage with a fresh learning-rate cycle.
+    pub init: Option<PathBuf>,
+}
+
+impl TrainingConfig {
+    /// Whether a checkpoint made with `saved` can be continued with `self`: every field the
+    /// same except the export-only view count.
+    pub fn continues(&self, saved: &TrainingConfig) -> bool {
+        let mut saved = saved.clone();
+        saved.model.test_time_views = self.model.test_time_views;
+        &saved == self
+    }
+
+    /// Checks the recipe can run at all.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.batch_size == 0 || self.epochs == 0 || self.epoch_size == 0 {
+            return Err("epochs, batch_size and epoch_size must be at least 1".into());
+        }
+        let (val, test) = (self.split.val_fraction, self.split.test_fraction);
+        if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 {
+            return Err(format!(
+                "validation ({val}) and test ({test}) fractions must be in [0, 1) and sum to less than 1"
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("the learning rate {} must be positive", self.lr));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_shipped_recipe() {
+        let config = TrainingConfig::new();
+        assert_eq!(config.model, LesionNetConfig::new());
+        assert_eq!((config.model.base_width, config.model.stem), (32, 2));
+        assert_eq!(
+            (config.epochs, config.batch_size, config.split.seed),
+            (90, 64, 42)
+        );
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn resuming_allows_another_view_count_only() {
+        let saved = TrainingConfig::new();
+        let views =
+            TrainingConfig::new().with_model(LesionNetConfig::new().with_test_time_views(2));
+        assert!(views.continues(&saved));
+        assert!(!TrainingConfig::new().with_epochs(5).continues(&saved));
+        let wider = TrainingConfig::new().with_model(LesionNetConfig::new().with_base_width(48));
+        assert!(!wider.continues(&saved));
+    }
+
+    #[test]
+    fn serialises_as_it_is() {
+        let config = TrainingConfig::new().with_epochs(3);
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"model\":{"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<TrainingConfig>(&json).unwrap(),
+            config
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! Making the answers honest, fitted once when a model is exported: the temperature of the
+//! probabilities, the out-of-distribution score and its threshold, and the "unsure" threshold
+//! (all on validation; the feature density on the training split), stored with the model;
+//! then measured on the test split and the out-of-distribution set.
+
+pub mod density;
+pub mod ood_set;
+pub mod saliency;
+pub mod selective;
+pub mod temperature;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use burn::prelude::*;
+use skin_lesion::answer::{AnswerConfig, OodConfig, OodMethod, energy};
+use skin_lesion::metrics::roc_auc;
+use skin_lesion::model::density::Mahalanobis;
+use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
+use skin_lesion::{
+    Answer, Classifier, LesionNet, LesionNetConfig, NUM_CLASSES, Photo, ViewSums, weights,
+};
+
+use crate::data::batch;
+use crate::evaluate::{EVAL_BATCH, Images};
+use ood_set::Picture;
+
+/// The share of validation photos the out-of-distribution threshold refuses.
+pub const FLAGGED_SHARE: f64 = 0.05;
+
+/// The most of any one class's validation photos a score may refuse to be chosen.
+pub const CLASS_LIMIT: f64 = 0.15;
+
+/// The rule that picks the out-of-distribution score, written before it was run on the
+/// candidates it compares: a real photo of a rare class must not be refused for being rare.
+pub const OOD_RULE: &str = "among the candidates that, at the threshold refusing 5% of validation photos, refuse at most \
+    15% of every class's validation photos, the one refusing the largest share of the dev part of the \
+    out-of-distribution set (ties: the higher AUROC); if none qualifies, the one whose worst class is refused least";
+
+/// A model made honest: its config (with the answer settings) and weights (with the feature
+/// density when the chosen score needs it), and how the score was chosen.
+pub struct Calibrated {
+    pub config: LesionNetConfig,
+    pub weights: Vec<u8>,
+    pub candidates: Vec<OodCandidate>,
+    pub choice: String,
+    /// The chosen score, in words.
+    pub name: String,
+}
+
+/// The candidate scores, in the order of preference when no picture set decides: the
+/// class-scaled distance over the middle stages first (the evidence in the README), then over
+/// every stage but the last, then the plain and class-scaled distances over the head's
+/// features (Lee et al.'s choice), then the energy of the logits.
+fn candidates(config: &LesionNetConfig) -> Vec<(OodMethod, [usize; 2])> {
+    let last = config.stages;
+    let mut list = Vec::new();
+    if last >= 3 {
+        list.push((OodMethod::ClassScaledMahalanobis, [1, last - 1]));
+        list.push((OodMethod::ClassScaledMahalanobis, [0, last - 1]));
+    }
+    list.push((OodMethod::Mahalanobis, [last - 1, last]));
+    list.push((OodMethod::ClassScaledMahalanobis, [last - 1, last]));
+    list.push((OodMethod::Energy, [0, 0]));
+    list
+}
+
+/// One candidate score, fitted on the training features.
+struct Candidate {
+    method: OodMethod,
+    stages: [usize; 2],
+    features: std::ops::Range<usize>,
+    density: Option<Mahalanobis>,
+}
+
+impl Candidate {
+    fn fit(
+        method: OodMethod,
+        stages: [usize; 2],
+        config: &LesionNetConfig,
+        train: &Outputs,
+        labels: &[usize],
+    ) -> Self {
+        let features = config.stage_features(stages[0], stages[1]);
+        let density = method.uses_density().then(|| {
+            let sliced: Vec<Vec<f32>> = train
+                .features
+                .iter()
+                .map(|f| f[features.clone()].to_vec())
+                .collect();
+            let plain = density::fit(&sliced, labels, density::SHRINKAGE);
+            match method {
+                OodMethod::ClassScaledMahalanobis => {
+                    let scales = density::class_scales(&plain, &sliced, labels);
+                    plain.with_scales(scales)
+                }
+                _ => plain,
+            }
+        });
+        Self {
+            method,
+            stages,
+            features,
+            density,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self.method {
+            OodMethod::Energy => "energy of the logits".into(),
+            method => {
+                let [first, last] = self.stages;
+                let stages = if last == first + 1 {
+                    format!("stage {last}")
+                } else {
+                    format!("stages {}-{last}", first + 1)
+                };
+                format!("{} over the pooled features of {stages}", method.name())
+            }
+        }
+    }
+
+    fn scores(&self, outputs: &Outputs) -> Vec<f32> {
+        match &self.density {
+            None => outputs.logits.iter().map(|l| energy(l)).collect(),
+            Some(density) => outputs
+                .features
+                .iter()
+                .map(|f| density.score(&f[self.features.clone()]))
+                .collect(),
+        }
+    }
+
+    /// Its figures: AUROC of dev pictures against validation photos, and the share of dev
+    /// pictures and of each class's validation photos above the threshold that refuses 5% of
+    /// all validation photos.
+    fn figures(&self, val: &Outputs, labels: &[usize], dev: &Outputs) -> OodCandidate {
+        let (val, dev) = (self.scores(val), self.scores(dev));
+        let threshold = density::threshold(&val, FLAGGED_SHARE);
+        let val_flagged_by_class = std::array::from_fn(|c| {
+            let class: Vec<f32> = val
+                .iter()
+                .zip(labels)
+                .filter(|(_, y)| **y == c)
+                .map(|(s, _)| *s)
+                .collect();
+            flagged(&class, threshold)
+        });
+        OodCandidate {
+            method: self.name(),
+            dev_auroc: auroc(&dev, &val),
+            dev_flagged: flagged(&dev, threshold),
+            val_flagged_by_class,
+        }
+    }
+}
+
+/// Means over the views of each photo's logits and features.
+struct Outputs {
+    logits: Vec<[f32; NUM_CLASSES]>,
+    features: Vec<Vec<f32>>,
+}
+
+impl Outputs {
+    fn of(sums: Vec<ViewSums>) -> Self {
+        let mean = |s: &ViewSums| 1.0 / s.views as f32;
+        let logits = sums.iter().map(|s| s.logits.map(|l| l * mean(s))).collect();
+        let features = sums
+            .iter()
+            .map(|s| s.features.iter().map(|f| f * mean(s)).collect())
+            .collect();
+        Self { logits, features }
+    }
+}
+
+/// The sums over every view of `indices`' central crops.
+fn image_sums(
+    classifier: &Classifier,
+    cache: &crate::data::cache::ImageCache,
+    indices: &[usize],
+) -> Result<Vec<ViewSums>> {
+    let (side, views) = (
+        classifier.config().input_size,
+        classifier.config().test_time_views,
+    );
+    let mut sums = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(EVAL_BATCH) {
+        sums.extend(classifier.view_sums(
+            &batch::inputs(cache, chunk, side, None),
+            chunk.len(),
+            0..views,
+        )?);
+    }
+    Ok(sums)
+}
+
+/// The sums over every view of pictures given as files (through the same decoding).
+fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<ViewSums>> {
+    let views = classifier.config().test_time_views;
+    let mut sums = Vec::with_capacity(pictures.len());
+    for picture in pictures {
+        let input = classifier
+            .prepare(Photo::Encoded(&picture.bytes))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", picture.id))?;
+        sums.extend(classifier.view_sums(&input, 1, 0..views)?);
+    }
+    Ok(sums)
+}
+
+/// Fit the answer settings for `model` (decision offsets already folded in) and return the
+/// shipped config and weights.
+pub fn calibrate(
+    model: LesionNet,
+    config: &LesionNetConfig,
+    data: &crate::train::Prepared,
+    dev: Option<&[Picture]>,
+) -> Result<Calibrated> {
+    let device = Device::flex();
+    // The shipped network as the browser will load it (f16), before it has an answer.
+    let bare = weights::from_bytes(config, &weights::to_half_bytes(config, model)?, &device)?;
+    let plain = Classifier::new(bare.clone(), config.clone(), device.clone());
+    let val = Outputs::of(image_sums(&plain, &data.cache, &data.split.val)?);
+    let val_labels = data.dataset.labels(&data.split.val);
+    let temperature = temperature::fit(&val.logits, &val_labels);
+    eprintln!("temperature fitted on validation: {temperature:.3}");
+    let train = Outputs::of(image_sums(&plain, &data.cache, &data.split.train)?);
+    let train_labels = data.dataset.labels(&data.split.train);
+    let candidates: Vec<Candidate> = candidates(config)
+        .into_iter()
+        .map(|(method, stages)| Candidate::fit(method, stages, config, &train, &train_labels))
+        .collect();
+    let (figures, best) = match dev {
+        Some(dev) => {
+            let dev = Outputs::of(picture_sums(&plain, dev)?);
+            let figures: Vec<OodCandidate> = candidates
+                .iter()
+                .map(|c| c.figures(&val, &val_labels, &dev))
+                .collect();
+            for f in &figures {
+                eprintln!(
+                    "out-of-distribution candidate {}: dev AUROC {:.3}, dev refused {:.3}, validation refused per class {:.3?}",
+                    f.method, f.dev_auroc, f.dev_flagged, f.val_flagged_by_class
+                );
+            }
+            let best = choose(&figures);
+            (figures, best)
+        }
+        None => {
+            eprintln!(
+                "warning: the out-of-distribution set is not built (train-native/ood/build.py): using the first candidate, {}, untested",
+                candidates[0].name()
+            );
+            (Vec::new(), 0)
+        }
+    };
+    let chosen = &candidates[best];
+    let network = match &chosen.density {
+        Some(density) => bare.with_density(density.to_module(&device)),
+        None => bare,
+    };
+    // The density is stored in f16 with the weights: the thresholds are set on the scores of
+    // the shipped weights, not of the f32 fit.
+    let provisional = AnswerConfig::new()
+        .with_temperature(temperature)
+        .with_ood(Some(OodConfig::new(
+            chosen.method,
+            [chosen.features.start, chosen.features.end],
+            f32::MAX,
+        )));
+    let config = config.clone().with_answer(Some(provisional));
+    let weights = weights::to_half_bytes(&config, network)?;
+    let shipped = Classifier::new(
+        weights::from_bytes(&config, &weights, &device)?,
+        config.clone(),
+        device,
+    );
+    let answers = answers_of(
+        &shipped,
+        &image_sums(&shipped, &data.cache, &data.split.val)?,
+    )?;
+    let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
+    let threshold = density::threshold(&scores, FLAGGED_SHARE);
+    let unsure_below = selective::choose(&answers, &val_labels);
+    eprintln!(
+        "out-of-distribution: {} above {threshold:.3}; unsure below {unsure_below:.2}",
+        chosen.name()
+    );
+    let answer = AnswerConfig::new()
+        .with_temperature(temperature)
+        .with_unsure_below(unsure_below)
+        .with_ood(Some(OodConfig::new(
+            chosen.method,
+            [chosen.features.start, chosen.features.end],
+            threshold,
+        )));
+    let choice = if figures.is_empty() {
+        "the default (no out-of-distribution set was built)".into()
+    } else {
+        OOD_RULE.into()
+    };
+    Ok(Calibrated {
+        config: config.with_answer(Some(answer)),
+        weights,
+        candidates: figures,
+        choice,
+        name: chosen.name(),
+    })
+}
+
+fn answers_of(classifier: &Classifier, sums: &[ViewSums]) -> Result<Vec<Answer>> {
+    Ok(sums
+        .iter()
+        .map(|s| classifier.answer(s))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The candidate by [`OOD_RULE`]: among those that refuse at most [`CLASS_LIMIT`] of every
+/// class's validation photos, the one refusing most dev pictures (then the higher AUROC); if
+/// none qualifies, the one whose worst class fares best.
+fn choose(candidates: &[OodCandidate]) -> usize {
+    let worst = |c: &OodCandidate| c.val_flagged_by_class.iter().copied().fold(0.0, f64::max);
+    let qualifying: Vec<usize> = (0..candidates.len())
+        .filter(|&i| worst(&candidates[i]) <= CLASS_LIMIT)
+        .collect();
+    if qualifying.is_empty() {
+        return (0..candidates.len())
+            .min_by(|&a, &b| worst(&candidates[a]).total_cmp(&worst(&candidates[b])))
+            .expect("candidates");
+    }
+    qualifying
+        .into_iter()
+        .max_by(|&a, &b| {
+            let (x, y) = (&candidates[a], &candidates[b]);
+            x.dev_flagged
+                .total_cmp(&y.dev_flagged)
+                .then(x.dev_auroc.total_cmp(&y.dev_auroc))
+                .then(b.cmp(&a))
+        })
+        .expect("one qualifies")
+}
+
+/// AUROC of `outside` scoring above `inside`.
+fn auroc(outside: &[f32], inside: &[f32]) -> f64 {
+    let scores: Vec<f32> = outside.iter().chain(inside).copied().collect();
+    let positive: Vec<bool> = outside
+        .iter()
+        .map(|_| true)
+        .chain(inside.iter().map(|_| false))
+        .collect();
+    roc_auc(&scores, &positive).unwrap_or(0.5)
+}
+
+fn flagged(scores: &[f32], threshold: f32) -> f64 {
+    scores.iter().filter(|&&s| s > threshold).count() as f64 / scores.len().max(1) as f64
+}
+
+/// The out-of-distribution figures of the shipped `classifier`: validation and test flagged
+/// shares, and the report part of the set.
+pub fn ood_report(
+    classifier: &Classifier,
+    calibrated: &Calibrated,
+    val: &[Answer],
+    test: &[Answer],
+    set: Option<&[Picture]>,
+) -> Result<OodReport> {
+    let ood = classifier
+        .config()
+        .answer
+        .as_ref()
+        .and_then(|a| a.ood.clone())
+        .expect("a calibrated model");
+    let share = |answers: &[Answer]| {
+        answers.iter().filter(|a| a.out_of_distribution).count() as f64
+            / answers.len().max(1) as f64
+    };
+    let set = match set {
+        Some(pictures) => {
+            let answers = answers_of(classifier, &picture_sums(classifier, pictures)?)?;
+            let outside: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
+            let inside: Vec<f32> = test.iter().map(|a| a.ood_score).collect();
+            let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            for (picture, answer) in pictures.iter().zip(&answers) {
+                let entry = by_kind.entry(picture.kind.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += usize::from(answer.out_of_distribution);
+            }
+            Some(OodSetFigures {
+                pictures: pictures.len(),
+                auroc: auroc(&outside, &inside),
+                flagged: share(&answers),
+                by_kind: by_kind
+                    .into_iter()
+                    .map(|(k, (n, f))| {
+                        (
+                            k,
+                            KindFigures {
+                                pictures: n,
+                                flagged: f as f64 / n as f64,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
+    Ok(OodReport {
+        method: calibrated.name.clone(),
+        choice: calibrated.choice.clone(),
+        threshold: ood.threshold,
+        validation_flagged: share(val),
+        test_flagged: share(test),
+        candidates: calibrated.candidates.clone(),
+        set,
+    })
+}
+
+/// Answers of `classifier` on `images`, for scoring.
+pub fn answers(classifier: &Classifier, images: &Images) -> Result<Vec<Answer>> {
+    answers_of(
+        classifier,
+        &image_sums(classifier, images.cache, images.indices)?,
+    )
+}

@@ -1,0 +1,110 @@
+//! Bootstrap 95% intervals of balanced accuracy and macro F1, resampling lesions.
+//!
+//! Why lesions and not photos: several photos of one lesion are not independent evidence, and
+//! a test split with 20 dermatofibromas moves by several points when a few lesions change.
+//! Each resample draws the split's lesions with replacement and keeps all of their photos.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use skin_lesion::NUM_CLASSES;
+use skin_lesion::classes::class_codes;
+use skin_lesion::metrics::{ConfusionMatrix, Metrics};
+use skin_lesion::report::Intervals;
+
+/// Resamples drawn.
+pub const RESAMPLES: usize = 1000;
+
+/// Intervals for predictions `predicted` of photos with classes `labels` and lesions `lesions`.
+pub fn bootstrap(predicted: &[usize], labels: &[usize], lesions: &[&str], seed: u64) -> Intervals {
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, lesion) in lesions.iter().enumerate() {
+        groups.entry(lesion).or_default().push(i);
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut balanced, mut f1) = (Vec::with_capacity(RESAMPLES), Vec::with_capacity(RESAMPLES));
+    for _ in 0..RESAMPLES {
+        let mut matrix = ConfusionMatrix::new(NUM_CLASSES);
+        for _ in 0..groups.len() {
+            for &i in &groups[rng.random_range(0..groups.len())] {
+                matrix.add(labels[i], predicted[i]);
+            }
+        }
+        let m = Metrics::from_confusion(&class_codes(), matrix, None);
+        balanced.push(m.balanced_accuracy);
+        f1.push(m.macro_f1);
+    }
+    Intervals {
+        method: format!(
+            "percentile bootstrap over lesions ({RESAMPLES} resamples of the split's lesions, with replacement)"
+        ),
+        resamples: RESAMPLES,
+        balanced_accuracy: percentiles(&mut balanced),
+        macro_f1: percentiles(&mut f1),
+    }
+}
+
+/// The 2.5th and 97.5th percentiles.
+fn percentiles(values: &mut [f64]) -> [f64; 2] {
+    values.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+    [at(0.025), at(0.975)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_holds_the_figure_and_narrows_with_more_lesions() {
+        // Right 80% of the time, one photo per lesion, then the same with 10x the lesions.
+        let make = |n: usize| {
+            let labels: Vec<usize> = (0..n).map(|i| i % NUM_CLASSES).collect();
+            let predicted: Vec<usize> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| if i % 5 == 0 { (l + 1) % NUM_CLASSES } else { l })
+                .collect();
+            let lesions: Vec<String> = (0..n).map(|i| format!("L{i}")).collect();
+            (predicted, labels, lesions)
+        };
+        let width = |n: usize| {
+            let (p, l, lesions) = make(n);
+            let refs: Vec<&str> = lesions.iter().map(String::as_str).collect();
+            let i = bootstrap(&p, &l, &refs, 1);
+            assert!(
+                i.balanced_accuracy[0] < 0.8 && 0.8 < i.balanced_accuracy[1],
+                "{i:?}"
+            );
+            i.balanced_accuracy[1] - i.balanced_accuracy[0]
+        };
+        assert!(width(1400) < 0.5 * width(140));
+    }
+
+    #[test]
+    fn photos_of_one_lesion_move_together() {
+        // 20 lesions of 10 identical photos each: as uncertain as 20 photos, not 200.
+        let labels: Vec<usize> = (0..200).map(|i| (i / 10) % 2).collect();
+        let predicted: Vec<usize> = (0..200)
+            .map(|i| {
+                if (i / 10) % 4 == 0 {
+                    1 - labels[i]
+                } else {
+                    labels[i]
+                }
+            })
+            .collect();
+        let lesions: Vec<String> = (0..200).map(|i| format!("L{}", i / 10)).collect();
+        let refs: Vec<&str> = lesions.iter().map(String::as_str).collect();
+        let grouped = bootstrap(&predicted, &labels, &refs, 3);
+        let alone: Vec<String> = (0..200).map(|i| format!("P{i}")).collect();
+        let refs: Vec<&str> = alone.iter().map(String::as_str).collect();
+        let independent = bootstrap(&predicted, &labels, &refs, 3);
+        let w = |i: &Intervals| i.balanced_accuracy[1] - i.balanced_accuracy[0];
+        assert!(
+            w(&grouped) > 2.0 * w(&independent),
+            "{grouped:?} vs {independent:?}"
+        );
+    }
+}

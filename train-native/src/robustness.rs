@@ -1,0 +1,95 @@
+//! The robustness suite: the split's photos under each corruption of
+//! [`crate::data::corrupt::suite`], classified through the shared preprocessing. It is the
+//! project's stand-in for photos from other clinics' cameras.
+
+use anyhow::{Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use skin_lesion::classes::class_codes;
+use skin_lesion::metrics::Metrics;
+use skin_lesion::preprocess::{self, Decoded};
+use skin_lesion::report::{CorruptionFigures, Robustness};
+use skin_lesion::{Answer, Classifier};
+
+use crate::data::Dataset;
+use crate::data::corrupt::{Corruption, suite};
+use crate::evaluate::EVAL_BATCH;
+
+/// Score `classifier` on `indices` of `dataset` under every corruption of the suite.
+pub fn evaluate(
+    classifier: &Classifier,
+    dataset: &Dataset,
+    indices: &[usize],
+    clean: &Metrics,
+) -> Result<Robustness> {
+    let photos: Vec<Decoded> = indices
+        .par_iter()
+        .map(|&i| {
+            let path = &dataset.records[i].path;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            preprocess::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))
+        })
+        .collect::<Result<_>>()?;
+    let labels = dataset.labels(indices);
+    let mut corruptions = Vec::new();
+    for (severity, corruption) in suite() {
+        let (metrics, flagged) = score(classifier, &photos, &labels, &corruption)?;
+        eprintln!(
+            "  {} ({}): balanced accuracy {:.3}, {:.1}% refused as not dermatoscopy photos",
+            corruption.name(),
+            corruption.description(),
+            metrics.balanced_accuracy,
+            100.0 * flagged
+        );
+        corruptions.push(CorruptionFigures {
+            name: corruption.name().into(),
+            severity,
+            description: corruption.description(),
+            balanced_accuracy: metrics.balanced_accuracy,
+            macro_f1: metrics.macro_f1,
+            flagged,
+        });
+    }
+    let mean =
+        corruptions.iter().map(|c| c.balanced_accuracy).sum::<f64>() / corruptions.len() as f64;
+    Ok(Robustness {
+        mean_balanced_accuracy: mean,
+        clean_balanced_accuracy: clean.balanced_accuracy,
+        corruptions,
+    })
+}
+
+/// The metrics of the photos under one corruption (noise seeded by the photo's position).
+fn score(
+    classifier: &Classifier,
+    photos: &[Decoded],
+    labels: &[usize],
+    corruption: &Corruption,
+) -> Result<(Metrics, f64)> {
+    let config = classifier.config();
+    let mut answers: Vec<Answer> = Vec::with_capacity(photos.len());
+    for (chunk_index, chunk) in photos.chunks(EVAL_BATCH).enumerate() {
+        let inputs: Vec<f32> = chunk
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(k, photo)| {
+                let mut rng = ChaCha8Rng::seed_from_u64((chunk_index * EVAL_BATCH + k) as u64);
+                let changed = Decoded {
+                    image: corruption.apply(&photo.image, &mut rng),
+                    orientation: photo.orientation,
+                };
+                preprocess::prepare(&changed, config)
+            })
+            .collect();
+        answers.extend(classifier.classify_batch(&inputs, chunk.len())?);
+    }
+    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
+    let flagged = answers.iter().filter(|a| a.out_of_distribution).count() as f64
+        / answers.len().max(1) as f64;
+    Ok((
+        Metrics::from_predictions(&class_codes(), labels, &probabilities),
+        flagged,
+    ))
+}

@@ -1,0 +1,212 @@
+//! The end of a run, once: decision offsets, the answer's calibration and thresholds (on
+//! validation), then the test split scored once in every way the report shows, and the model
+//! exported for the browser.
+
+use anyhow::{Context, Result};
+use burn::prelude::*;
+use skin_lesion::metrics::{Calibration, Metrics};
+use skin_lesion::report::DecisionOffsets;
+use skin_lesion::weights::{self, config_to_json};
+use skin_lesion::{Classifier, LesionNet, LesionNetConfig, TrainingConfig};
+
+use super::{Dirs, Prepared};
+use crate::checkpoint::{self, State};
+use crate::evaluate::{self, Images, scored};
+use crate::export::{self, Exported, Sections};
+use crate::honest::{self, ood_set, selective};
+use crate::{intervals, offsets, robustness};
+
+/// Fit and measure everything, then export the best epoch.
+pub fn finish(
+    config: &TrainingConfig,
+    state: &State,
+    data: &Prepared,
+    dirs: &Dirs,
+    with_offsets: bool,
+) -> Result<()> {
+    let model_config = &config.model;
+    let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
+    let best_bytes = std::fs::read(&best_path)
+        .with_context(|| format!("cannot read {}", best_path.display()))?;
+    let device = Device::flex();
+    let best: LesionNet = weights::from_bytes(model_config, &best_bytes, &device)?;
+    let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
+    let raw = evaluate::score(
+        &Classifier::new(best.clone(), model_config.clone(), device),
+        &val_images,
+    )?;
+    let fitted =
+        with_offsets.then(|| offsets::fit(&raw.answers, &val_images.labels, config.split.seed));
+    let model = match &fitted {
+        Some(f) => best.with_class_offsets(&f.offsets),
+        None => best,
+    };
+    let record = |val: &Metrics| {
+        fitted.map(|f| DecisionOffsets {
+            offsets: f.offsets,
+            offset_limit: f.limit,
+            cross_fit: f.cross_fit,
+            objective: offsets::OBJECTIVE.into(),
+            val_balanced_accuracy_before: raw.metrics.balanced_accuracy,
+            val_macro_f1_before: raw.metrics.macro_f1,
+            val_balanced_accuracy_after: val.balanced_accuracy,
+            val_macro_f1_after: val.macro_f1,
+        })
+    };
+    ship(model, model_config, state, data, dirs, record)
+}
+
+/// From a network with its decision offsets folded in to the exported model: fit the answer
+/// settings, score validation and test with the weights exactly as the browser loads them,
+/// measure everything the report shows, and export. `offsets` records the decision offsets
+/// given the validation figures after them.
+pub fn ship(
+    model: LesionNet,
+    model_config: &LesionNetConfig,
+    state: &State,
+    data: &Prepared,
+    dirs: &Dirs,
+    offsets: impl FnOnce(&Metrics) -> Option<DecisionOffsets>,
+) -> Result<()> {
+    let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
+    let ood_dir = dirs.ood.clone().unwrap_or_else(ood_set::default_dir);
+    let dev = ood_set::load(&ood_dir, "dev")?;
+    let calibrated = honest::calibrate(model, model_config, data, dev.as_deref())?;
+    let signed = weights::signed(&calibrated.config, &calibrated.weights);
+    // From here on, the model exactly as the browser loads it.
+    let classifier = Classifier::from_files(
+        &config_to_json(&signed),
+        &calibrated.weights,
+        Device::flex(),
+    )?;
+    let val = scored(
+        honest::answers(&classifier, &val_images)?,
+        &val_images.labels,
+    );
+    let offsets = offsets(&val.metrics);
+    if let Some(o) = &offsets {
+        eprintln!(
+            "validation: balanced accuracy {:.4} -> {:.4}, macro F1 {:.4} -> {:.4}",
+            o.val_balanced_accuracy_before,
+            o.val_balanced_accuracy_after,
+            o.val_macro_f1_before,
+            o.val_macro_f1_after
+        );
+    }
+    let test_images = Images::new(&data.dataset, &data.cache, &data.split.test);
+    let test = scored(
+        honest::answers(&classifier, &test_images)?,
+        &test_images.labels,
+    );
+    eprintln!(
+        "\nbest epoch {} (validation balanced accuracy {:.4}); test split:\n",
+        state.full_best_epoch(),
+        state.best_score
+    );
+    evaluate::print(&test.metrics);
+    let sections = measure(
+        &classifier,
+        data,
+        &test_images,
+        &test,
+        &val,
+        &calibrated,
+        &ood_dir,
+    )?;
+    let exported = Exported {
+        config: signed,
+        weights: calibrated.weights,
+        val: val.metrics,
+        test: test.metrics,
+        offsets,
+        sections,
+    };
+    export::export(&exported, state, data, &dirs.out)
+}
+
+/// The report's sections on the test split (and the out-of-distribution set).
+fn measure(
+    classifier: &Classifier,
+    data: &Prepared,
+    images: &Images,
+    test: &evaluate::Scored,
+    val: &evaluate::Scored,
+    calibrated: &honest::Calibrated,
+    ood_dir: &std::path::Path,
+) -> Result<Sections> {
+    let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
+        test.answers.iter().map(|a| a.probabilities).collect();
+    let calibration = Calibration::of(&probabilities, &images.labels);
+    eprintln!(
+        "calibration: ECE {:.4}, NLL {:.4}, Brier {:.4}",
+        calibration.ece, calibration.nll, calibration.brier
+    );
+    let predicted: Vec<usize> = test.answers.iter().map(|a| a.top).collect();
+    let lesions: Vec<&str> = images
+        .indices
+        .iter()
+        .map(|&i| data.dataset.records[i].lesion_id.as_str())
+        .collect();
+    let intervals = intervals::bootstrap(&predicted, &images.labels, &lesions, 1);
+    eprintln!(
+        "95% intervals: balanced accuracy {:.3}–{:.3}, macro F1 {:.3}–{:.3}",
+        intervals.balanced_accuracy[0],
+        intervals.balanced_accuracy[1],
+        intervals.macro_f1[0],
+        intervals.macro_f1[1]
+    );
+    let report_set = ood_set::load(ood_dir, "report")?;
+    let ood = honest::ood_report(
+        classifier,
+        calibrated,
+        &val.answers,
+        &test.answers,
+        report_set.as_deref(),
+    )?;
+    eprintln!(
+        "out of distribution: {:.1}% of test photos refused; {}",
+        100.0 * ood.test_flagged,
+        ood.set
+            .as_ref()
+            .map_or("no picture set".into(), |s| format!(
+                "{:.1}% of {} pictures (AUROC {:.3})",
+                100.0 * s.flagged,
+                s.pictures,
+                s.auroc
+            ))
+    );
+    let threshold = classifier.answer_config().unsure_below;
+    let selective = selective::report(&test.answers, &images.labels, threshold);
+    let saliency = honest::saliency::evaluate(
+        classifier,
+        images,
+        &test.answers,
+        &data.dataset.records,
+        &data.dataset.root,
+    )?;
+    if let Some(s) = &saliency {
+        eprintln!(
+            "saliency on {} masks: pointing game {:.3} (centre prior {:.3}), mass in lesion {:.3} (centre prior {:.3})",
+            s.images,
+            s.map.pointing_game,
+            s.centre_prior.pointing_game,
+            s.map.mass_in_lesion,
+            s.centre_prior.mass_in_lesion
+        );
+    }
+    eprintln!("robustness suite:");
+    let robustness =
+        robustness::evaluate(classifier, &data.dataset, images.indices, &test.metrics)?;
+    eprintln!(
+        "mean balanced accuracy under corruption {:.3}",
+        robustness.mean_balanced_accuracy
+    );
+    Ok(Sections {
+        calibration,
+        intervals: Some(intervals),
+        ood: Some(ood),
+        selective: Some(selective),
+        saliency,
+        robustness: Some(robustness),
+    })
+}

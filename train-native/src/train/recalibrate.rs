@@ -1,0 +1,54 @@
+//! `train-native recalibrate`: fit an exported model's answer settings again (temperature,
+//! out-of-distribution score and thresholds) and re-measure it, without retraining.
+//!
+//! For when the honest-answer code or the out-of-distribution set changes: the network, its
+//! decision offsets and its training history stay as they were exported; everything the
+//! report measures on the test split is measured again.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use burn::prelude::*;
+use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
+
+use super::finish::ship;
+use super::{Dirs, prepare};
+use crate::checkpoint::State;
+use crate::cli::RecalibrateArgs;
+use crate::{model_files, paths};
+
+pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
+    let dir = args.model.clone().unwrap_or_else(paths::model_dir);
+    let report = model_files::read_report(&dir.join(REPORT_FILE))?;
+    let bytes = std::fs::read(dir.join(WEIGHTS_FILE))
+        .with_context(|| format!("cannot read {}", dir.join(WEIGHTS_FILE).display()))?;
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE))
+        .with_context(|| format!("cannot read {}", dir.join(CONFIG_FILE).display()))?;
+    let exported = weights::config_for(&json, &bytes)?;
+    // The bare network: the answer settings (and the density they may carry) are refitted.
+    let config = exported.clone().with_answer(None).with_checksum(None);
+    let network = weights::network_from_bytes(&config, &bytes, &Device::flex())?;
+    let training = report.model.training.clone();
+    let data = prepare(&training, &args.paths)?;
+    let state = State {
+        config: training,
+        data_fingerprint: data.dataset.fingerprint(),
+        epoch: report.history.len(),
+        history: report.history.clone(),
+        best_epoch: report.model.best_epoch,
+        best_score: report.model.validation.balanced_accuracy,
+        seconds: report.model.training_seconds,
+        backend: report.model.backend.clone(),
+        hardware: report.model.hardware.clone(),
+        earlier_history: Vec::new(),
+        earlier_seconds: 0.0,
+    };
+    let dirs = Dirs {
+        run: dir.clone(),
+        out: args.out.clone().unwrap_or(dir),
+        ood: args.ood_dir.clone(),
+    };
+    let offsets = report.model.decision_offsets.clone();
+    ship(network, &config, &state, &data, &dirs, |_| offsets).map_err(|e| anyhow!("{e:#}"))?;
+    Ok(ExitCode::SUCCESS)
+}

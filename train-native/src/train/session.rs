@@ -1,0 +1,343 @@
+//! A training run between its first and last epoch: the initial state (fresh, resumed or
+//! started from earlier weights), and one epoch at a time, each ending in a checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use skin_lesion::report::EpochRecord;
+use skin_lesion::{Classifier, LesionNet, NUM_CLASSES, TrainingConfig, weights};
+
+use super::progress::Progress;
+use super::{Prepared, learning_rate};
+use crate::backend::Selected;
+use crate::checkpoint::{self, Checkpoint, Saved, State};
+use crate::data::augment::Augment;
+use crate::data::batch;
+use crate::evaluate::{self, Images};
+use crate::sampler::Sampler;
+
+/// The model, optimizer and state of a run in progress.
+pub struct Session<'a> {
+    config: &'a TrainingConfig,
+    data: &'a Prepared,
+    run_dir: PathBuf,
+    device: Device,
+    model: LesionNet,
+    optim: ModuleOptimizer,
+    state: State,
+    sampler: Sampler,
+}
+
+/// What one epoch's steps add up to.
+struct Steps {
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+    lr: f64,
+}
+
+impl<'a> Session<'a> {
+    /// A new run, or the one saved in `run_dir` when `resume` is set.
+    pub fn start(
+        config: &'a TrainingConfig,
+        data: &'a Prepared,
+        selected: &Selected,
+        run_dir: &Path,
+        resume: bool,
+    ) -> Result<Self> {
+        let fingerprint = data.dataset.fingerprint();
+        let saved = if resume {
+            checkpoint::load(run_dir, config, &fingerprint)?
+        } else {
+            None
+        };
+        if !resume && run_dir.join(checkpoint::STATE_FILE).exists() {
+            bail!(
+                "{} holds an earlier run: pass --resume to continue it, or --run-dir to start another (or delete the folder)",
+                run_dir.display()
+            );
+        }
+        let device = selected.device.clone().autodiff();
+        device.seed(config.split.seed);
+        let fresh = config.model.init(&device);
+        let optim = AdamWConfig::new()
+            .with_weight_decay(config.weight_decay)
+            .init();
+        let (model, optim, state) = match saved {
+            Some(saved) => {
+                eprintln!(
+                    "resuming {} after epoch {}/{}",
+                    run_dir.display(),
+                    saved.state.epoch,
+                    config.epochs
+                );
+                resumed(config, saved, fresh, optim, &device)?
+            }
+            None => {
+                if resume {
+                    eprintln!("no checkpoint in {}: starting a new run", run_dir.display());
+                }
+                let state = fresh_state(config, selected, fingerprint);
+                let (model, state) = from_init(config, fresh, state, &device)?;
+                (model, optim, state)
+            }
+        };
+        eprintln!(
+            "model: {} with {} parameters",
+            config.model.architecture_name(),
+            model.num_params()
+        );
+        let train = &data.split.train;
+        let sampler = Sampler::new(
+            train.iter().map(|&i| (i, data.dataset.records[i].label)),
+            NUM_CLASSES,
+            config.sampling_power,
+        );
+        Ok(Self {
+            config,
+            data,
+            run_dir: run_dir.to_path_buf(),
+            device,
+            model,
+            optim,
+            state,
+            sampler,
+        })
+    }
+
+    /// Where the run stands.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Train epoch `epoch`, validate, and checkpoint.
+    pub fn epoch(&mut self, epoch: usize, progress: &Progress) -> Result<()> {
+        let started = Instant::now();
+        // Every source of randomness is seeded from the epoch, so that a resumed run repeats
+        // exactly what an uninterrupted one does (dropout draws from the device's generator).
+        let seed = self.config.split.seed ^ (epoch as u64).wrapping_mul(0x5851_F42D_4C95_7F2D);
+        self.device.seed(seed);
+        let steps = self.steps(epoch, seed, progress)?;
+        let valid = self.model.valid();
+        // One view per epoch: selection stays cheap; the shipped model's views come in finish.
+        let config = self.config.model.clone().with_test_time_views(1);
+        let classifier = Classifier::new(valid.clone(), config, self.device.clone().inner());
+        let val = evaluate::score(
+            &classifier,
+            &Images::new(&self.data.dataset, &self.data.cache, &self.data.split.val),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch,
+            train_loss: steps.loss_sum / steps.seen as f64,
+            train_accuracy: steps.correct as f64 / steps.seen as f64,
+            val_loss: val.loss,
+            val_accuracy: val.metrics.accuracy,
+            val_balanced_accuracy: val.metrics.balanced_accuracy,
+            val_macro_f1: val.metrics.macro_f1,
+            learning_rate: steps.lr,
+            seconds,
+        };
+        let improved = record.val_balanced_accuracy > self.state.best_score;
+        progress.log(format!(
+            "epoch {epoch:>3}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} bal-acc {:.3} macro-F1 {:.3} | {seconds:.0}s{}",
+            record.train_loss,
+            record.train_accuracy,
+            record.val_loss,
+            record.val_accuracy,
+            record.val_balanced_accuracy,
+            record.val_macro_f1,
+            if improved { "  *best*" } else { "" }
+        ));
+        self.commit(record, improved, valid)?;
+        progress.epochs.set_message(format!(
+            "best bal-acc {:.3} (epoch {})",
+            self.state.best_score, self.state.best_epoch
+        ));
+        progress.epochs.inc(1);
+        Ok(())
+    }
+
+    /// The epoch's optimiser steps over a class-balanced draw of training images.
+    fn steps(&mut self, epoch: usize, seed: u64, progress: &Progress) -> Result<Steps> {
+        let config = self.config;
+        let started = Instant::now();
+        let draw = self
+            .sampler
+            .epoch(config.epoch_size, &mut ChaCha8Rng::seed_from_u64(seed));
+        let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing);
+        let loss_fn = CrossEntropyLossConfig::new()
+            .with_weights(Some(draw.class_weights.clone()))
+            .with_smoothing(smoothing)
+            .init(&self.device);
+        let augment = Augment {
+            color: config.color_jitter,
+        };
+        let steps_per_epoch = config.epoch_size.div_ceil(config.batch_size);
+        let side = config.model.input_size;
+        let mut total = Steps {
+            loss_sum: 0.0,
+            correct: 0,
+            seen: 0,
+            lr: config.lr,
+        };
+        // The optimizer updates parameters in place when nothing else holds them.
+        let mut model = self.model.clone();
+        progress.batches.reset();
+        for (step, indices) in draw.order.chunks(config.batch_size).enumerate() {
+            total.lr = learning_rate(
+                config,
+                (epoch - 1) * steps_per_epoch + step,
+                steps_per_epoch,
+            );
+            let batch_seed = config
+                .split
+                .seed
+                .wrapping_add(((epoch * 1_000_003 + step) as u64) << 8);
+            let inputs = batch::inputs(
+                &self.data.cache,
+                indices,
+                side,
+                Some((&augment, batch_seed)),
+            );
+            let x = batch::tensor(inputs, side, &self.device);
+            let y = batch::labels(&self.data.dataset.labels(indices), &self.device);
+            let logits = model.forward(x);
+            let loss = loss_fn.forward(logits.clone(), y.clone());
+            let hits: i64 = logits
+                .argmax(1)
+                .squeeze_dim::<1>(1)
+                .equal(y)
+                .int()
+                .sum()
+                .into_scalar();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = self.optim.step(total.lr, model, grads);
+            let loss: f32 = loss.into_scalar();
+            if !loss.is_finite() {
+                bail!("the loss became {loss} at epoch {epoch}, step {step}: lower --lr");
+            }
+            total.loss_sum += f64::from(loss) * indices.len() as f64;
+            total.correct += hits as usize;
+            total.seen += indices.len();
+            let rate = total.seen as f64 / started.elapsed().as_secs_f64();
+            let (mean, accuracy) = (
+                total.loss_sum / total.seen as f64,
+                total.correct as f64 / total.seen as f64,
+            );
+            progress.batches.set_message(format!(
+                "loss {mean:.4} acc {accuracy:.3} lr {:.2e} {rate:.0} img/s",
+                total.lr
+            ));
+            progress.batches.inc(1);
+        }
+        self.model = model;
+        Ok(total)
+    }
+
+    /// Record the epoch and checkpoint it (with its weights as the new best if `improved`).
+    fn commit(&mut self, record: EpochRecord, improved: bool, valid: LesionNet) -> Result<()> {
+        let previous_best = self.state.best_epoch;
+        let best = if improved {
+            self.state.best_epoch = record.epoch;
+            self.state.best_score = record.val_balanced_accuracy;
+            Some(weights::to_bytes(valid.clone())?)
+        } else {
+            None
+        };
+        self.state.epoch = record.epoch;
+        self.state.seconds += record.seconds;
+        self.state.history.push(record);
+        let optim = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow!("cannot serialise the optimizer: {e}"))?;
+        let model = weights::to_bytes(valid)?;
+        let files = Checkpoint {
+            model: &model,
+            optim: &optim,
+            best: best.as_deref(),
+        };
+        checkpoint::save(&self.run_dir, &self.state, previous_best, files)
+    }
+}
+
+/// The state of a run that has not trained yet.
+fn fresh_state(config: &TrainingConfig, selected: &Selected, data_fingerprint: String) -> State {
+    State {
+        config: config.clone(),
+        data_fingerprint,
+        epoch: 0,
+        history: Vec::new(),
+        best_epoch: 0,
+        best_score: f64::NEG_INFINITY,
+        seconds: 0.0,
+        backend: selected.backend.clone(),
+        hardware: selected.hardware.clone(),
+        earlier_history: Vec::new(),
+        earlier_seconds: 0.0,
+    }
+}
+
+/// The model and optimizer of a saved run.
+fn resumed(
+    config: &TrainingConfig,
+    saved: Saved,
+    fresh: LesionNet,
+    optim: ModuleOptimizer,
+    device: &Device,
+) -> Result<(LesionNet, ModuleOptimizer, State)> {
+    let mut state = saved.state;
+    // A re-export with another view count is the one change --resume allows.
+    state.config.model.test_time_views = config.model.test_time_views;
+    if state.epoch == 0 {
+        return Ok((fresh, optim, state));
+    }
+    let model = weights::from_bytes(&config.model, &saved.model, device)
+        .context("cannot load the checkpoint's weights")?;
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(saved.optim))
+        .map_err(|e| anyhow!("cannot load the optimizer state: {e}"))?;
+    Ok((model, optim, state))
+}
+
+/// Start from `--init`'s weights when given, carrying the earlier run's history and time.
+fn from_init(
+    config: &TrainingConfig,
+    fresh: LesionNet,
+    mut state: State,
+    device: &Device,
+) -> Result<(LesionNet, State)> {
+    let Some(init) = &config.init else {
+        return Ok((fresh, state));
+    };
+    let bytes =
+        std::fs::read(init).with_context(|| format!("cannot read --init {}", init.display()))?;
+    let model = weights::from_bytes(&config.model, &bytes, device)
+        .with_context(|| format!("cannot start from {}", init.display()))?;
+    let earlier = init
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(checkpoint::STATE_FILE);
+    if let Ok(text) = std::fs::read_to_string(&earlier) {
+        let earlier: State = serde_json::from_str(&text)
+            .with_context(|| format!("{} is damaged", earlier.display()))?;
+        // All of the earlier run's time counts, even the epochs after its best.
+        state.earlier_history = earlier.full_history();
+        state.earlier_seconds = earlier.total_seconds();
+    }
+    eprintln!(
+        "starting from {} ({} earlier epochs)",
+        init.display(),
+        state.earlier_history.len()
+    );
+    Ok((model, state))
+}
