@@ -39,6 +39,10 @@ pub struct LesionNetConfig {
     /// Dropout before the classifier head.
     #[config(default = 0.3)]
     pub dropout: f64,
+    /// Whether each photo's light is brought to HAM10000's typical light first
+    /// ([`crate::preprocess::constancy`]). Off in the shipped recipe ("What was tried").
+    #[config(default = false)]
+    pub colour_constancy: bool,
     /// How many flips/rotations of a photo the classifier averages ([`super::views`]).
     #[config(default = 8)]
     pub test_time_views: usize,

@@ -77,6 +77,12 @@ fn report_describes_the_shipped_weights() {
         "macro AUC {:?}",
         report.metrics.macro_auc
     );
+    // `cargo run -p train-native` with no options must train what ships.
+    assert_eq!(
+        report.model.training,
+        crate::TrainingConfig::new(),
+        "the default recipe is not the shipped model's"
+    );
     // The page must run the model as it was measured.
     assert_eq!(
         report.model.test_time_views,

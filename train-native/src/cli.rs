@@ -144,8 +144,26 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub sampling_power: Option<f64>,
     /// Brightness/contrast/saturation jitter (0.15 = ±15%).
+    #[arg(long, alias = "color-jitter")]
+    pub colour_jitter: Option<f32>,
+    /// Colour-balance jitter: red and blue gains of exp(±x).
     #[arg(long)]
-    pub color_jitter: Option<f32>,
+    pub cast_jitter: Option<f32>,
+    /// Probability of a slight blur in training.
+    #[arg(long)]
+    pub blur_probability: Option<f32>,
+    /// Probability of sensor noise in training.
+    #[arg(long)]
+    pub noise_probability: Option<f32>,
+    /// Probability of JPEG compression in training.
+    #[arg(long)]
+    pub jpeg_probability: Option<f32>,
+    /// Random crops down to 1 - x of the square, resized back.
+    #[arg(long)]
+    pub scale_jitter: Option<f32>,
+    /// Bring each photo's light to HAM10000's typical light (Shades of Gray): true or false.
+    #[arg(long)]
+    pub colour_constancy: Option<bool>,
     /// Seed of the split, the initial weights and the sampling.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -209,7 +227,10 @@ impl RecipeArgs {
             epochs => epochs, batch_size => batch_size, epoch_size => epoch_size, lr => lr,
             warmup_epochs => warmup_epochs, weight_decay => weight_decay,
             label_smoothing => label_smoothing, sampling_power => sampling_power,
-            color_jitter => color_jitter, seed => split.seed, val_fraction => split.val_fraction,
+            colour_jitter => augment.colour, cast_jitter => augment.cast,
+            blur_probability => augment.blur, noise_probability => augment.noise,
+            jpeg_probability => augment.jpeg, scale_jitter => augment.scale,
+            colour_constancy => model.colour_constancy, seed => split.seed, val_fraction => split.val_fraction,
             test_fraction => split.test_fraction, input_size => model.input_size,
             resize_size => model.resize_size, base_width => model.base_width,
             stages => model.stages, convs_per_stage => model.convs_per_stage,

@@ -54,10 +54,9 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<Scored> {
     if images.indices.is_empty() {
         bail!("no images to evaluate");
     }
-    let side = classifier.config().input_size;
     let mut answers = Vec::with_capacity(images.indices.len());
     for chunk in images.indices.chunks(EVAL_BATCH) {
-        let inputs = batch::inputs(images.cache, chunk, side, None);
+        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
         answers.extend(classifier.classify_batch(&inputs, chunk.len())?);
     }
     Ok(scored(answers, &images.labels))

@@ -128,8 +128,13 @@ fn preprocessing(config: &LesionNetConfig) -> String {
         1 => String::new(),
         n => format!("; the network's logits are averaged over {n} flips/rotations of the crop"),
     };
+    let constancy = if config.colour_constancy {
+        " → colour constancy (Shades of Gray, p = 6, to HAM10000's average light)"
+    } else {
+        ""
+    };
     format!(
-        "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter) → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
+        "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter){constancy} → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
         r = config.resize_size,
         s = config.input_size,
     )

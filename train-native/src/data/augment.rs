@@ -1,44 +1,115 @@
-//! Training-time augmentation on cached squares: random crop, any of the 8 flips/rotations
-//! (a dermatoscopy photo has no "up"), and brightness/contrast/saturation jitter.
+//! Training-time augmentation on cached squares: the changes other cameras and clinics bring
+//! (colour casts, exposure, blur, JPEG compression, noise, another lesion size), then the
+//! shared colour constancy, a random crop and any of the 8 flips/rotations (a dermatoscopy
+//! photo has no "up").
 //!
 //! The result is an ordinary `RgbImage` that then goes through the shared
-//! [`skin_lesion::preprocess::normalize`], like every other image.
+//! [`skin_lesion::preprocess::normalize`], like every other image; the colour constancy is the
+//! shared one too, applied to the whole square as at inference.
 
 use image::RgbImage;
-use image::imageops;
+use image::imageops::{self, FilterType};
 use rand::Rng;
+use skin_lesion::preprocess::constancy;
+use skin_lesion::training::AugmentConfig;
 
-/// How strongly to augment.
-#[derive(Debug, Clone, Copy)]
+use super::corrupt::{self, Corruption};
+
+/// How to augment: the recipe's strengths, and whether the model uses colour constancy.
+#[derive(Debug, Clone)]
 pub struct Augment {
-    /// Max relative change of brightness, contrast and saturation (0.2 = ±20%).
-    pub color: f32,
+    pub config: AugmentConfig,
+    pub constancy: bool,
 }
 
 impl Augment {
     /// A random `side` x `side` view of `square`.
+    ///
+    /// The order: what another camera does to the whole photo (colour cast, blur, noise,
+    /// JPEG), the shared colour constancy (as at inference, where it sees the whole square),
+    /// the crop, a flip/rotation, and last the brightness/contrast/saturation jitter, which
+    /// constancy would otherwise divide out again. A change whose strength is 0 draws no
+    /// random numbers, so with the camera changes off the draws are those of the version
+    /// that trained the shipped model (crop, rotation, flip, jitter).
     pub fn apply(&self, square: &RgbImage, side: u32, rng: &mut impl Rng) -> RgbImage {
-        let max = square.width() - side;
-        let (x, y) = (rng.random_range(0..=max), rng.random_range(0..=max));
-        let mut img = imageops::crop_imm(square, x, y, side, side).to_image();
+        let mut img = self.camera(square.clone(), rng);
+        if self.constancy {
+            constancy(&mut img);
+        }
+        let mut out = self.crop(&img, side, rng);
         match rng.random_range(0..4) {
-            1 => img = imageops::rotate90(&img),
-            2 => imageops::rotate180_in_place(&mut img),
-            3 => img = imageops::rotate270(&img),
+            1 => out = imageops::rotate90(&out),
+            2 => imageops::rotate180_in_place(&mut out),
+            3 => out = imageops::rotate270(&out),
             _ => {}
         }
         if rng.random_bool(0.5) {
-            imageops::flip_horizontal_in_place(&mut img);
+            imageops::flip_horizontal_in_place(&mut out);
         }
-        if self.color > 0.0 {
-            let c = self.color;
+        let c = self.config.colour;
+        if c > 0.0 {
             let brightness = 1.0 + rng.random_range(-c..=c);
             let contrast = 1.0 + rng.random_range(-c..=c);
             let saturation = 1.0 + rng.random_range(-c..=c);
-            jitter(&mut img, brightness, contrast, saturation);
+            jitter(&mut out, brightness, contrast, saturation);
+        }
+        out
+    }
+
+    /// Another camera's colour balance, focus, sensor noise and compression.
+    fn camera(&self, mut img: RgbImage, rng: &mut impl Rng) -> RgbImage {
+        let a = &self.config;
+        if a.cast > 0.0 {
+            let (red, blue) = (
+                rng.random_range(-a.cast..=a.cast).exp(),
+                rng.random_range(-a.cast..=a.cast).exp(),
+            );
+            img = corrupt::gains(&img, [red, 1.0, blue]);
+        }
+        if happens(rng, a.blur) {
+            img = imageops::blur(&img, rng.random_range(0.3..1.2));
+        }
+        if happens(rng, a.noise) {
+            img = Corruption::Noise {
+                s: rng.random_range(2.0..10.0),
+            }
+            .apply(&img, rng);
+        }
+        if happens(rng, a.jpeg) {
+            img = corrupt::jpeg(&img, rng.random_range(30..=90));
         }
         img
     }
+
+    /// A random crop: `side` pixels, or with scale jitter a larger one (down to `1 - scale`
+    /// of the square, the lesion a little larger) resized to `side`.
+    fn crop(&self, img: &RgbImage, side: u32, rng: &mut impl Rng) -> RgbImage {
+        let largest = img.width();
+        let crop = if self.config.scale > 0.0 {
+            let smallest = ((1.0 - self.config.scale) * largest as f32)
+                .round()
+                .max(side as f32 * 0.75) as u32;
+            rng.random_range(smallest.min(largest)..=largest)
+        } else {
+            side
+        }
+        .clamp(1, largest);
+        let (x, y) = (
+            rng.random_range(0..=largest - crop),
+            rng.random_range(0..=largest - crop),
+        );
+        let view = imageops::crop_imm(img, x, y, crop, crop);
+        if crop == side {
+            view.to_image()
+        } else {
+            imageops::resize(&*view, side, side, FilterType::Triangle)
+        }
+    }
+}
+
+/// Whether a change of probability `p` happens; `p = 0` draws nothing.
+fn happens(rng: &mut impl Rng, p: f32) -> bool {
+    p > 0.0 && rng.random_bool(f64::from(p))
 }
 
 /// Scale brightness, contrast (about the image mean) and saturation (about each pixel's gray).
@@ -66,15 +137,84 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    fn none() -> AugmentConfig {
+        AugmentConfig::new()
+            .with_colour(0.0)
+            .with_cast(0.0)
+            .with_blur(0.0)
+            .with_noise(0.0)
+            .with_jpeg(0.0)
+            .with_scale(0.0)
+    }
+
     #[test]
     fn crops_to_size_and_keeps_pixels_without_jitter() {
         let square = RgbImage::from_fn(10, 10, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let aug = Augment { color: 0.0 };
+        let aug = Augment {
+            config: none(),
+            constancy: false,
+        };
         for _ in 0..20 {
             let out = aug.apply(&square, 8, &mut rng);
             assert_eq!(out.dimensions(), (8, 8));
             assert!(out.pixels().all(|p| p[2] == 7));
+        }
+    }
+
+    /// The shipped model was trained by a version that drew crop, rotation, flip and jitter
+    /// and nothing else: with the camera changes off, the recipe must draw the same.
+    #[test]
+    fn without_camera_changes_the_draws_are_the_shipped_models() {
+        let square = RgbImage::from_fn(72, 72, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 3) as u8, (x + y) as u8])
+        });
+        let aug = Augment {
+            config: none().with_colour(0.15),
+            constancy: false,
+        };
+        for seed in 0..10 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let got = aug.apply(&square, 64, &mut rng);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (x, y) = (rng.random_range(0..=8), rng.random_range(0..=8));
+            let mut want = imageops::crop_imm(&square, x, y, 64, 64).to_image();
+            match rng.random_range(0..4) {
+                1 => want = imageops::rotate90(&want),
+                2 => imageops::rotate180_in_place(&mut want),
+                3 => want = imageops::rotate270(&want),
+                _ => {}
+            }
+            if rng.random_bool(0.5) {
+                imageops::flip_horizontal_in_place(&mut want);
+            }
+            let c = 0.15f32;
+            let (b, k, s) = (
+                1.0 + rng.random_range(-c..=c),
+                1.0 + rng.random_range(-c..=c),
+                1.0 + rng.random_range(-c..=c),
+            );
+            jitter(&mut want, b, k, s);
+            assert!(got == want, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn every_change_keeps_the_size() {
+        let square = RgbImage::from_fn(72, 72, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 3) as u8, 120])
+        });
+        let all = AugmentConfig::new()
+            .with_blur(1.0)
+            .with_noise(1.0)
+            .with_jpeg(1.0);
+        let aug = Augment {
+            config: all,
+            constancy: true,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..10 {
+            assert_eq!(aug.apply(&square, 64, &mut rng).dimensions(), (64, 64));
         }
     }
 
@@ -83,9 +223,12 @@ mod tests {
         let square = RgbImage::from_fn(12, 12, |x, y| {
             image::Rgb([(x * 20) as u8, (y * 20) as u8, 100])
         });
-        let aug = Augment { color: 0.2 };
+        let aug = Augment {
+            config: AugmentConfig::new(),
+            constancy: true,
+        };
         let a = aug.apply(&square, 8, &mut ChaCha8Rng::seed_from_u64(9));
         let b = aug.apply(&square, 8, &mut ChaCha8Rng::seed_from_u64(9));
-        assert_eq!(a, b);
+        assert!(a == b);
     }
 }

@@ -4,20 +4,22 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use skin_lesion::preprocess;
+use skin_lesion::{LesionNetConfig, preprocess};
 
 use super::augment::Augment;
 use super::cache::ImageCache;
 
-/// Normalised inputs for `indices`, laid end to end (`3 * side²` floats each): central crops,
-/// or augmented random views when `augment` is given (each image seeded from `seed` and its
-/// slot, so a batch is reproducible whatever the thread count).
+/// Normalised inputs for `indices`, laid end to end (`3 * input_size²` floats each): the
+/// shared inference preprocessing ([`preprocess::from_square`]), or augmented random views
+/// when `augment` is given (each image seeded from `seed` and its slot, so a batch is
+/// reproducible whatever the thread count).
 pub fn inputs(
     cache: &ImageCache,
     indices: &[usize],
-    side: usize,
+    model: &LesionNetConfig,
     augment: Option<(&Augment, u64)>,
 ) -> Vec<f32> {
+    let side = model.input_size;
     let plane = 3 * side * side;
     let mut data = vec![0.0f32; indices.len() * plane];
     data.par_chunks_mut(plane)
@@ -25,17 +27,16 @@ pub fn inputs(
         .enumerate()
         .for_each(|(slot, (out, &i))| {
             let square = cache.rgb(i);
-            let view = match augment {
+            match augment {
                 Some((aug, seed)) => {
                     let mut rng = ChaCha8Rng::seed_from_u64(
                         seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                             .wrapping_add(slot as u64),
                     );
-                    aug.apply(&square, side as u32, &mut rng)
+                    preprocess::normalize_into(&aug.apply(&square, side as u32, &mut rng), out);
                 }
-                None => preprocess::center_crop(&square, side as u32),
-            };
-            preprocess::normalize_into(&view, out);
+                None => preprocess::from_square(square, model, out),
+            }
         });
     data
 }

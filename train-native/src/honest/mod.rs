@@ -179,14 +179,11 @@ fn image_sums(
     cache: &crate::data::cache::ImageCache,
     indices: &[usize],
 ) -> Result<Vec<ViewSums>> {
-    let (side, views) = (
-        classifier.config().input_size,
-        classifier.config().test_time_views,
-    );
+    let views = classifier.config().test_time_views;
     let mut sums = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(EVAL_BATCH) {
         sums.extend(classifier.view_sums(
-            &batch::inputs(cache, chunk, side, None),
+            &batch::inputs(cache, chunk, classifier.config(), None),
             chunk.len(),
             0..views,
         )?);
@@ -280,6 +277,15 @@ pub fn calibrate(
     )?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
+    if let Some(dev) = dev {
+        let dev = answers_of(&shipped, &picture_sums(&shipped, dev)?)?;
+        let dev: Vec<f32> = dev.iter().map(|a| a.ood_score).collect();
+        eprintln!(
+            "shipped (f16) density: dev AUROC {:.3}, dev refused {:.3}",
+            auroc(&dev, &scores),
+            flagged(&dev, threshold)
+        );
+    }
     let unsure_below = selective::choose(&answers, &val_labels);
     eprintln!(
         "out-of-distribution: {} above {threshold:.3}; unsure below {unsure_below:.2}",

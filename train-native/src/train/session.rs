@@ -179,7 +179,8 @@ impl<'a> Session<'a> {
             .with_smoothing(smoothing)
             .init(&self.device);
         let augment = Augment {
-            color: config.color_jitter,
+            config: config.augment.clone(),
+            constancy: config.model.colour_constancy,
         };
         let steps_per_epoch = config.epoch_size.div_ceil(config.batch_size);
         let side = config.model.input_size;
@@ -205,7 +206,7 @@ impl<'a> Session<'a> {
             let inputs = batch::inputs(
                 &self.data.cache,
                 indices,
-                side,
+                &config.model,
                 Some((&augment, batch_seed)),
             );
             let x = batch::tensor(inputs, side, &self.device);
