@@ -7,8 +7,9 @@ timings drift by a third from run to run:
     python3 train-native/examples/train_speed_torch.py [--threads 2] [--width 32] [--input 64]
 
 It prints `train <N> img/s` (forward, backward and AdamW at batch 64, the shipped loss: class
-weights and label smoothing 0.05) and `infer <N> ms` (one batch of 8 views, one thread), the two
-figures `cargo run --release -p train-native --example train_speed` prints for burn.
+weights and label smoothing 0.05) and `infer <N> ms` (one batch of 8 views, one thread): the
+figures `cargo run --release -p train-native --example train_speed` and `--example infer_speed`
+print for burn.
 """
 
 import argparse

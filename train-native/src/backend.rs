@@ -14,6 +14,13 @@ pub enum BackendChoice {
     Wgpu,
     /// burn's flex backend on the CPU.
     Cpu,
+    /// burn's ndarray backend on the CPU (built with `--features ndarray`; for comparison).
+    #[cfg(feature = "ndarray")]
+    Ndarray,
+    /// LibTorch on the CPU through burn's tch backend: 1.7x flex's training speed here, but it
+    /// needs `--features tch` and a LibTorch 2.9 (`LIBTORCH`; README, "Training throughput").
+    #[cfg(feature = "tch")]
+    Tch,
 }
 
 /// A device and how to describe it in the report.
@@ -29,6 +36,20 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
     match choice {
         BackendChoice::Cpu => Ok(cpu()),
         BackendChoice::Wgpu => wgpu(),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // measured against flex, never the default
+        BackendChoice::Ndarray => Ok(Selected {
+            device: Device::ndarray(),
+            backend: "ndarray (CPU)".into(),
+            hardware: cpu_name(),
+        }),
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)] // opt-in: it needs LibTorch
+        BackendChoice::Tch => Ok(Selected {
+            device: Device::libtorch(),
+            backend: "tch (LibTorch, CPU)".into(),
+            hardware: cpu_name(),
+        }),
         BackendChoice::Auto => {
             let gpus = catch_unwind(Device::enumerate_physical).unwrap_or_default();
             match gpus.into_iter().next() {
