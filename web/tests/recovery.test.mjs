@@ -101,12 +101,16 @@ test('weights that produce NaN are an error, never "NaN% confidence"', async () 
 test('a widget whose model changes stops the old worker and revokes its blob URL', async () => {
   const { page } = await openPage(browser, `${hostServer.origin}/`);
   const workers = [];
-  page.on('worker', (w) => {
-    const entry = { url: w.url(), closed: false };
+  const track = (w) => {
+    if (workers.some((entry) => entry.worker === w)) return;
+    const entry = { worker: w, url: w.url(), closed: false };
     w.on('close', () => (entry.closed = true));
     workers.push(entry);
-  });
+  };
+  page.on('worker', track);
   await page.waitForFunction(() => document.querySelector('skin-lesion-classifier')?.dataset.ready === 'cpu');
+  // The page starts loading in openPage: a worker may have started before the listener above.
+  page.workers().forEach(track);
   const first = workers.filter((w) => !w.closed).map((w) => w.url);
   assert.ok(first.length >= 1, 'a worker runs the model');
   await page.evaluate(() => document.querySelector('skin-lesion-classifier').setAttribute('backend', 'auto'));
