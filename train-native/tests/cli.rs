@@ -5,13 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use common::Fixture;
+use common::{Fixture, METRIC_KEYS, cli, json, refused};
 use serde_json::Value;
-
-fn cli() -> Command {
-    Command::cargo_bin("train-native").unwrap()
-}
 
 /// 8 lesions per class, 2 photos each.
 fn fixture() -> Fixture {
@@ -79,12 +74,6 @@ fn train_args(data: &Path, work: &Path) -> Vec<String> {
     .collect()
 }
 
-/// Run `command`, which must fail, and return what it printed on stderr.
-fn refused(command: &mut Command) -> String {
-    let out = command.assert().failure().get_output().stderr.clone();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Train with `args`, stopping as if interrupted after `epoch`.
 fn train_until(args: &[String], epoch: usize) {
     cli()
@@ -92,10 +81,6 @@ fn train_until(args: &[String], epoch: usize) {
         .args(["--stop-after-epoch", &epoch.to_string()])
         .assert()
         .success();
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -138,16 +123,7 @@ fn train_resume_evaluate_predict() {
     }
     let report = json(&model.join("report.json"));
     assert_eq!(report["history"].as_array().unwrap().len(), 3);
-    for key in [
-        "classes",
-        "confusion_matrix",
-        "per_class",
-        "accuracy",
-        "balanced_accuracy",
-        "macro_f1",
-        "weighted_f1",
-        "macro_auc",
-    ] {
+    for key in std::iter::once("classes").chain(METRIC_KEYS) {
         assert!(!report[key].is_null(), "report.json lacks {key}");
     }
     assert_eq!(report["model"]["test_time_views"], 8);
@@ -196,15 +172,7 @@ fn train_resume_evaluate_predict() {
     );
     assert!(stdout.contains("weighted avg"), "{stdout}");
     let eval = json(&eval_out);
-    for key in [
-        "confusion_matrix",
-        "per_class",
-        "accuracy",
-        "balanced_accuracy",
-        "macro_f1",
-        "weighted_f1",
-        "macro_auc",
-    ] {
+    for key in METRIC_KEYS {
         assert_eq!(eval[key], report[key], "{key} differs");
     }
     // --split all counts every image.

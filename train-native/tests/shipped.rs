@@ -2,18 +2,11 @@
 //! weights, and, when the real data set is beside the checkout, `evaluate` reproducing the
 //! committed test figures exactly.
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
-use serde_json::Value;
-
-fn cli() -> Command {
-    Command::cargo_bin("train-native").unwrap()
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{METRIC_KEYS, cli, json, refused};
 
 #[test]
 fn mismatched_or_missing_weights_are_clear_errors() {
@@ -21,16 +14,13 @@ fn mismatched_or_missing_weights_are_clear_errors() {
     let photo = work.path().join("p.png");
     image::RgbImage::new(8, 8).save(&photo).unwrap();
     let missing = work.path().join("none/model.bpk");
-    let out = cli()
-        .args(["predict", "--weights"])
-        .arg(&missing)
-        .arg(&photo)
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    assert!(String::from_utf8_lossy(&out).contains("does not exist"));
+    let out = refused(
+        cli()
+            .args(["predict", "--weights"])
+            .arg(&missing)
+            .arg(&photo),
+    );
+    assert!(out.contains("does not exist"));
 
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/model");
     let dir = work.path().join("m");
@@ -39,20 +29,13 @@ fn mismatched_or_missing_weights_are_clear_errors() {
     let mut config = json(&shipped.join("config.json"));
     config["base_width"] = 64.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let out = cli()
-        .args(["predict", "--weights"])
-        .arg(dir.join("model.bpk"))
-        .arg(&photo)
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    assert!(
-        String::from_utf8_lossy(&out).contains("does not belong"),
-        "{}",
-        String::from_utf8_lossy(&out)
+    let out = refused(
+        cli()
+            .args(["predict", "--weights"])
+            .arg(dir.join("model.bpk"))
+            .arg(&photo),
     );
+    assert!(out.contains("does not belong"), "{out}");
 }
 
 #[test]
@@ -71,15 +54,7 @@ fn evaluate_reproduces_the_shipped_report_on_the_real_data() {
         .success();
     let eval = json(&out);
     let report = json(&root.join("web/model/report.json"));
-    for key in [
-        "confusion_matrix",
-        "per_class",
-        "accuracy",
-        "balanced_accuracy",
-        "macro_f1",
-        "weighted_f1",
-        "macro_auc",
-    ] {
+    for key in METRIC_KEYS {
         assert_eq!(
             eval[key], report[key],
             "{key} differs from web/model/report.json"

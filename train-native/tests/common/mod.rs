@@ -50,3 +50,30 @@ impl Fixture {
         panic!("{image_id} is not in the fixture")
     }
 }
+
+/// The train-native binary.
+pub fn cli() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("train-native").unwrap()
+}
+
+/// Run `command`, which must fail, and return what it printed on stderr.
+pub fn refused(command: &mut assert_cmd::Command) -> String {
+    let out = command.assert().failure().get_output().stderr.clone();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The test-split metrics that `evaluate --out` and `report.json` share, key for key.
+pub const METRIC_KEYS: [&str; 7] = [
+    "confusion_matrix",
+    "per_class",
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "macro_auc",
+];
