@@ -226,9 +226,14 @@ pub fn calibrate(
         .into_iter()
         .map(|(method, stages)| Candidate::fit(method, stages, config, &train, &train_labels))
         .collect();
-    let (figures, best) = match dev {
-        Some(dev) => {
-            let dev = Outputs::of(picture_sums(&plain, dev)?);
+    // The dev pictures go through the network once: the shipped model below has the same
+    // network, so its answers come from these sums too.
+    let dev_sums = dev
+        .map(|pictures| picture_sums(&plain, pictures))
+        .transpose()?;
+    let (figures, best) = match &dev_sums {
+        Some(sums) => {
+            let dev = Outputs::of(sums.clone());
             let figures: Vec<OodCandidate> = candidates
                 .iter()
                 .map(|c| c.figures(&val, &val_labels, &dev))
@@ -277,9 +282,11 @@ pub fn calibrate(
     )?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
-    if let Some(dev) = dev {
-        let dev = answers_of(&shipped, &picture_sums(&shipped, dev)?)?;
-        let dev: Vec<f32> = dev.iter().map(|a| a.ood_score).collect();
+    if let Some(sums) = &dev_sums {
+        let dev: Vec<f32> = answers_of(&shipped, sums)?
+            .iter()
+            .map(|a| a.ood_score)
+            .collect();
         eprintln!(
             "shipped (f16) density: dev AUROC {:.3}, dev refused {:.3}",
             auroc(&dev, &scores),
