@@ -105,6 +105,11 @@ pub struct TrainArgs {
     /// Ship the best epoch as it is, without per-class decision offsets fitted on validation.
     #[arg(long)]
     pub no_offsets: bool,
+    /// End the run with the validation figures a choice between recipes rests on (after
+    /// offsets, clean and under the warm colour cast; written to validation.json in --run-dir)
+    /// instead of the test evaluation and the export. `--resume` without it finishes later.
+    #[arg(long)]
+    pub validation_only: bool,
     /// Print the training configuration these options make, as JSON, and exit.
     #[arg(long)]
     pub show_config: bool,

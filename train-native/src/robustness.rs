@@ -23,15 +23,7 @@ pub fn evaluate(
     indices: &[usize],
     clean: &Metrics,
 ) -> Result<Robustness> {
-    let photos: Vec<Decoded> = indices
-        .par_iter()
-        .map(|&i| {
-            let path = &dataset.records[i].path;
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            preprocess::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))
-        })
-        .collect::<Result<_>>()?;
+    let photos = decode_all(dataset, indices)?;
     let labels = dataset.labels(indices);
     let mut corruptions = Vec::new();
     for (severity, corruption) in suite() {
@@ -59,6 +51,31 @@ pub fn evaluate(
         clean_balanced_accuracy: clean.balanced_accuracy,
         corruptions,
     })
+}
+
+/// The metrics of `indices` of `dataset` under one corruption, and the share refused as not
+/// dermatoscopy photos.
+pub fn under(
+    classifier: &Classifier,
+    dataset: &Dataset,
+    indices: &[usize],
+    corruption: &Corruption,
+) -> Result<(Metrics, f64)> {
+    let photos = decode_all(dataset, indices)?;
+    score(classifier, &photos, &dataset.labels(indices), corruption)
+}
+
+/// The whole photos of `indices` (the corruptions act on them, not on the cached squares).
+fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> {
+    indices
+        .par_iter()
+        .map(|&i| {
+            let path = &dataset.records[i].path;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            preprocess::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))
+        })
+        .collect()
 }
 
 /// The metrics of the photos under one corruption (noise seeded by the photo's position).

@@ -289,6 +289,42 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 }
 
 #[test]
+fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let args = train_args(fx.dir(), work.path());
+    let out = cli().args(&args).arg("--validation-only").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("test split:"), "{text}");
+    assert!(
+        !work.path().join("model").exists(),
+        "nothing may be exported"
+    );
+    let figures = json(&work.path().join("run/validation.json"));
+    let number = |key: &str| figures[key].as_f64().unwrap();
+    for key in [
+        "balanced_accuracy",
+        "macro_f1",
+        "warm_cast_balanced_accuracy",
+    ] {
+        assert!((0.0..=1.0).contains(&number(key)), "{key}: {figures}");
+    }
+    let mean = (number("balanced_accuracy") + number("macro_f1")) / 2.0;
+    assert!((number("mean") - mean).abs() < 1e-12);
+    assert_eq!(figures["views"], 8);
+    let state = json(&work.path().join("run/state.json"));
+    assert_eq!(figures["best_epoch"], state["best_epoch"]);
+    // The same run then finishes as usual, folding in the offsets validation.json names.
+    cli().args(&args).arg("--resume").assert().success();
+    let report = json(&work.path().join("model/report.json"));
+    assert_eq!(
+        report["model"]["decision_offsets"]["offsets"],
+        figures["offsets"]
+    );
+}
+
+#[test]
 fn resuming_on_changed_data_is_refused() {
     let fx = fixture();
     let work = tempfile::tempdir().unwrap();

@@ -16,14 +16,34 @@ use crate::export::{self, Exported, Sections};
 use crate::honest::{self, ood_set, selective};
 use crate::{intervals, offsets, robustness};
 
-/// Fit and measure everything, then export the best epoch.
-pub fn finish(
-    config: &TrainingConfig,
-    state: &State,
-    data: &Prepared,
-    dirs: &Dirs,
-    with_offsets: bool,
-) -> Result<()> {
+/// The best epoch's network with the decision offsets fitted on validation folded in.
+pub struct Chosen {
+    pub model: LesionNet,
+    /// The offsets' fit; `None` when the run ships without offsets.
+    pub fitted: Option<offsets::Fitted>,
+    /// Validation figures of the best epoch before the offsets (every view the model averages).
+    pub raw: Metrics,
+}
+
+/// A run whose epochs are done, as its end sees it.
+pub struct Ended<'a> {
+    pub config: &'a TrainingConfig,
+    pub state: &'a State,
+    pub data: &'a Prepared,
+    pub dirs: &'a Dirs,
+    /// Fit per-class decision offsets on validation (`--no-offsets` turns it off).
+    pub with_offsets: bool,
+}
+
+/// Load the best epoch of the run and fit its decision offsets on validation.
+pub fn choose(run: &Ended) -> Result<Chosen> {
+    let Ended {
+        config,
+        state,
+        data,
+        dirs,
+        with_offsets,
+    } = *run;
     let model_config = &config.model;
     let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
     let best_bytes = std::fs::read(&best_path)
@@ -41,19 +61,30 @@ pub fn finish(
         Some(f) => best.with_class_offsets(&f.offsets),
         None => best,
     };
+    Ok(Chosen {
+        model,
+        fitted,
+        raw: raw.metrics,
+    })
+}
+
+/// Fit and measure everything, then export the best epoch.
+pub fn finish(run: &Ended) -> Result<()> {
+    let Chosen { model, fitted, raw } = choose(run)?;
+    let model_config = &run.config.model;
     let record = |val: &Metrics| {
         fitted.map(|f| DecisionOffsets {
             offsets: f.offsets,
             offset_limit: f.limit,
             cross_fit: f.cross_fit,
             objective: offsets::OBJECTIVE.into(),
-            val_balanced_accuracy_before: raw.metrics.balanced_accuracy,
-            val_macro_f1_before: raw.metrics.macro_f1,
+            val_balanced_accuracy_before: raw.balanced_accuracy,
+            val_macro_f1_before: raw.macro_f1,
             val_balanced_accuracy_after: val.balanced_accuracy,
             val_macro_f1_after: val.macro_f1,
         })
     };
-    ship(model, model_config, state, data, dirs, record)
+    ship(model, model_config, run.state, run.data, run.dirs, record)
 }
 
 /// From a network with its decision offsets folded in to the exported model: fit the answer

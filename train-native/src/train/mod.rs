@@ -8,6 +8,7 @@ mod progress;
 pub mod recalibrate;
 mod schedule;
 mod session;
+pub mod validation;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,7 +99,18 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         }
     }
     progress.finish();
-    finish::finish(&config, session.state(), &data, &dirs, !args.no_offsets)?;
+    let ended = finish::Ended {
+        config: &config,
+        state: session.state(),
+        data: &data,
+        dirs: &dirs,
+        with_offsets: !args.no_offsets,
+    };
+    if args.validation_only {
+        validation::report(&ended)?;
+    } else {
+        finish::finish(&ended)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

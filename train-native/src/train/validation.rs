@@ -1,0 +1,87 @@
+//! `train --validation-only`: the end of a run for choosing between recipes. It computes what
+//! a run's choice rests on (the best epoch with its decision offsets, at every view the model
+//! averages, on the validation photos as they are and under the warm colour cast) and nothing
+//! that would spend the test split or replace the exported model. The figures go to the
+//! terminal and to `validation.json` in the run folder; `train --resume` without the flag
+//! later finishes the same run as usual.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use burn::prelude::*;
+use serde::Serialize;
+use skin_lesion::Classifier;
+
+use super::finish::{Chosen, Ended, choose};
+use crate::data::corrupt::WARM_CAST;
+use crate::evaluate::{self, Images};
+use crate::fsutil::write_atomic;
+use crate::robustness;
+
+/// The file in the run folder the figures are written to.
+pub const FILE: &str = "validation.json";
+
+/// What `validation.json` holds.
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub best_epoch: usize,
+    /// The best epoch's balanced accuracy at one view (what chose it).
+    pub best_epoch_balanced_accuracy: f64,
+    pub views: usize,
+    /// The decision offsets fitted on validation and their range chosen by cross-fitting
+    /// (`None` without offsets): what a later `--resume` folds into the exported model.
+    pub offsets: Option<[f32; skin_lesion::NUM_CLASSES]>,
+    pub offset_limit: Option<f32>,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+    /// The mean of the two: the figure the project's rules compare.
+    pub mean: f64,
+    pub warm_cast_balanced_accuracy: f64,
+    pub training_seconds: f64,
+    pub backend: String,
+}
+
+/// Score the run's best epoch on validation and write [`FILE`].
+pub fn report(run: &Ended) -> Result<()> {
+    let Chosen { model, fitted, .. } = choose(run)?;
+    let Ended {
+        config,
+        state,
+        data,
+        dirs,
+        ..
+    } = *run;
+    let classifier = Classifier::new(model, config.model.clone(), Device::flex());
+    let images = Images::new(&data.dataset, &data.cache, &data.split.val);
+    let clean = evaluate::score(&classifier, &images)?.metrics;
+    let (warm, _) = robustness::under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
+    let figures = Figures {
+        best_epoch: state.full_best_epoch(),
+        best_epoch_balanced_accuracy: state.best_score,
+        views: config.model.test_time_views,
+        offsets: fitted.as_ref().map(|f| f.offsets),
+        offset_limit: fitted.map(|f| f.limit),
+        balanced_accuracy: clean.balanced_accuracy,
+        macro_f1: clean.macro_f1,
+        mean: (clean.balanced_accuracy + clean.macro_f1) / 2.0,
+        warm_cast_balanced_accuracy: warm.balanced_accuracy,
+        training_seconds: state.total_seconds(),
+        backend: state.backend.clone(),
+    };
+    eprintln!(
+        "validation only (test split not looked at): best epoch {} ({:.4} at one view); {} views \
+         after offsets: balanced accuracy {:.4}, macro F1 {:.4}, mean {:.4}; under the warm \
+         cast: balanced accuracy {:.4}",
+        figures.best_epoch,
+        figures.best_epoch_balanced_accuracy,
+        figures.views,
+        figures.balanced_accuracy,
+        figures.macro_f1,
+        figures.mean,
+        figures.warm_cast_balanced_accuracy
+    );
+    let path: PathBuf = dirs.run.join(FILE);
+    write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
