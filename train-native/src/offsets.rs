@@ -44,19 +44,29 @@ pub struct Fitted {
 /// halves of them prefers.
 pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
     let logits: Vec<[f32; NUM_CLASSES]> = answers.iter().map(|a| a.logits).collect();
-    let (limit, cross_fit) = choose_limit(&logits, labels, seed);
-    let scores: Vec<String> = cross_fit
+    let fitted = fit_logits(&logits, labels, seed);
+    let scores: Vec<String> = fitted
+        .cross_fit
         .iter()
         .map(|c| format!("±{}: {:.4}", c.limit, c.objective))
         .collect();
     eprintln!(
-        "offset range by cross-fitting on validation halves: {} (chose ±{limit})",
-        scores.join(", ")
+        "offset range by cross-fitting on validation halves: {} (chose ±{})",
+        scores.join(", "),
+        fitted.limit
     );
-    let offsets = fit_within(&logits, labels, limit);
-    eprintln!("decision offsets fitted on validation: {offsets:?}");
+    eprintln!(
+        "decision offsets fitted on validation: {:?}",
+        fitted.offsets
+    );
+    fitted
+}
+
+/// [`fit`] on the logits (or log probabilities) themselves, quietly.
+pub fn fit_logits(logits: &[[f32; NUM_CLASSES]], labels: &[usize], seed: u64) -> Fitted {
+    let (limit, cross_fit) = choose_limit(logits, labels, seed);
     Fitted {
-        offsets,
+        offsets: fit_within(logits, labels, limit),
         limit,
         cross_fit,
     }

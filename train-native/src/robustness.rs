@@ -65,26 +65,12 @@ pub fn under(
     score(classifier, &photos, &dataset.labels(indices), corruption)
 }
 
-/// The whole photos of `indices` (the corruptions act on them, not on the cached squares).
-fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> {
-    indices
-        .par_iter()
-        .map(|&i| {
-            let path = &dataset.records[i].path;
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            preprocess::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))
-        })
-        .collect()
-}
-
-/// The metrics of the photos under one corruption (noise seeded by the photo's position).
-fn score(
+/// The answers to the photos under one corruption (noise seeded by the photo's position).
+pub fn answers_under(
     classifier: &Classifier,
     photos: &[Decoded],
-    labels: &[usize],
     corruption: &Corruption,
-) -> Result<(Metrics, f64)> {
+) -> Result<Vec<Answer>> {
     let config = classifier.config();
     let mut answers: Vec<Answer> = Vec::with_capacity(photos.len());
     for (chunk_index, chunk) in photos.chunks(EVAL_BATCH).enumerate() {
@@ -102,6 +88,30 @@ fn score(
             .collect();
         answers.extend(classifier.classify_batch(&inputs, chunk.len())?);
     }
+    Ok(answers)
+}
+
+/// The whole photos of `indices` (the corruptions act on them, not on the cached squares).
+pub fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> {
+    indices
+        .par_iter()
+        .map(|&i| {
+            let path = &dataset.records[i].path;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            preprocess::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))
+        })
+        .collect()
+}
+
+/// The metrics of the photos under one corruption, and the share refused.
+fn score(
+    classifier: &Classifier,
+    photos: &[Decoded],
+    labels: &[usize],
+    corruption: &Corruption,
+) -> Result<(Metrics, f64)> {
+    let answers = answers_under(classifier, photos, corruption)?;
     let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
     let flagged = answers.iter().filter(|a| a.out_of_distribution).count() as f64
         / answers.len().max(1) as f64;
