@@ -268,6 +268,9 @@ pub struct EvaluateArgs {
     /// Write the metrics as JSON here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write each photo's ids, true and predicted class and probabilities as CSV here.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
     /// Split seed and fractions [default: those in the report.json beside the weights].
     #[arg(long)]
     pub seed: Option<u64>,

@@ -189,7 +189,39 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", out.display()))?;
         eprintln!("metrics written to {}", out.display());
     }
+    if let Some(path) = &args.predictions {
+        write_atomic(
+            path,
+            predictions_csv(&dataset, &indices, &scored.answers).as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("predictions written to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row per photo: its ids, true and predicted class, and the seven probabilities (for
+/// error analysis, or for joining with the metadata CSV's other columns).
+pub fn predictions_csv(dataset: &Dataset, indices: &[usize], answers: &[Answer]) -> String {
+    let codes = class_codes();
+    let mut csv = format!("image_id,lesion_id,dx,predicted,{}\n", codes.join(","));
+    for (&i, answer) in indices.iter().zip(answers) {
+        let record = &dataset.records[i];
+        let probabilities: Vec<String> = answer
+            .probabilities
+            .iter()
+            .map(|p| format!("{p:.6}"))
+            .collect();
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            record.image_id,
+            record.lesion_id,
+            codes[record.label],
+            codes[answer.top],
+            probabilities.join(",")
+        ));
+    }
+    csv
 }
 
 /// The model's recorded split with the command line's overrides.

@@ -175,7 +175,8 @@ fn train_resume_evaluate_predict() {
     for key in METRIC_KEYS {
         assert_eq!(eval[key], report[key], "{key} differs");
     }
-    // --split all counts every image.
+    // --split all counts every image; --predictions writes one row per image.
+    let predictions = work.path().join("predictions.csv");
     cli()
         .args(["evaluate", "--split", "all", "--no-cache", "--data"])
         .arg(fx.dir())
@@ -183,9 +184,29 @@ fn train_resume_evaluate_predict() {
         .arg(&weights)
         .arg("--out")
         .arg(&eval_out)
+        .arg("--predictions")
+        .arg(&predictions)
         .assert()
         .success();
     assert_eq!(json(&eval_out)["images"], 112);
+    let csv = std::fs::read_to_string(&predictions).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "image_id,lesion_id,dx,predicted,akiec,bcc,bkl,df,mel,nv,vasc"
+    );
+    assert_eq!(lines.len(), 113);
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split(',').collect();
+        let total: f64 = fields[4..].iter().map(|p| p.parse::<f64>().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{line}");
+    }
+    let accuracy = lines[1..]
+        .iter()
+        .filter(|l| l.split(',').nth(2) == l.split(',').nth(3))
+        .count() as f64
+        / 112.0;
+    assert!((accuracy - json(&eval_out)["accuracy"].as_f64().unwrap()).abs() < 1e-9);
 
     // predict --json: one object per image; a bad file is reported and the others still run.
     let bad = work.path().join("bad.jpg");
