@@ -10,6 +10,20 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("cannot draw the plot: {e}")
 }
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// An SVG of `size` pixels on white, drawn by `draw`, as a string.
+fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// A named line per epoch for each `(label, value, colour)`.
 type Series<'a> = (&'a str, fn(&EpochRecord) -> f64, RGBColor);
 
@@ -37,10 +51,7 @@ fn draw_lines(
 
 /// Loss (left) and accuracy (right) per epoch, train against validation.
 pub fn training_curves(history: &[EpochRecord]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (1000, 400)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    svg((1000, 400), |root| {
         let (left, right) = root.split_horizontally(500);
         let epochs = history.len().max(1) as f64;
         let x_range = 0.5..epochs + 0.5;
@@ -125,9 +136,8 @@ pub fn training_curves(history: &[EpochRecord]) -> Result<String> {
             .border_style(BLACK)
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The confusion matrix as a heatmap: colour is the row-normalised fraction (recall on the
@@ -136,11 +146,8 @@ pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
     let m = &metrics.confusion_matrix.0;
     let n = classes.len();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (560, 520)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg((560, 520), |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption("Confusion matrix (test split)", ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(44)
@@ -190,20 +197,16 @@ pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
                     .map_err(err)?;
             }
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The reliability diagram: each bin's accuracy against its mean confidence, the diagonal
 /// being perfect calibration, with the share of photos in each bin beneath.
 pub fn reliability(calibration: &Calibration) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (520, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    svg((520, 480), |root| {
         let caption = format!("Reliability (test split, ECE {:.3})", calibration.ece);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(caption, ("sans-serif", 20))
             .margin(14)
             .x_label_area_size(40)
@@ -270,24 +273,20 @@ pub fn reliability(calibration: &Calibration) -> Result<String> {
             .border_style(BLACK)
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The risk-coverage curve: accuracy on the photos answered, most confident first, against
 /// the share answered, with the "unsure" threshold's point marked.
 pub fn risk_coverage(selective: &SelectiveReport) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (520, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    svg((520, 420), |root| {
         let lowest = selective
             .curve
             .iter()
             .map(|p| p.accuracy)
             .fold(1.0, f64::min);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "Accuracy on the answered photos (test split)",
                 ("sans-serif", 20),
@@ -326,7 +325,6 @@ pub fn risk_coverage(selective: &SelectiveReport) -> Result<String> {
             .border_style(BLACK)
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
