@@ -21,8 +21,9 @@ pub struct Chosen {
     pub model: LesionNet,
     /// The offsets' fit; `None` when the run ships without offsets.
     pub fitted: Option<offsets::Fitted>,
-    /// Validation figures of the best epoch before the offsets (every view the model averages).
-    pub raw: Metrics,
+    /// The best epoch's validation answers and figures before the offsets (every view the
+    /// model averages).
+    pub raw: evaluate::Scored,
 }
 
 /// A run whose epochs are done, as its end sees it.
@@ -61,11 +62,7 @@ pub fn choose(run: &Ended) -> Result<Chosen> {
         Some(f) => best.with_class_offsets(&f.offsets),
         None => best,
     };
-    Ok(Chosen {
-        model,
-        fitted,
-        raw: raw.metrics,
-    })
+    Ok(Chosen { model, fitted, raw })
 }
 
 /// Fit and measure everything, then export the best epoch.
@@ -78,8 +75,8 @@ pub fn finish(run: &Ended) -> Result<()> {
             offset_limit: f.limit,
             cross_fit: f.cross_fit,
             objective: offsets::OBJECTIVE.into(),
-            val_balanced_accuracy_before: raw.balanced_accuracy,
-            val_macro_f1_before: raw.macro_f1,
+            val_balanced_accuracy_before: raw.metrics.balanced_accuracy,
+            val_macro_f1_before: raw.metrics.macro_f1,
             val_balanced_accuracy_after: val.balanced_accuracy,
             val_macro_f1_after: val.macro_f1,
         })

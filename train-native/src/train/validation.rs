@@ -10,13 +10,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::prelude::*;
 use serde::Serialize;
-use skin_lesion::Classifier;
+use skin_lesion::{Classifier, NUM_CLASSES};
 
 use super::finish::{Chosen, Ended, choose};
 use crate::data::corrupt::WARM_CAST;
-use crate::evaluate::{self, Images};
 use crate::fsutil::write_atomic;
-use crate::robustness;
+use crate::{offsets, robustness};
 
 /// The file in the run folder the figures are written to.
 pub const FILE: &str = "validation.json";
@@ -30,7 +29,7 @@ pub struct Figures {
     pub views: usize,
     /// The decision offsets fitted on validation and their range chosen by cross-fitting
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
-    pub offsets: Option<[f32; skin_lesion::NUM_CLASSES]>,
+    pub offsets: Option<[f32; NUM_CLASSES]>,
     pub offset_limit: Option<f32>,
     pub balanced_accuracy: f64,
     pub macro_f1: f64,
@@ -43,7 +42,7 @@ pub struct Figures {
 
 /// Score the run's best epoch on validation and write [`FILE`].
 pub fn report(run: &Ended) -> Result<()> {
-    let Chosen { model, fitted, .. } = choose(run)?;
+    let Chosen { model, fitted, raw } = choose(run)?;
     let Ended {
         config,
         state,
@@ -51,9 +50,12 @@ pub fn report(run: &Ended) -> Result<()> {
         dirs,
         ..
     } = *run;
+    // The offsets only shift the mean logits, so the clean figures after them come from the
+    // answers `choose` already has; the warm cast needs the photos run again.
+    let logits: Vec<[f32; NUM_CLASSES]> = raw.answers.iter().map(|a| a.logits).collect();
+    let shift = fitted.as_ref().map_or([0.0; NUM_CLASSES], |f| f.offsets);
+    let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), &shift);
     let classifier = Classifier::new(model, config.model.clone(), Device::flex());
-    let images = Images::new(&data.dataset, &data.cache, &data.split.val);
-    let clean = evaluate::score(&classifier, &images)?.metrics;
     let (warm, _) = robustness::under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
     let figures = Figures {
         best_epoch: state.full_best_epoch(),
@@ -63,7 +65,7 @@ pub fn report(run: &Ended) -> Result<()> {
         offset_limit: fitted.map(|f| f.limit),
         balanced_accuracy: clean.balanced_accuracy,
         macro_f1: clean.macro_f1,
-        mean: (clean.balanced_accuracy + clean.macro_f1) / 2.0,
+        mean: offsets::objective(&clean),
         warm_cast_balanced_accuracy: warm.balanced_accuracy,
         training_seconds: state.total_seconds(),
         backend: state.backend.clone(),
