@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::NUM_CLASSES;
 use crate::model::density::Mahalanobis;
+use crate::patient::{Patient, PatientConfig};
 
 /// How a shipped model turns its outputs into an answer.
 #[derive(Config, Debug, PartialEq)]
@@ -24,6 +25,9 @@ pub struct AnswerConfig {
     pub unsure_below: f32,
     /// The out-of-distribution score and the threshold above which a picture is refused.
     pub ood: Option<OodConfig>,
+    /// What optional patient data adds to the probabilities ([`crate::patient`]); a model
+    /// without it ignores patient data.
+    pub patient: Option<PatientConfig>,
 }
 
 /// Which out-of-distribution score a model uses, and its threshold.
@@ -99,10 +103,7 @@ pub fn answer(
 ) -> Result<Answer, NonFinite> {
     check_finite(&logits)?;
     check_finite(features)?;
-    let scaled = logits.map(|l| l / config.temperature);
-    let probabilities = softmax(&scaled);
-    let top = argmax(&probabilities);
-    let runner_up = argmax_except(&probabilities, top);
+    let (probabilities, top, runner_up) = decide(config, &logits, &Patient::UNKNOWN);
     let (ood_score, out_of_distribution) = match &config.ood {
         Some(ood) => {
             let [start, end] = ood.features;
@@ -121,6 +122,37 @@ pub fn answer(
         out_of_distribution,
         unsure: probabilities[top] < config.unsure_below,
     })
+}
+
+impl Answer {
+    /// The same answer with what `patient` adds ([`crate::patient`]): the probabilities, the
+    /// top classes and "unsure" change; the out-of-distribution verdict is the photo's.
+    pub fn with_patient(mut self, config: &AnswerConfig, patient: &Patient) -> Self {
+        let (probabilities, top, runner_up) = decide(config, &self.logits, patient);
+        self.probabilities = probabilities;
+        self.top = top;
+        self.runner_up = runner_up;
+        self.unsure = probabilities[top] < config.unsure_below;
+        self
+    }
+}
+
+/// Calibrated probabilities, the top class and the runner-up: the softmax of the logits over
+/// the temperature, plus the patient data's terms when the model has them.
+fn decide(
+    config: &AnswerConfig,
+    logits: &[f32; NUM_CLASSES],
+    patient: &Patient,
+) -> ([f32; NUM_CLASSES], usize, usize) {
+    let mut scaled = logits.map(|l| l / config.temperature);
+    if let Some(tables) = &config.patient {
+        for (s, t) in scaled.iter_mut().zip(tables.terms(patient)) {
+            *s += t;
+        }
+    }
+    let probabilities = softmax(&scaled);
+    let top = argmax(&probabilities);
+    (probabilities, top, argmax_except(&probabilities, top))
 }
 
 /// The score of `method`; a model whose config asks for the density carries it (checked on
@@ -248,6 +280,40 @@ mod tests {
         logits[3] = f32::INFINITY;
         assert!(answer(&plain(), logits, &[], None).is_err());
         assert!(answer(&plain(), [0.0; 7], &[f32::NAN], None).is_err());
+    }
+
+    #[test]
+    fn patient_data_moves_the_probabilities_but_not_the_ood_verdict() {
+        let rows = |n: usize, class: usize| -> Vec<[f32; NUM_CLASSES]> {
+            (0..n)
+                .map(|_| std::array::from_fn(|c| if c == class { 3.0 } else { 0.0 }))
+                .collect()
+        };
+        let tables = PatientConfig::new(1.0, vec![50.0], rows(2, 0), rows(2, 0), rows(14, 6));
+        let config = plain()
+            .with_unsure_below(0.5)
+            .with_patient(Some(tables))
+            .with_ood(Some(OodConfig::new(OodMethod::Energy, [0, 0], -3.0)));
+        let logits = [1.0, 0.0, 0.0, 0.0, 1.2, 0.0, 0.0];
+        let photo = answer(&config, logits, &[], None).unwrap();
+        assert_eq!(photo.top, 4);
+        assert_eq!(
+            photo.clone().with_patient(&config, &Patient::UNKNOWN),
+            photo
+        );
+        let site = Patient {
+            site: Some(crate::patient::Site::Ear),
+            ..Patient::UNKNOWN
+        };
+        let fused = photo.clone().with_patient(&config, &site);
+        assert_eq!((fused.top, fused.runner_up), (6, 4));
+        let expected = softmax(&[1.0, 0.0, 0.0, 0.0, 1.2, 0.0, 3.0]);
+        assert_eq!(fused.probabilities, expected);
+        assert!(!fused.unsure);
+        assert_eq!(
+            (fused.ood_score, fused.out_of_distribution),
+            (photo.ood_score, photo.out_of_distribution)
+        );
     }
 
     #[test]

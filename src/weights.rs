@@ -188,9 +188,17 @@ pub fn config_from_json(json: &str) -> Result<LesionNetConfig, WeightsError> {
 }
 
 /// Serialise a config to the `config.json` format.
+///
+/// A model without patient tables is written as models were before they existed (no
+/// `"patient": null`), so that the checksums of models exported then still hold.
 pub fn config_to_json(config: &LesionNetConfig) -> String {
-    serde_json::to_string_pretty(config).expect("config serialises")
+    let json = serde_json::to_string_pretty(config).expect("config serialises");
+    json.replace(NO_PATIENT, "")
 }
+
+/// How serde writes an absent [`crate::patient::PatientConfig`] inside `answer` (its keys are
+/// sorted, and `temperature` always follows).
+const NO_PATIENT: &str = "\n    \"patient\": null,";
 
 #[cfg(test)]
 mod tests;

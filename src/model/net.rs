@@ -198,6 +198,9 @@ impl LesionNetConfig {
                     answer.unsure_below
                 ));
             }
+            if let Some(patient) = &answer.patient {
+                patient.validate()?;
+            }
             if let Some(ood) = &answer.ood {
                 if !ood.threshold.is_finite() {
                     return Err("the out-of-distribution threshold must be a number".into());

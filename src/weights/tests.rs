@@ -170,6 +170,26 @@ fn config_json_round_trips_and_is_validated() {
 }
 
 #[test]
+fn patient_tables_round_trip_and_their_absence_leaves_no_trace() {
+    use crate::answer::AnswerConfig;
+    use crate::patient::{PatientConfig, SITES};
+    let plain = small().with_answer(Some(AnswerConfig::new().with_temperature(1.5)));
+    let json = config_to_json(&plain);
+    // Models exported before patient tables existed keep their checksums.
+    assert!(!json.contains("patient"), "{json}");
+    assert_eq!(config_from_json(&json).unwrap(), plain);
+    let rows = |n: usize| vec![[-1.0; crate::NUM_CLASSES]; n];
+    let tables = PatientConfig::new(0.5, vec![40.0], rows(2), rows(2), rows(SITES.len()));
+    let with = small().with_answer(Some(AnswerConfig::new().with_patient(Some(tables))));
+    let json = config_to_json(&with);
+    assert_eq!(config_from_json(&json).unwrap(), with);
+    let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
+    edited["answer"]["patient"]["site"] = serde_json::json!([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]);
+    let err = config_from_json(&edited.to_string()).unwrap_err();
+    assert!(err.to_string().contains("site table has 1 rows"), "{err}");
+}
+
+#[test]
 fn a_config_belongs_to_the_weights_it_was_signed_for() {
     let device = Device::flex();
     let config = small();
