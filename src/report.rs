@@ -198,6 +198,37 @@ pub struct Intervals {
     pub macro_f1: [f64; 2],
 }
 
+/// What optional patient data adds ([`crate::patient`]): every photo scored again with its
+/// own HAM10000 age, sex and body site; the top-level figures are without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientReport {
+    pub method: String,
+    /// How the weight was chosen.
+    pub choice: String,
+    /// The chosen weight (0: the model ignores patient data).
+    pub weight: f32,
+    /// Each candidate weight's validation objective.
+    pub candidates: Vec<WeightScore>,
+    /// Validation figures with patient data.
+    pub validation: Metrics,
+    /// Test figures with patient data.
+    pub test: Metrics,
+    /// Bootstrap intervals of the test figures with patient data.
+    pub intervals: Option<Intervals>,
+    /// Test balanced accuracy under the warm colour cast, with patient data and without.
+    pub warm_cast_balanced_accuracy: f64,
+    pub warm_cast_balanced_accuracy_without: f64,
+    /// The share of test photos whose `age`, `sex` and `site` HAM10000 records.
+    pub test_known: BTreeMap<String, f64>,
+}
+
+/// One candidate weight of the patient data and its validation objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightScore {
+    pub weight: f32,
+    pub objective: f64,
+}
+
 /// The test split under corruptions that other cameras and clinics bring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Robustness {
@@ -235,6 +266,8 @@ pub struct Report {
     pub selective: Option<SelectiveReport>,
     pub saliency: Option<SaliencyReport>,
     pub robustness: Option<Robustness>,
+    /// The same photos with each one's own patient data (age, sex, body site).
+    pub patient: Option<PatientReport>,
     pub history: Vec<EpochRecord>,
     pub model: ModelCard,
 }

@@ -171,6 +171,22 @@ function selection(report) {
   return `${figures} Decision offsets added to the logits (${c.objective}${range}): ${offsets}.`;
 }
 
+// What optional patient data (age, sex, body site) did on validation, and with it on test when
+// the model uses it; the headline figures are always from the photo alone.
+function patientData(report) {
+  const p = report.patient;
+  if (!p) return 'Not measured for this model.';
+  const alone = p.candidates.find((c) => c.weight === 0)?.objective;
+  const best = Math.max(...p.candidates.filter((c) => c.weight > 0).map((c) => c.objective));
+  if (p.weight === 0) {
+    return `Age, sex and body site were tried as extra evidence, with a weight chosen on validation (${p.choice}). ` +
+      `The mean of validation balanced accuracy and macro F1 was ${fixed(alone)} from the photo alone and at most ${fixed(best)} with them, so the model answers from the photo alone.`;
+  }
+  const interval = p.intervals ? ` (95% interval ${fixed(p.intervals.balanced_accuracy[0])}–${fixed(p.intervals.balanced_accuracy[1])})` : '';
+  return `With each test photo's own age, sex and body site (weight ${p.weight}, chosen on validation): balanced accuracy ${fixed(p.test.balanced_accuracy)}${interval}, ` +
+    `macro F1 ${fixed(p.test.macro_f1)}, under the warm colour cast ${fixed(p.warm_cast_balanced_accuracy)} (without: ${fixed(p.warm_cast_balanced_accuracy_without)}). The figures above are from the photo alone.`;
+}
+
 function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
@@ -184,6 +200,7 @@ function modelCard(report) {
     ['Split', `${m.split_method} (seed ${m.split_seed}): ${counts('train')} / ${counts('val')} / ${counts('test')} photos.`],
     ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],
     ['Model selection', selection(report)],
+    ['Patient data', patientData(report)],
     ['Known limits', 'Trained on dermatoscopy photos only: phone snapshots, other skin conditions and other populations are out of its scope. ' +
       'HAM10000 is skewed (two in three photos are nevi; dermatofibroma and vascular lesions have about a hundred photos each) and mostly from fair-skinned patients. ' +
       `It sees a ${side} pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.`],

@@ -301,6 +301,16 @@ pub struct PredictArgs {
     /// Weights file (burnpack); config.json is read beside it [default: web/model/model.bpk].
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// The patient's age in years (optional; for models with patient tables).
+    #[arg(long, value_name = "YEARS")]
+    pub age: Option<String>,
+    /// The patient's sex: female or male (optional).
+    #[arg(long, value_name = "SEX")]
+    pub sex: Option<String>,
+    /// Where the lesion is, as HAM10000 names it: abdomen, acral, back, chest, ear, face, foot,
+    /// genital, hand, lower-extremity, neck, scalp, trunk, upper-extremity (optional).
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
     /// Photos to classify.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,

@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::preprocess::{MEAN, STD};
 use skin_lesion::report::{
-    DecisionOffsets, Intervals, ModelCard, Normalization, OodReport, Report, Robustness,
-    SaliencyReport, SelectiveReport,
+    DecisionOffsets, Intervals, ModelCard, Normalization, OodReport, PatientReport, Report,
+    Robustness, SaliencyReport, SelectiveReport,
 };
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 use skin_lesion::{LesionNetConfig, classes::class_codes};
@@ -48,6 +48,7 @@ pub struct Sections {
     pub selective: Option<SelectiveReport>,
     pub saliency: Option<SaliencyReport>,
     pub robustness: Option<Robustness>,
+    pub patient: Option<PatientReport>,
 }
 
 /// Build the report: the test figures, the run's history and the model card.
@@ -79,6 +80,7 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
         selective: sections.selective.clone(),
         saliency: sections.saliency.clone(),
         robustness: sections.robustness.clone(),
+        patient: sections.patient.clone(),
         history: state.full_history(),
         model: ModelCard {
             architecture: config.architecture_name(),

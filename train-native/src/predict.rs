@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
-use skin_lesion::{Answer, CLASSES, Classifier, Photo};
+use skin_lesion::{Answer, CLASSES, Classifier, Patient, Photo};
 
 use crate::cli::PredictArgs;
 use crate::model_files;
@@ -24,6 +24,9 @@ struct Line<'a> {
     /// The two candidates when unsure.
     #[serde(skip_serializing_if = "Option::is_none")]
     unsure_between: Option<[&'a str; 2]>,
+    /// The patient data the answer includes (`age, sex, body site`), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patient_data: Option<String>,
 }
 
 /// A photo that could not be classified.
@@ -35,13 +38,27 @@ struct ErrorLine {
 
 pub fn run(args: &PredictArgs) -> Result<ExitCode> {
     let weights = paths::weights_or_default(args.weights.as_deref());
+    let patient = patient(args)?;
     let classifier = model_files::load(&weights)?.classifier;
+    let used = match classifier.answer_config().patient {
+        Some(_) if !patient.is_unknown() => Some(patient.given()),
+        None if !patient.is_unknown() => {
+            eprintln!(
+                "warning: this model has no patient tables: --age, --sex and --site are ignored"
+            );
+            None
+        }
+        _ => None,
+    };
     let mut failed = 0;
     for path in &args.images {
         let file = path.display().to_string();
-        match classify(&classifier, path) {
-            Ok(answer) if args.json => println!("{}", serde_json::to_string(&line(file, &answer))?),
-            Ok(answer) => print_table(&file, &answer),
+        match classify(&classifier, path, &patient) {
+            Ok(answer) if args.json => println!(
+                "{}",
+                serde_json::to_string(&line(file, &answer, used.clone()))?
+            ),
+            Ok(answer) => print_table(&file, &answer, used.as_deref()),
             Err(error) => {
                 failed += 1;
                 if args.json {
@@ -64,15 +81,28 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
     })
 }
 
-/// Read and classify one file; any failure is that file's error, in words.
-fn classify(classifier: &Classifier, path: &std::path::Path) -> Result<Answer, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    classifier
-        .classify(Photo::Encoded(&bytes))
-        .map_err(|e| e.to_string())
+/// The patient data of `--age`, `--sex` and `--site`, refused before any photo is read when
+/// a field cannot be used.
+fn patient(args: &PredictArgs) -> Result<Patient> {
+    let text = |field: &Option<String>| field.clone().unwrap_or_default();
+    Patient::parse(&text(&args.age), &text(&args.sex), &text(&args.site))
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn line(file: String, answer: &Answer) -> Line<'static> {
+/// Read and classify one file; any failure is that file's error, in words.
+fn classify(
+    classifier: &Classifier,
+    path: &std::path::Path,
+    patient: &Patient,
+) -> Result<Answer, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let answer = classifier
+        .classify(Photo::Encoded(&bytes))
+        .map_err(|e| e.to_string())?;
+    Ok(answer.with_patient(&classifier.answer_config(), patient))
+}
+
+fn line(file: String, answer: &Answer, patient_data: Option<String>) -> Line<'static> {
     Line {
         file,
         top: CLASSES[answer.top].code,
@@ -87,10 +117,11 @@ fn line(file: String, answer: &Answer) -> Line<'static> {
         unsure_between: answer
             .unsure
             .then(|| [CLASSES[answer.top].code, CLASSES[answer.runner_up].code]),
+        patient_data,
     }
 }
 
-fn print_table(file: &str, answer: &Answer) {
+fn print_table(file: &str, answer: &Answer, patient: Option<&str>) {
     let top = &CLASSES[answer.top];
     let second = &CLASSES[answer.runner_up];
     if answer.out_of_distribution {
@@ -114,5 +145,8 @@ fn print_table(file: &str, answer: &Answer) {
     }
     for (class, p) in CLASSES.iter().zip(answer.probabilities) {
         println!("  {:<6} {:>6.2}%  {}", class.code, 100.0 * p, class.name);
+    }
+    if let Some(fields) = patient {
+        println!("  (with the patient's {fields})");
     }
 }

@@ -127,6 +127,15 @@ fn train_resume_evaluate_predict() {
         assert!(!report[key].is_null(), "report.json lacks {key}");
     }
     assert_eq!(report["model"]["test_time_views"], 8);
+    // Every figure with patient data too, and how its weight was chosen.
+    let patient = &report["patient"];
+    assert_eq!(patient["candidates"].as_array().unwrap().len(), 5);
+    for key in ["balanced_accuracy", "macro_f1", "macro_auc"] {
+        assert!(patient["test"][key].is_number(), "patient test lacks {key}");
+        assert!(patient["validation"][key].is_number());
+    }
+    assert_eq!(patient["test_known"]["site"], 1.0);
+    assert!(patient["warm_cast_balanced_accuracy"].is_number());
     for key in [
         "architecture",
         "input_size",
@@ -244,6 +253,37 @@ fn train_resume_evaluate_predict() {
     for key in ["out_of_distribution", "ood_score", "unsure"] {
         assert!(!lines[0][key].is_null(), "predict --json lacks {key}");
     }
+    assert!(lines[0]["patient_data"].is_null());
+
+    // Patient data: a field that cannot be used is refused before any photo is read ...
+    let out = refused(
+        cli()
+            .args(["predict", "--site", "elbow", "--weights"])
+            .arg(&weights)
+            .arg(&photo),
+    );
+    assert!(out.contains("body site \"elbow\" is not one of"), "{out}");
+    // ... and usable fields are in the answer when the model has patient tables.
+    let tables = !json(&work.path().join("model/config.json"))["answer"]["patient"].is_null();
+    let out = cli()
+        .args([
+            "predict", "--json", "--age", "50", "--sex", "male", "--site",
+        ])
+        .args(["lower-extremity", "--weights"])
+        .arg(&weights)
+        .arg(&photo)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if tables {
+        assert_eq!(line["patient_data"], "age, sex, body site");
+    } else {
+        assert!(line["patient_data"].is_null());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no patient tables"));
+    }
+
 }
 
 /// The parameter values of a finished run's last epoch and of its exported model (the files

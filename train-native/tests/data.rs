@@ -20,6 +20,10 @@ fn loads_the_official_layout_with_part_folders() {
     assert_eq!(ds.records[0].label, 4);
     assert_eq!(ds.records[2].label, 5);
     assert_eq!(ds.records[1].line, 3);
+    let patient = ds.records[0].patient;
+    assert_eq!(patient.age, Some(50.0));
+    assert_eq!(patient.sex, Some(skin_lesion::patient::Sex::Male));
+    assert_eq!(patient.site, Some(skin_lesion::patient::Site::Back));
     // The fixture spreads images over HAM10000_images_part_1/ and _part_2/.
     assert!(
         ds.records
@@ -45,6 +49,27 @@ fn reports_a_missing_image() {
         err.contains("line 3") && err.contains("ISIC_2.jpg was not found"),
         "{err}"
     );
+}
+
+#[test]
+fn patient_columns_are_optional_and_unknown_values_are_unknown() {
+    let fx = Fixture::new(&[("HAM_1", "ISIC_1", "mel"), ("HAM_2", "ISIC_2", "nv")]);
+    std::fs::write(
+        fx.dir().join(METADATA_FILE),
+        "lesion_id,image_id,dx,age,sex,localization\n\
+         HAM_1,ISIC_1,mel,,unknown,elbow\nHAM_2,ISIC_2,nv,35,female,lower extremity\n",
+    )
+    .unwrap();
+    let ds = Dataset::load(fx.dir()).unwrap();
+    assert!(ds.records[0].patient.is_unknown());
+    assert_eq!(ds.records[1].patient.given(), "age, sex, body site");
+    std::fs::write(
+        fx.dir().join(METADATA_FILE),
+        "lesion_id,image_id,dx\nHAM_1,ISIC_1,mel\n",
+    )
+    .unwrap();
+    let ds = Dataset::load(fx.dir()).unwrap();
+    assert!(ds.records[0].patient.is_unknown());
 }
 
 #[test]

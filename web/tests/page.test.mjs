@@ -70,7 +70,7 @@ test('the report renders every section from report.json', async () => {
     assert.equal(row[3], report.per_class[code].f1.toFixed(2));
     assert.equal(Number(row[4]), report.per_class[code].support);
   }
-  for (const key of ['Architecture', 'Input', 'Parameters', 'Data set', 'Split', 'Training', 'Model selection', 'Known limits']) {
+  for (const key of ['Architecture', 'Input', 'Parameters', 'Data set', 'Split', 'Training', 'Model selection', 'Patient data', 'Known limits']) {
     assert.ok(shown.card[key], `model card has ${key}`);
   }
   assert.match(shown.card['Data set'], /CC BY-NC-SA 4\.0/);
@@ -81,6 +81,11 @@ test('the report renders every section from report.json', async () => {
   if (report.model.decision_offsets) {
     const vasc = report.model.decision_offsets.offsets[report.classes.indexOf('vasc')];
     assert.match(shown.card['Model selection'], new RegExp(`vasc ${vasc >= 0 ? '\\+' : '−'}${Math.abs(vasc).toFixed(1)}`));
+  }
+  if (report.patient) {
+    const p = report.patient;
+    const figure = p.weight === 0 ? p.candidates[0].objective : p.test.balanced_accuracy;
+    assert.match(shown.card['Patient data'], new RegExp(figure.toFixed(3)));
   }
   assert.match(shown.warning, /Not a medical device/);
 

@@ -182,6 +182,7 @@ mod tests {
             label: 0,
             path,
             line: 2,
+            patient: skin_lesion::Patient::UNKNOWN,
         }
     }
 

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use skin_lesion::Patient;
 use skin_lesion::classes::{CLASSES, class_index};
 
 /// The metadata file name of the official release.
 pub const METADATA_FILE: &str = "HAM10000_metadata.csv";
 
 /// One image of the data set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub lesion_id: String,
     pub image_id: String,
@@ -21,6 +22,9 @@ pub struct Record {
     pub path: PathBuf,
     /// 1-based line of the metadata CSV the record came from.
     pub line: u64,
+    /// Age, sex and body site where the CSV has them (`age`, `sex`, `localization`);
+    /// missing columns and values it does not know are unknown.
+    pub patient: Patient,
 }
 
 /// The data set: every metadata row, each with its image file found.
@@ -102,6 +106,11 @@ impl Dataset {
         indices.iter().map(|&i| self.records[i].label).collect()
     }
 
+    /// The patient data of each of `indices`.
+    pub fn patients(&self, indices: &[usize]) -> Vec<Patient> {
+        indices.iter().map(|&i| self.records[i].patient).collect()
+    }
+
     /// Images per class, in model order.
     pub fn class_counts(&self, indices: impl IntoIterator<Item = usize>) -> Vec<usize> {
         let mut counts = vec![0; CLASSES.len()];
@@ -159,6 +168,8 @@ pub fn parse_metadata(
     };
     let (lesion_col, image_col, dx_col) =
         (column("lesion_id")?, column("image_id")?, column("dx")?);
+    let optional = |wanted: &str| headers.iter().position(|h| h == wanted);
+    let patient_cols = [optional("age"), optional("sex"), optional("localization")];
 
     let mut records = Vec::new();
     let mut seen = HashMap::new();
@@ -193,12 +204,14 @@ pub fn parse_metadata(
                 csv_path.parent().unwrap_or(Path::new(".")).display()
             );
         };
+        let [age, sex, site] = patient_cols.map(|c| c.and_then(|c| row.get(c)).unwrap_or(""));
         records.push(Record {
             lesion_id,
             image_id,
             label,
             path: path.clone(),
             line,
+            patient: Patient::from_row(age, sex, site),
         });
     }
     Ok(records)

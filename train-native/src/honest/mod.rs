@@ -5,6 +5,7 @@
 
 pub mod density;
 pub mod ood_set;
+pub mod patient;
 pub mod saliency;
 pub mod selective;
 pub mod temperature;
@@ -46,6 +47,8 @@ pub struct Calibrated {
     pub choice: String,
     /// The chosen score, in words.
     pub name: String,
+    /// What patient data adds (the tables are in `config` when its weight is not 0).
+    pub patient: patient::Fit,
 }
 
 /// The candidate scores, in the order of preference when no picture set decides: the
@@ -306,6 +309,17 @@ pub fn calibrate(
             [chosen.features.start, chosen.features.end],
             threshold,
         )));
+    let val_patients = data.dataset.patients(&data.split.val);
+    let patient = patient::fit(
+        (&data.dataset.patients(&data.split.train), &train_labels),
+        &patient::Scored {
+            answers: &answers,
+            patients: &val_patients,
+            labels: &val_labels,
+        },
+        &answer,
+    );
+    let answer = answer.with_patient(patient.config.clone());
     let choice = if figures.is_empty() {
         "the default (no out-of-distribution set was built)".into()
     } else {
@@ -317,6 +331,7 @@ pub fn calibrate(
         candidates: figures,
         choice,
         name: chosen.name(),
+        patient,
     })
 }
 

@@ -13,7 +13,7 @@ use super::{Dirs, Prepared};
 use crate::checkpoint::{self, State};
 use crate::evaluate::{self, Images, scored};
 use crate::export::{self, Exported, Sections};
-use crate::honest::{self, ood_set, selective};
+use crate::honest::{self, ood_set, patient, selective};
 use crate::{intervals, offsets, robustness};
 
 /// The best epoch's network with the decision offsets fitted on validation folded in.
@@ -229,6 +229,27 @@ fn measure(
         "mean balanced accuracy under corruption {:.3}",
         robustness.mean_balanced_accuracy
     );
+    let (val_patients, test_patients) = (
+        data.dataset.patients(&data.split.val),
+        data.dataset.patients(images.indices),
+    );
+    let val_labels = data.dataset.labels(&data.split.val);
+    let patient = patient::report(&patient::ReportInputs {
+        classifier,
+        fit: &calibrated.patient,
+        val: patient::Scored {
+            answers: &val.answers,
+            patients: &val_patients,
+            labels: &val_labels,
+        },
+        test: patient::Scored {
+            answers: &test.answers,
+            patients: &test_patients,
+            labels: &images.labels,
+        },
+        dataset: &data.dataset,
+        test_indices: images.indices,
+    })?;
     Ok(Sections {
         calibration,
         intervals: Some(intervals),
@@ -236,5 +257,6 @@ fn measure(
         selective: Some(selective),
         saliency,
         robustness: Some(robustness),
+        patient: Some(patient),
     })
 }
