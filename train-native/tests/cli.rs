@@ -284,6 +284,25 @@ fn train_resume_evaluate_predict() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no patient tables"));
     }
 
+    // A second stage from the exported model (whose feature density the network has no place
+    // for): the model folder's history and time are carried into the new report.
+    let stage = tempfile::tempdir().unwrap();
+    let mut second = train_args(fx.dir(), stage.path());
+    second[4] = "1".into();
+    cli()
+        .args(&second)
+        .arg("--init")
+        .arg(&weights)
+        .assert()
+        .success();
+    let first = json(&work.path().join("model/report.json"));
+    let report = json(&stage.path().join("model/report.json"));
+    assert_eq!(report["history"].as_array().unwrap().len(), 4);
+    // Rounded to tenths of a second: one tiny epoch may add nothing visible.
+    assert!(
+        report["model"]["training_seconds"].as_f64().unwrap()
+            >= first["model"]["training_seconds"].as_f64().unwrap()
+    );
 }
 
 /// The parameter values of a finished run's last epoch and of its exported model (the files

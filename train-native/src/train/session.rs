@@ -322,18 +322,25 @@ fn from_init(
     };
     let bytes =
         std::fs::read(init).with_context(|| format!("cannot read --init {}", init.display()))?;
-    let model = weights::from_bytes(&config.model, &bytes, device)
+    // A shipped model.bpk carries a feature density the network has no place for: left out.
+    let model = weights::network_from_bytes(&config.model, &bytes, device)
         .with_context(|| format!("cannot start from {}", init.display()))?;
-    let earlier = init
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(checkpoint::STATE_FILE);
-    if let Ok(text) = std::fs::read_to_string(&earlier) {
+    let dir = init.parent().unwrap_or(Path::new("."));
+    let (run_state, report) = (
+        dir.join(checkpoint::STATE_FILE),
+        dir.join(skin_lesion::weights::REPORT_FILE),
+    );
+    if let Ok(text) = std::fs::read_to_string(&run_state) {
         let earlier: State = serde_json::from_str(&text)
-            .with_context(|| format!("{} is damaged", earlier.display()))?;
+            .with_context(|| format!("{} is damaged", run_state.display()))?;
         // All of the earlier run's time counts, even the epochs after its best.
         state.earlier_history = earlier.full_history();
         state.earlier_seconds = earlier.total_seconds();
+    } else if report.is_file() {
+        // A model folder (web/model): its report holds the run's history and time.
+        let earlier = crate::model_files::read_report(&report)?;
+        state.earlier_history = earlier.history;
+        state.earlier_seconds = earlier.model.training_seconds;
     }
     eprintln!(
         "starting from {} ({} earlier epochs)",
