@@ -257,8 +257,18 @@ pub struct Report {
     /// Test-split metrics; their keys sit at the top level of the JSON.
     #[serde(flatten)]
     pub metrics: Metrics,
-    /// How well the test split's probabilities are calibrated (`ece`, `nll`, `brier`,
-    /// `reliability`), also at the top level.
+    /// Everything measured beyond the headline metrics, also at the top level.
+    #[serde(flatten)]
+    pub sections: Sections,
+    pub history: Vec<EpochRecord>,
+    pub model: ModelCard,
+}
+
+/// What the report measures on the test split beyond the headline metrics: calibration,
+/// intervals, how honest the answers are, robustness and patient data (`None`: not measured).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sections {
+    /// How well the probabilities are calibrated (`ece`, `nll`, `brier`, `reliability`).
     #[serde(flatten)]
     pub calibration: Calibration,
     pub intervals: Option<Intervals>,
@@ -268,6 +278,4 @@ pub struct Report {
     pub robustness: Option<Robustness>,
     /// The same photos with each one's own patient data (age, sex, body site).
     pub patient: Option<PatientReport>,
-    pub history: Vec<EpochRecord>,
-    pub model: ModelCard,
 }

@@ -5,12 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use skin_lesion::metrics::{Calibration, Metrics};
+use skin_lesion::metrics::Metrics;
 use skin_lesion::preprocess::{MEAN, STD};
-use skin_lesion::report::{
-    DecisionOffsets, Intervals, ModelCard, Normalization, OodReport, PatientReport, Report,
-    Robustness, SaliencyReport, SelectiveReport,
-};
+use skin_lesion::report::{DecisionOffsets, ModelCard, Normalization, Report, Sections};
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 use skin_lesion::{LesionNetConfig, classes::class_codes};
 
@@ -40,17 +37,6 @@ pub struct Exported {
     pub sections: Sections,
 }
 
-/// The test split's calibration, intervals, robustness, and how honest the answers are.
-pub struct Sections {
-    pub calibration: Calibration,
-    pub intervals: Option<Intervals>,
-    pub ood: Option<OodReport>,
-    pub selective: Option<SelectiveReport>,
-    pub saliency: Option<SaliencyReport>,
-    pub robustness: Option<Robustness>,
-    pub patient: Option<PatientReport>,
-}
-
 /// Build the report: the test figures, the run's history and the model card.
 pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
     let (dataset, split) = (&data.dataset, &data.split);
@@ -71,16 +57,9 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
     let config = &e.config;
     let training = &state.config;
     let (val_fraction, test_fraction) = (training.split.val_fraction, training.split.test_fraction);
-    let sections = &e.sections;
     Report {
         metrics: e.test.clone(),
-        calibration: sections.calibration.clone(),
-        intervals: sections.intervals.clone(),
-        ood: sections.ood.clone(),
-        selective: sections.selective.clone(),
-        saliency: sections.saliency.clone(),
-        robustness: sections.robustness.clone(),
-        patient: sections.patient.clone(),
+        sections: e.sections.clone(),
         history: state.full_history(),
         model: ModelCard {
             architecture: config.architecture_name(),
@@ -176,10 +155,10 @@ fn plot_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
         ),
         (
             RELIABILITY_FILE.into(),
-            plots::reliability(&report.calibration)?.into_bytes(),
+            plots::reliability(&report.sections.calibration)?.into_bytes(),
         ),
     ];
-    if let Some(selective) = &report.selective {
+    if let Some(selective) = &report.sections.selective {
         files.push((
             RISK_COVERAGE_FILE.into(),
             plots::risk_coverage(selective)?.into_bytes(),

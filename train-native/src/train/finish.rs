@@ -5,14 +5,14 @@
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use skin_lesion::metrics::{Calibration, Metrics};
-use skin_lesion::report::DecisionOffsets;
+use skin_lesion::report::{DecisionOffsets, Sections};
 use skin_lesion::weights::{self, config_to_json};
 use skin_lesion::{Classifier, LesionNet, LesionNetConfig, TrainingConfig};
 
 use super::{Dirs, Prepared};
 use crate::checkpoint::{self, State};
 use crate::evaluate::{self, Images, scored};
-use crate::export::{self, Exported, Sections};
+use crate::export::{self, Exported};
 use crate::honest::{self, ood_set, patient, selective};
 use crate::{intervals, offsets, robustness};
 
