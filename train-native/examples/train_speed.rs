@@ -23,6 +23,14 @@ struct Options {
     configs: Vec<LesionNetConfig>,
 }
 
+const USAGE: &str = "usage: train_speed [--backend cpu|wgpu|auto] [--batch N] [--steps N] [WIDTH STAGES CONVS INPUT STEM]...";
+
+/// Say what is wrong with the arguments, and how they go, and stop.
+fn usage(problem: &str) -> ! {
+    eprintln!("{problem}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn options() -> Options {
     let recipe = TrainingConfig::new();
     let mut options = Options {
@@ -34,20 +42,33 @@ fn options() -> Options {
     let mut numbers = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().expect("a value after the option");
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+        };
+        let count = |text: String| {
+            text.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| usage(&format!("{text:?} is not a positive whole number")))
+        };
         match arg.as_str() {
-            "--backend" => {
-                options.backend =
-                    clap::ValueEnum::from_str(&value(), true).expect("auto, wgpu or cpu")
+            "--help" | "-h" => {
+                println!("Times training steps on random batches.\n{USAGE}");
+                std::process::exit(0)
             }
-            "--batch" => options.batch = value().parse().expect("a number"),
-            "--steps" => options.steps = value().parse().expect("a number"),
-            number => numbers.push(
-                number
-                    .parse::<usize>()
-                    .expect("WIDTH STAGES CONVS INPUT STEM"),
-            ),
+            "--backend" => {
+                let name = value();
+                options.backend = clap::ValueEnum::from_str(&name, true)
+                    .unwrap_or_else(|_| usage(&format!("no backend {name:?}")))
+            }
+            "--batch" => options.batch = count(value()),
+            "--steps" => options.steps = count(value()),
+            number => numbers.push(count(number.to_string())),
         }
+    }
+    if !numbers.len().is_multiple_of(5) {
+        usage("a network is five numbers: WIDTH STAGES CONVS INPUT STEM");
     }
     options.configs = numbers
         .chunks(5)
