@@ -13,7 +13,6 @@ use thiserror::Error;
 use crate::answer::{self, Answer, AnswerConfig, NonFinite};
 use crate::model::Outputs;
 use crate::model::density::Mahalanobis;
-use crate::patient::Patient;
 use crate::preprocess::{self, PreprocessError};
 use crate::weights::{self, WeightsError};
 use crate::{LesionNet, LesionNetConfig, NUM_CLASSES};
@@ -268,14 +267,6 @@ impl Classifier {
             &features,
             self.density.as_ref(),
         )?)
-    }
-
-    /// The answer from sums over all views, with what `patient` adds (nothing for a model
-    /// without patient tables, or an unknown patient).
-    pub fn answer_for(&self, sums: &ViewSums, patient: &Patient) -> Result<Answer, InferenceError> {
-        Ok(self
-            .answer(sums)?
-            .with_patient(&self.answer_config(), patient))
     }
 
     /// The answer settings in force (neutral for an uncalibrated model).

@@ -165,7 +165,8 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     );
     let robustness = if args.corruptions {
         println!("robustness suite:");
-        let r = crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics)?;
+        let r = crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics)?
+            .robustness;
         println!(
             "mean balanced accuracy under corruption {:.4} (clean {:.4})",
             r.mean_balanced_accuracy, r.clean_balanced_accuracy

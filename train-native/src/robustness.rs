@@ -13,8 +13,15 @@ use skin_lesion::report::{CorruptionFigures, Robustness};
 use skin_lesion::{Answer, Classifier};
 
 use crate::data::Dataset;
-use crate::data::corrupt::{Corruption, suite};
+use crate::data::corrupt::{Corruption, WARM_CAST, suite};
 use crate::evaluate::EVAL_BATCH;
+
+/// The suite's figures, and the answers under [`WARM_CAST`], on which the report measures
+/// patient data too (so the photos are not run under it twice).
+pub struct Suite {
+    pub robustness: Robustness,
+    pub warm_cast: Vec<Answer>,
+}
 
 /// Score `classifier` on `indices` of `dataset` under every corruption of the suite.
 pub fn evaluate(
@@ -22,12 +29,17 @@ pub fn evaluate(
     dataset: &Dataset,
     indices: &[usize],
     clean: &Metrics,
-) -> Result<Robustness> {
+) -> Result<Suite> {
     let photos = decode_all(dataset, indices)?;
     let labels = dataset.labels(indices);
     let mut corruptions = Vec::new();
+    let mut warm_cast = Vec::new();
     for (severity, corruption) in suite() {
-        let (metrics, flagged) = score(classifier, &photos, &labels, &corruption)?;
+        let answers = answers_under(classifier, &photos, &corruption)?;
+        let (metrics, flagged) = figures(&answers, &labels);
+        if corruption == WARM_CAST {
+            warm_cast = answers;
+        }
         eprintln!(
             "  {} ({}): balanced accuracy {:.3}, {:.1}% refused as not dermatoscopy photos",
             corruption.name(),
@@ -46,10 +58,13 @@ pub fn evaluate(
     }
     let mean =
         corruptions.iter().map(|c| c.balanced_accuracy).sum::<f64>() / corruptions.len() as f64;
-    Ok(Robustness {
-        mean_balanced_accuracy: mean,
-        clean_balanced_accuracy: clean.balanced_accuracy,
-        corruptions,
+    Ok(Suite {
+        robustness: Robustness {
+            mean_balanced_accuracy: mean,
+            clean_balanced_accuracy: clean.balanced_accuracy,
+            corruptions,
+        },
+        warm_cast,
     })
 }
 
@@ -62,7 +77,8 @@ pub fn under(
     corruption: &Corruption,
 ) -> Result<(Metrics, f64)> {
     let photos = decode_all(dataset, indices)?;
-    score(classifier, &photos, &dataset.labels(indices), corruption)
+    let answers = answers_under(classifier, &photos, corruption)?;
+    Ok(figures(&answers, &dataset.labels(indices)))
 }
 
 /// The answers to the photos under one corruption (noise seeded by the photo's position).
@@ -104,19 +120,13 @@ pub fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> 
         .collect()
 }
 
-/// The metrics of the photos under one corruption, and the share refused.
-fn score(
-    classifier: &Classifier,
-    photos: &[Decoded],
-    labels: &[usize],
-    corruption: &Corruption,
-) -> Result<(Metrics, f64)> {
-    let answers = answers_under(classifier, photos, corruption)?;
+/// The metrics of the answers, and the share refused.
+fn figures(answers: &[Answer], labels: &[usize]) -> (Metrics, f64) {
     let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
     let flagged = answers.iter().filter(|a| a.out_of_distribution).count() as f64
         / answers.len().max(1) as f64;
-    Ok((
+    (
         Metrics::from_predictions(&class_codes(), labels, &probabilities),
         flagged,
-    ))
+    )
 }

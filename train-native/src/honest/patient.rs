@@ -4,17 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
 use skin_lesion::answer::AnswerConfig;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::patient::{PatientConfig, SEXES, SITES};
 use skin_lesion::report::{PatientReport, WeightScore};
-use skin_lesion::{Answer, Classifier, NUM_CLASSES, Patient};
+use skin_lesion::{Answer, NUM_CLASSES, Patient};
 
-use crate::data::Dataset;
-use crate::data::corrupt::WARM_CAST;
 use crate::evaluate::scored;
-use crate::{intervals, offsets, robustness};
+use crate::{intervals, offsets};
 
 /// Age bins every ten years up to 80 and over (HAM10000 records ages in steps of 5, 0-85).
 pub const AGE_EDGES: [f32; 8] = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0];
@@ -145,34 +142,30 @@ fn metrics_with(config: &AnswerConfig, s: &Scored) -> Metrics {
 /// test split's intervals and warm-cast balanced accuracy with it, and how often HAM10000
 /// knows each field.
 pub struct ReportInputs<'a> {
-    pub classifier: &'a Classifier,
+    /// The shipped model's answer settings (its patient tables, if any).
+    pub config: AnswerConfig,
     pub fit: &'a Fit,
     pub val: Scored<'a>,
     pub test: Scored<'a>,
-    pub dataset: &'a Dataset,
-    pub test_indices: &'a [usize],
+    /// The test photos' lesions, which the intervals resample.
+    pub test_lesions: &'a [&'a str],
+    /// The test photos' answers under the warm cast (the robustness suite's).
+    pub warm_cast: &'a [Answer],
 }
 
-pub fn report(r: &ReportInputs) -> Result<PatientReport> {
-    let config = r.classifier.answer_config();
-    let validation = metrics_with(&config, &r.val);
-    let test_answers = with_patients(&config, r.test.answers, r.test.patients);
+pub fn report(r: &ReportInputs) -> PatientReport {
+    let config = &r.config;
+    let validation = metrics_with(config, &r.val);
+    let test_answers = with_patients(config, r.test.answers, r.test.patients);
     let predicted: Vec<usize> = test_answers.iter().map(|a| a.top).collect();
     let test = scored(test_answers, r.test.labels).metrics;
-    let lesions: Vec<&str> = r
-        .test_indices
-        .iter()
-        .map(|&i| r.dataset.records[i].lesion_id.as_str())
-        .collect();
-    let intervals = intervals::bootstrap(&predicted, r.test.labels, &lesions, 1);
-    let photos = robustness::decode_all(r.dataset, r.test_indices)?;
-    let warm = robustness::answers_under(r.classifier, &photos, &WARM_CAST)?;
+    let intervals = intervals::bootstrap(&predicted, r.test.labels, r.test_lesions, 1);
     let warm_cast = |patients: &[Patient]| {
-        scored(with_patients(&config, &warm, patients), r.test.labels)
+        scored(with_patients(config, r.warm_cast, patients), r.test.labels)
             .metrics
             .balanced_accuracy
     };
-    let unknown = vec![Patient::UNKNOWN; warm.len()];
+    let unknown = vec![Patient::UNKNOWN; r.warm_cast.len()];
     let share = |known: fn(&Patient) -> bool| {
         r.test.patients.iter().filter(|p| known(p)).count() as f64 / r.test.patients.len() as f64
     };
@@ -211,7 +204,7 @@ pub fn report(r: &ReportInputs) -> Result<PatientReport> {
         report.warm_cast_balanced_accuracy,
         report.warm_cast_balanced_accuracy_without
     );
-    Ok(report)
+    report
 }
 
 #[cfg(test)]

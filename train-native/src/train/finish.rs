@@ -223,11 +223,10 @@ fn measure(
         );
     }
     eprintln!("robustness suite:");
-    let robustness =
-        robustness::evaluate(classifier, &data.dataset, images.indices, &test.metrics)?;
+    let suite = robustness::evaluate(classifier, &data.dataset, images.indices, &test.metrics)?;
     eprintln!(
         "mean balanced accuracy under corruption {:.3}",
-        robustness.mean_balanced_accuracy
+        suite.robustness.mean_balanced_accuracy
     );
     let (val_patients, test_patients) = (
         data.dataset.patients(&data.split.val),
@@ -235,7 +234,7 @@ fn measure(
     );
     let val_labels = data.dataset.labels(&data.split.val);
     let patient = patient::report(&patient::ReportInputs {
-        classifier,
+        config: classifier.answer_config(),
         fit: &calibrated.patient,
         val: patient::Scored {
             answers: &val.answers,
@@ -247,16 +246,16 @@ fn measure(
             patients: &test_patients,
             labels: &images.labels,
         },
-        dataset: &data.dataset,
-        test_indices: images.indices,
-    })?;
+        test_lesions: &lesions,
+        warm_cast: &suite.warm_cast,
+    });
     Ok(Sections {
         calibration,
         intervals: Some(intervals),
         ood: Some(ood),
         selective: Some(selective),
         saliency,
-        robustness: Some(robustness),
+        robustness: Some(suite.robustness),
         patient: Some(patient),
     })
 }
