@@ -78,6 +78,13 @@ impl ViewSums {
         Ok(())
     }
 
+    /// The mean logits and features over the summed views.
+    pub fn means(&self) -> ([f32; NUM_CLASSES], Vec<f32>) {
+        let scale = 1.0 / self.views.max(1) as f32;
+        let logits = self.logits.map(|l| l * scale);
+        (logits, self.features.iter().map(|f| f * scale).collect())
+    }
+
     /// `[views, logits.., features..]`: one flat array for handing between workers.
     pub fn to_flat(&self) -> Vec<f32> {
         let mut flat = Vec::with_capacity(1 + NUM_CLASSES + self.features.len());
@@ -258,9 +265,7 @@ impl Classifier {
                 self.config.feature_width()
             )));
         }
-        let scale = 1.0 / views as f32;
-        let logits = sums.logits.map(|l| l * scale);
-        let features: Vec<f32> = sums.features.iter().map(|f| f * scale).collect();
+        let (logits, features) = sums.means();
         Ok(answer::answer(
             &self.answer_config(),
             logits,

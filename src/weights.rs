@@ -100,26 +100,6 @@ pub fn to_half_bytes(config: &LesionNetConfig, model: LesionNet) -> Result<Vec<u
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
 
-/// Every float parameter and buffer of `model` (batch-norm statistics included), in module
-/// order: two models hold the same weights exactly when these are equal, whatever the files'
-/// parameter ids.
-pub fn parameter_values(model: &LesionNet) -> Vec<f32> {
-    struct Collect(Vec<f32>);
-    impl burn::module::ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let values = param
-                .val()
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .expect("f32 parameters");
-            self.0.extend(values);
-        }
-    }
-    let mut collect = Collect(Vec::new());
-    model.visit(&mut collect);
-    collect.0
-}
-
 /// Casts every float parameter and buffer (batch-norm statistics included) of a module.
 struct CastFloats(FloatDType);
 

@@ -91,12 +91,6 @@ impl LesionNetConfig {
         }
     }
 
-    /// Whether the weights hold the training features' density (a Mahalanobis
-    /// out-of-distribution score needs it).
-    pub fn carries_density(&self) -> bool {
-        self.density_width().is_some()
-    }
-
     /// The width of the features the stored density is over, if the weights carry one.
     fn density_width(&self) -> Option<usize> {
         let ood = self.answer.as_ref().and_then(|a| a.ood.as_ref())?;

@@ -115,3 +115,41 @@ fn shipped_model_is_trained_not_random() {
     assert!(right as f64 / total as f64 > 0.5, "{right}/{total} right");
     assert!(predicted.len() >= 4, "only predicts {predicted:?}");
 }
+
+/// Training optimises [`crate::LesionNet::forward`]; inference and export run
+/// [`crate::LesionNet::outputs`]. The two are written apart (the pooled features are built
+/// differently), so their logits are compared on real photos: a change to one path that the
+/// other misses shows here, not as a shipped model answering differently from how it trained.
+#[test]
+#[ignore = "needs HAM10000 in ../shared/ham10000"]
+fn training_and_inference_forward_paths_agree_on_photos() {
+    use burn::prelude::*;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ham10000");
+    let csv = std::fs::read_to_string(root.join("HAM10000_metadata.csv"))
+        .expect("../shared/ham10000 beside the checkout");
+    let classifier = shipped();
+    let mut inputs = Vec::new();
+    let ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .step_by(500)
+        .map(|line| line.split(',').nth(1).unwrap())
+        .collect();
+    for id in &ids {
+        let bytes = std::fs::read(root.join("images").join(format!("{id}.jpg"))).unwrap();
+        inputs.extend(classifier.prepare(Photo::Encoded(&bytes)).unwrap());
+    }
+    let size = classifier.config().input_size;
+    let device = Device::flex();
+    let x = Tensor::<4>::from_data(TensorData::new(inputs, [ids.len(), 3, size, size]), &device);
+    let values = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();
+    let trained = values(classifier.model().forward(x.clone()));
+    let inferred = values(classifier.model().outputs(x).logits);
+    assert_eq!(trained.len(), ids.len() * crate::NUM_CLASSES);
+    let worst = trained
+        .iter()
+        .zip(&inferred)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-4, "the two paths' logits differ by {worst}");
+}

@@ -16,8 +16,8 @@ use skin_lesion::{Classifier, NUM_CLASSES, TrainingConfig, weights};
 use train_native::checkpoint::{self, State};
 use train_native::cli::PathArgs;
 use train_native::data::corrupt::WARM_CAST;
-use train_native::evaluate::{self, Images};
-use train_native::{offsets, robustness, train};
+use train_native::score::{self, Images};
+use train_native::{offsets, robustness};
 
 type Rows = Vec<[f32; NUM_CLASSES]>;
 
@@ -53,7 +53,7 @@ fn main() -> Result<()> {
         cache_dir: None,
         no_cache: false,
     };
-    let data = train::prepare(first, &paths)?;
+    let data = train_native::data::prepare(first, &paths)?;
     let images = Images::new(&data.dataset, &data.cache, &data.split.val);
     let photos = robustness::decode_all(&data.dataset, &data.split.val)?;
     let mut members = Vec::new();
@@ -64,7 +64,7 @@ fn main() -> Result<()> {
         let config = &state.config.model;
         let model = weights::from_bytes(config, &bytes, &Device::flex())?;
         let classifier = Classifier::new(model, config.clone(), Device::flex());
-        let clean = evaluate::score(&classifier, &images)?.answers;
+        let clean = score::score(&classifier, &images)?.answers;
         let warm = robustness::answers_under(&classifier, &photos, &WARM_CAST)?;
         let log = |a: &skin_lesion::Answer| a.probabilities.map(|p| p.max(1e-12).ln());
         members.push(Member {

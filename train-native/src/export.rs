@@ -12,10 +12,10 @@ use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 use skin_lesion::{LesionNetConfig, classes::class_codes};
 
 use crate::checkpoint::State;
+use crate::data::Prepared;
 use crate::data::SplitName;
 use crate::fsutil::write_atomic;
 use crate::plots;
-use crate::train::Prepared;
 
 /// File names of the plots inside the model folder (the page shows these very files).
 pub const CURVES_FILE: &str = "training_curves.svg";
@@ -143,7 +143,7 @@ pub fn export(e: &Exported, state: &State, data: &Prepared, out: &Path) -> Resul
 }
 
 /// Every plot of `report`, as (file name, SVG).
-fn plot_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn plot_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = vec![
         (
             CURVES_FILE.into(),
@@ -228,17 +228,6 @@ fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf> {
         .file_name()
         .with_context(|| format!("{} is not a folder name", dir.display()))?;
     Ok(dir.with_file_name(format!("{}.{suffix}", name.to_string_lossy())))
-}
-
-/// `train-native plot`: redraw the plots from a model folder's report.json.
-pub fn replot(args: &crate::cli::PlotArgs) -> Result<std::process::ExitCode> {
-    let dir = args.model.clone().unwrap_or_else(crate::paths::model_dir);
-    let report = crate::model_files::read_report(&dir.join(REPORT_FILE))?;
-    for (name, svg) in plot_files(&report)? {
-        write_atomic(&dir.join(&name), &svg)?;
-    }
-    eprintln!("redrew the plots in {}", dir.display());
-    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -3,21 +3,20 @@
 //! The binary is a thin shell over these modules; they are a library so the integration tests
 //! can drive the data loader and the CLI alike.
 
+pub mod answer_fit;
 pub mod backend;
 pub mod checkpoint;
 pub mod cli;
+pub mod commands;
 pub mod data;
-pub mod evaluate;
-pub mod explain;
 pub mod export;
 pub mod fsutil;
-pub mod honest;
 pub mod intervals;
 pub mod model_files;
 pub mod offsets;
 pub mod paths;
 pub mod plots;
-pub mod predict;
+pub mod printout;
 pub mod robustness;
 pub mod sampler;
-pub mod train;
+pub mod score;

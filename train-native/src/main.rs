@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use train_native::{cli, evaluate, explain, export, predict, train};
+use train_native::cli;
+use train_native::commands::{evaluate, explain, plot, predict, recalibrate, train};
 
 fn main() -> ExitCode {
     quiet_decoder_panics();
@@ -12,8 +13,8 @@ fn main() -> ExitCode {
         Some(cli::Command::Evaluate(args)) => evaluate::run(&args),
         Some(cli::Command::Predict(args)) => predict::run(&args),
         Some(cli::Command::Explain(args)) => explain::run(&args),
-        Some(cli::Command::Recalibrate(args)) => train::recalibrate::run(&args),
-        Some(cli::Command::Plot(args)) => export::replot(&args),
+        Some(cli::Command::Recalibrate(args)) => recalibrate::run(&args),
+        Some(cli::Command::Plot(args)) => plot::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! Per-class decision offsets chosen on the validation split.
 //!
-//! (Not to be confused with the calibration of probabilities, `honest/temperature.rs`: offsets
+//! (Not to be confused with the calibration of probabilities, `answer_fit/temperature.rs`: offsets
 //! move the decision, calibration only how sure the answer says it is.)
 //!
 //! Class-balanced training maximises recall of the rare classes, which costs precision on a

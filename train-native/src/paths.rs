@@ -46,6 +46,11 @@ pub fn default_cache_dir() -> PathBuf {
     workspace().join("train-native/runs/cache")
 }
 
+/// The out-of-distribution picture set, where `train-native/ood/build.py` writes it.
+pub fn default_ood_dir() -> PathBuf {
+    workspace().join("train-native/runs/ood")
+}
+
 /// `weights`, or the shipped `web/model/model.bpk`.
 pub fn weights_or_default(weights: Option<&Path>) -> PathBuf {
     weights.map_or_else(

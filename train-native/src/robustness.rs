@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use skin_lesion::classes::class_codes;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::preprocess::{self, Decoded};
 use skin_lesion::report::{CorruptionFigures, Robustness};
@@ -14,11 +13,11 @@ use skin_lesion::{Answer, Classifier};
 
 use crate::data::Dataset;
 use crate::data::corrupt::{Corruption, WARM_CAST, suite};
-use crate::evaluate::EVAL_BATCH;
+use crate::score::{self, in_batches};
 
 /// The suite's figures, and the answers under [`WARM_CAST`], on which the report measures
 /// patient data too (so the photos are not run under it twice).
-pub struct Suite {
+pub struct SuiteFigures {
     pub robustness: Robustness,
     pub warm_cast: Vec<Answer>,
 }
@@ -29,14 +28,14 @@ pub fn evaluate(
     dataset: &Dataset,
     indices: &[usize],
     clean: &Metrics,
-) -> Result<Suite> {
+) -> Result<SuiteFigures> {
     let photos = decode_all(dataset, indices)?;
     let labels = dataset.labels(indices);
     let mut corruptions = Vec::new();
     let mut warm_cast = Vec::new();
     for (severity, corruption) in suite() {
         let answers = answers_under(classifier, &photos, &corruption)?;
-        let (metrics, flagged) = figures(&answers, &labels);
+        let (metrics, flagged) = metrics_and_refused(&answers, &labels);
         if corruption == WARM_CAST {
             warm_cast = answers;
         }
@@ -58,7 +57,7 @@ pub fn evaluate(
     }
     let mean =
         corruptions.iter().map(|c| c.balanced_accuracy).sum::<f64>() / corruptions.len() as f64;
-    Ok(Suite {
+    Ok(SuiteFigures {
         robustness: Robustness {
             mean_balanced_accuracy: mean,
             clean_balanced_accuracy: clean.balanced_accuracy,
@@ -70,7 +69,7 @@ pub fn evaluate(
 
 /// The metrics of `indices` of `dataset` under one corruption, and the share refused as not
 /// dermatoscopy photos.
-pub fn under(
+pub fn metrics_under(
     classifier: &Classifier,
     dataset: &Dataset,
     indices: &[usize],
@@ -78,7 +77,7 @@ pub fn under(
 ) -> Result<(Metrics, f64)> {
     let photos = decode_all(dataset, indices)?;
     let answers = answers_under(classifier, &photos, corruption)?;
-    Ok(figures(&answers, &dataset.labels(indices)))
+    Ok(metrics_and_refused(&answers, &dataset.labels(indices)))
 }
 
 /// The answers to the photos under one corruption (noise seeded by the photo's position).
@@ -88,13 +87,12 @@ pub fn answers_under(
     corruption: &Corruption,
 ) -> Result<Vec<Answer>> {
     let config = classifier.config();
-    let mut answers: Vec<Answer> = Vec::with_capacity(photos.len());
-    for (chunk_index, chunk) in photos.chunks(EVAL_BATCH).enumerate() {
+    in_batches(photos, |first, chunk| {
         let inputs: Vec<f32> = chunk
             .par_iter()
             .enumerate()
             .flat_map_iter(|(k, photo)| {
-                let mut rng = ChaCha8Rng::seed_from_u64((chunk_index * EVAL_BATCH + k) as u64);
+                let mut rng = ChaCha8Rng::seed_from_u64((first + k) as u64);
                 let changed = Decoded {
                     image: corruption.apply(&photo.image, &mut rng),
                     orientation: photo.orientation,
@@ -102,9 +100,8 @@ pub fn answers_under(
                 preprocess::prepare(&changed, config)
             })
             .collect();
-        answers.extend(classifier.classify_batch(&inputs, chunk.len())?);
-    }
-    Ok(answers)
+        Ok(classifier.classify_batch(&inputs, chunk.len())?)
+    })
 }
 
 /// The whole photos of `indices` (the corruptions act on them, not on the cached squares).
@@ -121,12 +118,9 @@ pub fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> 
 }
 
 /// The metrics of the answers, and the share refused.
-fn figures(answers: &[Answer], labels: &[usize]) -> (Metrics, f64) {
-    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
-    let flagged = answers.iter().filter(|a| a.out_of_distribution).count() as f64
-        / answers.len().max(1) as f64;
+fn metrics_and_refused(answers: &[Answer], labels: &[usize]) -> (Metrics, f64) {
     (
-        Metrics::from_predictions(&class_codes(), labels, &probabilities),
-        flagged,
+        score::metrics(answers, labels),
+        score::refused_share(answers),
     )
 }

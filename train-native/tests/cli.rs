@@ -322,7 +322,7 @@ fn finished(work: &Path, epochs: usize) -> Vec<Vec<f32>> {
         let bytes = std::fs::read(work.join(file)).unwrap();
         let model = skin_lesion::weights::from_bytes(config, &bytes, &burn::tensor::Device::flex())
             .unwrap();
-        skin_lesion::weights::parameter_values(&model)
+        parameter_values(&model)
     })
     .collect()
 }
@@ -431,4 +431,27 @@ fn show_config_prints_the_recipe_with_the_overrides() {
     assert_eq!(config["epochs"], 7);
     assert_eq!(config["model"]["base_width"], 32);
     assert_eq!(config["split"]["seed"], 42);
+}
+
+/// Every float parameter and buffer of `model` (batch-norm statistics included), in module
+/// order: two models hold the same weights exactly when these are equal, whatever the files'
+/// parameter ids.
+fn parameter_values(model: &skin_lesion::LesionNet) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let values = param
+                .val()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("f32 parameters");
+            self.0.extend(values);
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    burn::module::Module::visit(model, &mut collect);
+    collect.0
 }

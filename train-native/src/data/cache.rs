@@ -7,7 +7,7 @@
 //! decoder release misses the old cache even if nobody bumps anything), the resize side, and
 //! every image's path, size, modification time and inode.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result, bail};
@@ -159,11 +159,6 @@ fn inode(meta: &std::fs::Metadata) -> u64 {
 #[cfg(not(unix))]
 fn inode(_: &std::fs::Metadata) -> u64 {
     0
-}
-
-/// Where caches go by default.
-pub fn default_dir() -> PathBuf {
-    paths::default_cache_dir()
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ pub mod batch;
 pub mod cache;
 pub mod corrupt;
 pub mod metadata;
+mod prepared;
 pub mod split;
 
 pub use metadata::{Dataset, Record};
+pub use prepared::{Prepared, prepare};
 pub use split::{Split, SplitName};

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use serde::Serialize;
 use skin_lesion::{Classifier, NUM_CLASSES};
 
-use super::finish::{Chosen, Ended, choose};
+use super::best::{BestNetwork, TrainedRun, best_network};
 use crate::data::corrupt::WARM_CAST;
 use crate::fsutil::write_atomic;
 use crate::{offsets, robustness};
@@ -41,9 +41,9 @@ pub struct Figures {
 }
 
 /// Score the run's best epoch on validation and write [`FILE`].
-pub fn report(run: &Ended) -> Result<()> {
-    let Chosen { model, fitted, raw } = choose(run)?;
-    let Ended {
+pub fn report(run: &TrainedRun) -> Result<()> {
+    let BestNetwork { model, fitted, raw } = best_network(run)?;
+    let TrainedRun {
         config,
         state,
         data,
@@ -51,12 +51,13 @@ pub fn report(run: &Ended) -> Result<()> {
         ..
     } = *run;
     // The offsets only shift the mean logits, so the clean figures after them come from the
-    // answers `choose` already has; the warm cast needs the photos run again.
+    // answers `best_network` already has; the warm cast needs the photos run again.
     let logits: Vec<[f32; NUM_CLASSES]> = raw.answers.iter().map(|a| a.logits).collect();
     let shift = fitted.as_ref().map_or([0.0; NUM_CLASSES], |f| f.offsets);
     let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), &shift);
     let classifier = Classifier::new(model, config.model.clone(), Device::flex());
-    let (warm, _) = robustness::under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
+    let (warm, _) =
+        robustness::metrics_under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
     let figures = Figures {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,

@@ -1,7 +1,7 @@
 //! `train-native recalibrate`: fit an exported model's answer settings again (temperature,
 //! out-of-distribution score and thresholds) and re-measure it, without retraining.
 //!
-//! For when the honest-answer code or the out-of-distribution set changes: the network, its
+//! For when the answer_fit-answer code or the out-of-distribution set changes: the network, its
 //! decision offsets and its training history stay as they were exported; everything the
 //! report measures on the test split is measured again.
 
@@ -11,10 +11,11 @@ use anyhow::{Context, Result, anyhow};
 use burn::prelude::*;
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 
-use super::finish::ship;
-use super::{Dirs, prepare};
+use super::train::best::Dirs;
+use super::train::finish::calibrate_and_export;
 use crate::checkpoint::State;
 use crate::cli::RecalibrateArgs;
+use crate::data::prepare;
 use crate::{model_files, paths};
 
 pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
@@ -49,6 +50,7 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         ood: args.ood_dir.clone(),
     };
     let offsets = report.model.decision_offsets.clone();
-    ship(network, &config, &state, &data, &dirs, |_| offsets).map_err(|e| anyhow!("{e:#}"))?;
+    calibrate_and_export(network, &config, &state, &data, &dirs, |_| offsets)
+        .map_err(|e| anyhow!("{e:#}"))?;
     Ok(ExitCode::SUCCESS)
 }

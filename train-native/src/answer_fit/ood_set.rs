@@ -29,11 +29,6 @@ pub fn manifest_path() -> PathBuf {
     crate::paths::workspace().join("train-native/ood/manifest.csv")
 }
 
-/// Where `build.py` writes the pictures by default.
-pub fn default_dir() -> PathBuf {
-    crate::paths::workspace().join("train-native/runs/ood")
-}
-
 /// The pictures of one part (`dev` or `report`) found in `dir`, or `None` when the set has
 /// not been built there. A listed picture that is missing is an error: a partial set would
 /// give figures that look like the whole set's.

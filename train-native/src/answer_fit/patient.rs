@@ -10,7 +10,7 @@ use skin_lesion::patient::{PatientConfig, SEXES, SITES};
 use skin_lesion::report::{PatientReport, WeightScore};
 use skin_lesion::{Answer, NUM_CLASSES, Patient};
 
-use crate::evaluate::scored;
+use crate::score::scored;
 use crate::{intervals, offsets};
 
 /// Age bins every ten years up to 80 and over (HAM10000 records ages in steps of 5, 0-85).

@@ -22,8 +22,8 @@ use skin_lesion::{
     Answer, Classifier, LesionNet, LesionNetConfig, NUM_CLASSES, Photo, ViewSums, weights,
 };
 
-use crate::data::batch;
-use crate::evaluate::{EVAL_BATCH, Images};
+use crate::data::Prepared;
+use crate::score::{self, Images, answers_of};
 use ood_set::Picture;
 
 /// The share of validation photos the out-of-distribution threshold refuses.
@@ -38,9 +38,9 @@ pub const OOD_RULE: &str = "among the candidates that, at the threshold refusing
     15% of every class's validation photos, the one refusing the largest share of the dev part of the \
     out-of-distribution set (ties: the higher AUROC); if none qualifies, the one whose worst class is refused least";
 
-/// A model made honest: its config (with the answer settings) and weights (with the feature
+/// A model made answer_fit: its config (with the answer settings) and weights (with the feature
 /// density when the chosen score needs it), and how the score was chosen.
-pub struct Calibrated {
+pub struct FittedAnswer {
     pub config: LesionNetConfig,
     pub weights: Vec<u8>,
     pub candidates: Vec<OodCandidate>,
@@ -81,7 +81,7 @@ impl Candidate {
         method: OodMethod,
         stages: [usize; 2],
         config: &LesionNetConfig,
-        train: &Outputs,
+        train: &ViewMeans,
         labels: &[usize],
     ) -> Self {
         let features = config.stage_features(stages[0], stages[1]);
@@ -123,7 +123,7 @@ impl Candidate {
         }
     }
 
-    fn scores(&self, outputs: &Outputs) -> Vec<f32> {
+    fn scores(&self, outputs: &ViewMeans) -> Vec<f32> {
         match &self.density {
             None => outputs.logits.iter().map(|l| energy(l)).collect(),
             Some(density) => outputs
@@ -137,7 +137,7 @@ impl Candidate {
     /// Its figures: AUROC of dev pictures against validation photos, and the share of dev
     /// pictures and of each class's validation photos above the threshold that refuses 5% of
     /// all validation photos.
-    fn figures(&self, val: &Outputs, labels: &[usize], dev: &Outputs) -> OodCandidate {
+    fn figures(&self, val: &ViewMeans, labels: &[usize], dev: &ViewMeans) -> OodCandidate {
         let (val, dev) = (self.scores(val), self.scores(dev));
         let threshold = density::threshold(&val, FLAGGED_SHARE);
         let val_flagged_by_class = std::array::from_fn(|c| {
@@ -159,39 +159,16 @@ impl Candidate {
 }
 
 /// Means over the views of each photo's logits and features.
-struct Outputs {
+struct ViewMeans {
     logits: Vec<[f32; NUM_CLASSES]>,
     features: Vec<Vec<f32>>,
 }
 
-impl Outputs {
-    fn of(sums: Vec<ViewSums>) -> Self {
-        let mean = |s: &ViewSums| 1.0 / s.views as f32;
-        let logits = sums.iter().map(|s| s.logits.map(|l| l * mean(s))).collect();
-        let features = sums
-            .iter()
-            .map(|s| s.features.iter().map(|f| f * mean(s)).collect())
-            .collect();
+impl ViewMeans {
+    fn of(sums: &[ViewSums]) -> Self {
+        let (logits, features) = sums.iter().map(ViewSums::means).unzip();
         Self { logits, features }
     }
-}
-
-/// The sums over every view of `indices`' central crops.
-fn image_sums(
-    classifier: &Classifier,
-    cache: &crate::data::cache::ImageCache,
-    indices: &[usize],
-) -> Result<Vec<ViewSums>> {
-    let views = classifier.config().test_time_views;
-    let mut sums = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(EVAL_BATCH) {
-        sums.extend(classifier.view_sums(
-            &batch::inputs(cache, chunk, classifier.config(), None),
-            chunk.len(),
-            0..views,
-        )?);
-    }
-    Ok(sums)
 }
 
 /// The sums over every view of pictures given as files (through the same decoding).
@@ -209,25 +186,27 @@ fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<Vie
 
 /// Fit the answer settings for `model` (decision offsets already folded in) and return the
 /// shipped config and weights.
-pub fn calibrate(
+pub fn fit(
     model: LesionNet,
     config: &LesionNetConfig,
-    data: &crate::train::Prepared,
+    data: &Prepared,
     dev: Option<&[Picture]>,
-) -> Result<Calibrated> {
+) -> Result<FittedAnswer> {
     let device = Device::flex();
     // The shipped network as the browser will load it (f16), before it has an answer.
     let bare = weights::from_bytes(config, &weights::to_half_bytes(config, model)?, &device)?;
     let plain = Classifier::new(bare.clone(), config.clone(), device.clone());
-    let val = Outputs::of(image_sums(&plain, &data.cache, &data.split.val)?);
-    let val_labels = data.dataset.labels(&data.split.val);
+    let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
+    let val = ViewMeans::of(&score::view_sums(&plain, &val_images)?);
+    let val_labels = val_images.labels.clone();
     let temperature = temperature::fit(&val.logits, &val_labels);
     eprintln!("temperature fitted on validation: {temperature:.3}");
-    let train = Outputs::of(image_sums(&plain, &data.cache, &data.split.train)?);
-    let train_labels = data.dataset.labels(&data.split.train);
+    let train_images = Images::new(&data.dataset, &data.cache, &data.split.train);
+    let train = ViewMeans::of(&score::view_sums(&plain, &train_images)?);
+    let train_labels = &train_images.labels;
     let candidates: Vec<Candidate> = candidates(config)
         .into_iter()
-        .map(|(method, stages)| Candidate::fit(method, stages, config, &train, &train_labels))
+        .map(|(method, stages)| Candidate::fit(method, stages, config, &train, train_labels))
         .collect();
     // The dev pictures go through the network once: the shipped model below has the same
     // network, so its answers come from these sums too.
@@ -236,7 +215,7 @@ pub fn calibrate(
         .transpose()?;
     let (figures, best) = match &dev_sums {
         Some(sums) => {
-            let dev = Outputs::of(sums.clone());
+            let dev = ViewMeans::of(sums);
             let figures: Vec<OodCandidate> = candidates
                 .iter()
                 .map(|c| c.figures(&val, &val_labels, &dev))
@@ -279,10 +258,7 @@ pub fn calibrate(
         config.clone(),
         device,
     );
-    let answers = answers_of(
-        &shipped,
-        &image_sums(&shipped, &data.cache, &data.split.val)?,
-    )?;
+    let answers = answers_of(&shipped, &score::view_sums(&shipped, &val_images)?)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
     if let Some(sums) = &dev_sums {
@@ -311,7 +287,7 @@ pub fn calibrate(
         )));
     let val_patients = data.dataset.patients(&data.split.val);
     let patient = patient::fit(
-        (&data.dataset.patients(&data.split.train), &train_labels),
+        (&data.dataset.patients(&data.split.train), train_labels),
         &patient::Scored {
             answers: &answers,
             patients: &val_patients,
@@ -325,7 +301,7 @@ pub fn calibrate(
     } else {
         OOD_RULE.into()
     };
-    Ok(Calibrated {
+    Ok(FittedAnswer {
         config: config.with_answer(Some(answer)),
         weights,
         candidates: figures,
@@ -333,13 +309,6 @@ pub fn calibrate(
         name: chosen.name(),
         patient,
     })
-}
-
-fn answers_of(classifier: &Classifier, sums: &[ViewSums]) -> Result<Vec<Answer>> {
-    Ok(sums
-        .iter()
-        .map(|s| classifier.answer(s))
-        .collect::<Result<_, _>>()?)
 }
 
 /// The candidate by [`OOD_RULE`]: among those that refuse at most [`CLASS_LIMIT`] of every
@@ -386,7 +355,7 @@ fn flagged(scores: &[f32], threshold: f32) -> f64 {
 /// shares, and the report part of the set.
 pub fn ood_report(
     classifier: &Classifier,
-    calibrated: &Calibrated,
+    calibrated: &FittedAnswer,
     val: &[Answer],
     test: &[Answer],
     set: Option<&[Picture]>,
@@ -397,10 +366,7 @@ pub fn ood_report(
         .as_ref()
         .and_then(|a| a.ood.clone())
         .expect("a calibrated model");
-    let share = |answers: &[Answer]| {
-        answers.iter().filter(|a| a.out_of_distribution).count() as f64
-            / answers.len().max(1) as f64
-    };
+    let share = score::refused_share;
     let set = match set {
         Some(pictures) => {
             let answers = answers_of(classifier, &picture_sums(classifier, pictures)?)?;
@@ -445,8 +411,5 @@ pub fn ood_report(
 
 /// Answers of `classifier` on `images`, for scoring.
 pub fn answers(classifier: &Classifier, images: &Images) -> Result<Vec<Answer>> {
-    answers_of(
-        classifier,
-        &image_sums(classifier, images.cache, images.indices)?,
-    )
+    answers_of(classifier, &score::view_sums(classifier, images)?)
 }

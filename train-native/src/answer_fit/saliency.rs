@@ -12,7 +12,7 @@ use skin_lesion::{Answer, Classifier, LesionNetConfig};
 
 use crate::data::Record;
 use crate::data::batch;
-use crate::evaluate::Images;
+use crate::score::Images;
 
 /// The centre prior's standard deviation, as a share of the crop's side.
 pub const CENTRE_SIGMA: f64 = 0.25;

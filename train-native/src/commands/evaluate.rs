@@ -1,101 +1,22 @@
-//! Scoring a model on a set of cached images, and `train-native evaluate`.
+//! `train-native evaluate`, and the printer of a split's figures.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use skin_lesion::metrics::{Calibration, Metrics, classification_report, confusion_table};
+use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::report::Robustness;
 use skin_lesion::training::SplitConfig;
-use skin_lesion::{Answer, Classifier, classes::class_codes};
+use skin_lesion::{Answer, classes::class_codes};
 
 use crate::cli::{EvalSplit, EvaluateArgs};
 use crate::data::cache::ImageCache;
-use crate::data::{Dataset, Split, SplitName, batch};
+use crate::data::{Dataset, Split, SplitName};
 use crate::fsutil::write_atomic;
 use crate::model_files;
-use crate::paths;
-
-/// Images per inference batch. Fixed, so every evaluation of the same model computes the
-/// same floating-point sums and reproduces its figures exactly.
-pub const EVAL_BATCH: usize = 100;
-
-/// Some cached images and their classes.
-pub struct Images<'a> {
-    pub cache: &'a ImageCache,
-    pub indices: &'a [usize],
-    pub labels: Vec<usize>,
-}
-
-impl<'a> Images<'a> {
-    /// `indices` of `dataset`, read from `cache`.
-    pub fn new(dataset: &Dataset, cache: &'a ImageCache, indices: &'a [usize]) -> Self {
-        Self {
-            cache,
-            indices,
-            labels: dataset.labels(indices),
-        }
-    }
-}
-
-/// A model's answers on some images, and what they add up to.
-pub struct Scored {
-    pub metrics: Metrics,
-    /// Mean negative log-likelihood of the true class under the answer's probabilities.
-    pub loss: f64,
-    /// One answer per image, in order.
-    pub answers: Vec<Answer>,
-}
-
-/// Run `classifier` over the central crops of `images` (every view the model averages) and
-/// score its answers.
-pub fn score(classifier: &Classifier, images: &Images) -> Result<Scored> {
-    if images.indices.is_empty() {
-        bail!("no images to evaluate");
-    }
-    let mut answers = Vec::with_capacity(images.indices.len());
-    for chunk in images.indices.chunks(EVAL_BATCH) {
-        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
-        answers.extend(classifier.classify_batch(&inputs, chunk.len())?);
-    }
-    Ok(scored(answers, &images.labels))
-}
-
-/// Metrics and loss of `answers` against `labels`.
-pub fn scored(answers: Vec<Answer>, labels: &[usize]) -> Scored {
-    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
-    let loss = probabilities
-        .iter()
-        .zip(labels)
-        .map(|(p, &l)| -f64::from(p[l].max(1e-12)).ln())
-        .sum::<f64>()
-        / labels.len() as f64;
-    let metrics = Metrics::from_predictions(&class_codes(), labels, &probabilities);
-    Scored {
-        metrics,
-        loss,
-        answers,
-    }
-}
-
-/// Print the confusion matrix and scikit-learn-style report.
-pub fn print(metrics: &Metrics) {
-    println!(
-        "confusion matrix (rows: true class, columns: predicted)\n{}",
-        confusion_table(metrics)
-    );
-    println!("{}", classification_report(metrics));
-    println!(
-        "balanced accuracy {:.4}  macro F1 {:.4}  macro AUC {}  accuracy {:.4}",
-        metrics.balanced_accuracy,
-        metrics.macro_f1,
-        metrics
-            .macro_auc
-            .map_or("n/a".into(), |a| format!("{a:.4}")),
-        metrics.accuracy
-    );
-}
+use crate::score::{self, Images};
+use crate::{paths, printout};
 
 /// What `evaluate --out` writes: the report's metric and calibration keys plus what was
 /// evaluated.
@@ -146,7 +67,7 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let bar = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} evaluating {msg}").expect("template"));
     bar.set_message(format!("{} images of the {name} split", indices.len()));
-    let scored = score(classifier, &Images::new(&dataset, &cache, &indices))?;
+    let scored = score::score(classifier, &Images::new(&dataset, &cache, &indices))?;
     bar.finish_and_clear();
     println!(
         "{} images ({name}) from {} with {}\n",
@@ -154,15 +75,12 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         dataset.root.display(),
         weights_path.display()
     );
-    print(&scored.metrics);
+    printout::metrics(&scored.metrics);
     let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
         scored.answers.iter().map(|a| a.probabilities).collect();
     let images = Images::new(&dataset, &cache, &indices);
     let calibration = Calibration::of(&probabilities, &images.labels);
-    println!(
-        "calibration: ECE {:.4}, NLL {:.4}, Brier {:.4}",
-        calibration.ece, calibration.nll, calibration.brier
-    );
+    printout::calibration(&calibration);
     let robustness = if args.corruptions {
         println!("robustness suite:");
         let r = crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics)?

@@ -2,72 +2,24 @@
 //! validation), then the test split scored once in every way the report shows, and the model
 //! exported for the browser.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::prelude::*;
 use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::report::{DecisionOffsets, Sections};
 use skin_lesion::weights::{self, config_to_json};
-use skin_lesion::{Classifier, LesionNet, LesionNetConfig, TrainingConfig};
+use skin_lesion::{Classifier, LesionNet, LesionNetConfig};
 
-use super::{Dirs, Prepared};
-use crate::checkpoint::{self, State};
-use crate::evaluate::{self, Images, scored};
+use super::best::{BestNetwork, Dirs, TrainedRun, best_network};
+use crate::answer_fit::{self, ood_set, patient, selective};
+use crate::checkpoint::State;
+use crate::data::Prepared;
 use crate::export::{self, Exported};
-use crate::honest::{self, ood_set, patient, selective};
-use crate::{intervals, offsets, robustness};
-
-/// The best epoch's network with the decision offsets fitted on validation folded in.
-pub struct Chosen {
-    pub model: LesionNet,
-    /// The offsets' fit; `None` when the run ships without offsets.
-    pub fitted: Option<offsets::Fitted>,
-    /// The best epoch's validation answers and figures before the offsets (every view the
-    /// model averages).
-    pub raw: evaluate::Scored,
-}
-
-/// A run whose epochs are done, as its end sees it.
-pub struct Ended<'a> {
-    pub config: &'a TrainingConfig,
-    pub state: &'a State,
-    pub data: &'a Prepared,
-    pub dirs: &'a Dirs,
-    /// Fit per-class decision offsets on validation (`--no-offsets` turns it off).
-    pub with_offsets: bool,
-}
-
-/// Load the best epoch of the run and fit its decision offsets on validation.
-pub fn choose(run: &Ended) -> Result<Chosen> {
-    let Ended {
-        config,
-        state,
-        data,
-        dirs,
-        with_offsets,
-    } = *run;
-    let model_config = &config.model;
-    let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
-    let best_bytes = std::fs::read(&best_path)
-        .with_context(|| format!("cannot read {}", best_path.display()))?;
-    let device = Device::flex();
-    let best: LesionNet = weights::from_bytes(model_config, &best_bytes, &device)?;
-    let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
-    let raw = evaluate::score(
-        &Classifier::new(best.clone(), model_config.clone(), device),
-        &val_images,
-    )?;
-    let fitted =
-        with_offsets.then(|| offsets::fit(&raw.answers, &val_images.labels, config.split.seed));
-    let model = match &fitted {
-        Some(f) => best.with_class_offsets(&f.offsets),
-        None => best,
-    };
-    Ok(Chosen { model, fitted, raw })
-}
+use crate::score::{Images, ScoredAnswers, scored};
+use crate::{intervals, offsets, printout, robustness};
 
 /// Fit and measure everything, then export the best epoch.
-pub fn finish(run: &Ended) -> Result<()> {
-    let Chosen { model, fitted, raw } = choose(run)?;
+pub fn finish(run: &TrainedRun) -> Result<()> {
+    let BestNetwork { model, fitted, raw } = best_network(run)?;
     let model_config = &run.config.model;
     let record = |val: &Metrics| {
         fitted.map(|f| DecisionOffsets {
@@ -81,14 +33,14 @@ pub fn finish(run: &Ended) -> Result<()> {
             val_macro_f1_after: val.macro_f1,
         })
     };
-    ship(model, model_config, run.state, run.data, run.dirs, record)
+    calibrate_and_export(model, model_config, run.state, run.data, run.dirs, record)
 }
 
 /// From a network with its decision offsets folded in to the exported model: fit the answer
 /// settings, score validation and test with the weights exactly as the browser loads them,
 /// measure everything the report shows, and export. `offsets` records the decision offsets
 /// given the validation figures after them.
-pub fn ship(
+pub fn calibrate_and_export(
     model: LesionNet,
     model_config: &LesionNetConfig,
     state: &State,
@@ -97,9 +49,12 @@ pub fn ship(
     offsets: impl FnOnce(&Metrics) -> Option<DecisionOffsets>,
 ) -> Result<()> {
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
-    let ood_dir = dirs.ood.clone().unwrap_or_else(ood_set::default_dir);
+    let ood_dir = dirs
+        .ood
+        .clone()
+        .unwrap_or_else(crate::paths::default_ood_dir);
     let dev = ood_set::load(&ood_dir, "dev")?;
-    let calibrated = honest::calibrate(model, model_config, data, dev.as_deref())?;
+    let calibrated = answer_fit::fit(model, model_config, data, dev.as_deref())?;
     let signed = weights::signed(&calibrated.config, &calibrated.weights);
     // From here on, the model exactly as the browser loads it.
     let classifier = Classifier::from_files(
@@ -108,7 +63,7 @@ pub fn ship(
         Device::flex(),
     )?;
     let val = scored(
-        honest::answers(&classifier, &val_images)?,
+        answer_fit::answers(&classifier, &val_images)?,
         &val_images.labels,
     );
     let offsets = offsets(&val.metrics);
@@ -123,7 +78,7 @@ pub fn ship(
     }
     let test_images = Images::new(&data.dataset, &data.cache, &data.split.test);
     let test = scored(
-        honest::answers(&classifier, &test_images)?,
+        answer_fit::answers(&classifier, &test_images)?,
         &test_images.labels,
     );
     eprintln!(
@@ -131,8 +86,8 @@ pub fn ship(
         state.full_best_epoch(),
         state.best_score
     );
-    evaluate::print(&test.metrics);
-    let sections = measure(
+    printout::metrics(&test.metrics);
+    let sections = test_sections(
         &classifier,
         data,
         &test_images,
@@ -153,22 +108,19 @@ pub fn ship(
 }
 
 /// The report's sections on the test split (and the out-of-distribution set).
-fn measure(
+fn test_sections(
     classifier: &Classifier,
     data: &Prepared,
     images: &Images,
-    test: &evaluate::Scored,
-    val: &evaluate::Scored,
-    calibrated: &honest::Calibrated,
+    test: &ScoredAnswers,
+    val: &ScoredAnswers,
+    calibrated: &answer_fit::FittedAnswer,
     ood_dir: &std::path::Path,
 ) -> Result<Sections> {
     let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
         test.answers.iter().map(|a| a.probabilities).collect();
     let calibration = Calibration::of(&probabilities, &images.labels);
-    eprintln!(
-        "calibration: ECE {:.4}, NLL {:.4}, Brier {:.4}",
-        calibration.ece, calibration.nll, calibration.brier
-    );
+    printout::calibration(&calibration);
     let predicted: Vec<usize> = test.answers.iter().map(|a| a.top).collect();
     let lesions: Vec<&str> = images
         .indices
@@ -184,7 +136,7 @@ fn measure(
         intervals.macro_f1[1]
     );
     let report_set = ood_set::load(ood_dir, "report")?;
-    let ood = honest::ood_report(
+    let ood = answer_fit::ood_report(
         classifier,
         calibrated,
         &val.answers,
@@ -205,7 +157,7 @@ fn measure(
     );
     let threshold = classifier.answer_config().unsure_below;
     let selective = selective::report(&test.answers, &images.labels, threshold);
-    let saliency = honest::saliency::evaluate(
+    let saliency = answer_fit::saliency::evaluate(
         classifier,
         images,
         &test.answers,

@@ -16,13 +16,14 @@ use skin_lesion::report::EpochRecord;
 use skin_lesion::{Classifier, LesionNet, NUM_CLASSES, TrainingConfig, weights};
 
 use super::progress::Progress;
-use super::{Prepared, learning_rate};
+use super::schedule::learning_rate;
 use crate::backend::Selected;
 use crate::checkpoint::{self, Checkpoint, Saved, State};
+use crate::data::Prepared;
 use crate::data::augment::Augment;
 use crate::data::batch;
-use crate::evaluate::{self, Images};
 use crate::sampler::Sampler;
+use crate::score::{self, Images};
 
 /// The model, optimizer and state of a run in progress.
 pub struct Session<'a> {
@@ -130,7 +131,7 @@ impl<'a> Session<'a> {
         // One view per epoch: selection stays cheap; the shipped model's views come in finish.
         let config = self.config.model.clone().with_test_time_views(1);
         let classifier = Classifier::new(valid.clone(), config, self.device.clone().inner());
-        let val = evaluate::score(
+        let val = score::score(
             &classifier,
             &Images::new(&self.data.dataset, &self.data.cache, &self.data.split.val),
         )?;

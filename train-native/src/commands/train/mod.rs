@@ -3,72 +3,24 @@
 //! once, the decision offsets, the answer's calibration, the test evaluation and the export
 //! of the browser model ([`finish`]).
 
-mod finish;
+pub mod best;
+pub mod finish;
 mod progress;
-pub mod recalibrate;
 mod schedule;
 mod session;
 pub mod validation;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow, bail};
-use skin_lesion::TrainingConfig;
+use anyhow::{Result, anyhow};
 
 use crate::backend;
-use crate::cli::{PathArgs, TrainArgs};
-use crate::data::cache::ImageCache;
-use crate::data::{Dataset, Split};
+use crate::cli::TrainArgs;
+use crate::data::prepare;
 use crate::paths;
 
 pub use schedule::learning_rate;
 pub use session::Session;
-
-/// The data a run needs before its first step.
-pub struct Prepared {
-    pub dataset: Dataset,
-    pub split: Split,
-    pub cache: ImageCache,
-}
-
-/// Where a run keeps its checkpoints, finds the out-of-distribution set and writes its model.
-pub struct Dirs {
-    pub run: PathBuf,
-    pub out: PathBuf,
-    pub ood: Option<PathBuf>,
-}
-
-/// Load the data set, split it and fill the image cache.
-pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
-    let data_dir = paths.data.clone().unwrap_or_else(paths::default_data);
-    let dataset = Dataset::load(&data_dir)?.limited(config.split.limit);
-    let split = Split::new(&dataset.records, &config.split)?;
-    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
-        bail!(
-            "the split left a part empty (train {}, val {}, test {} images): use more data or larger fractions",
-            split.train.len(),
-            split.val.len(),
-            split.test.len()
-        );
-    }
-    eprintln!(
-        "data: {} images of {} lesions in {}; split by lesion (seed {}): train {}, val {}, test {} images",
-        dataset.records.len(),
-        dataset.lesion_count(),
-        dataset.root.display(),
-        config.split.seed,
-        split.train.len(),
-        split.val.len(),
-        split.test.len()
-    );
-    let cache = ImageCache::for_dataset(&dataset, paths, config.model.resize_size)?;
-    Ok(Prepared {
-        dataset,
-        split,
-        cache,
-    })
-}
 
 /// `train-native train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode> {
@@ -80,7 +32,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     config
         .validate()
         .map_err(|e| anyhow!("invalid training options: {e}"))?;
-    let dirs = Dirs {
+    let dirs = best::Dirs {
         run: args.run_dir.clone().unwrap_or_else(paths::default_run_dir),
         out: args.out.clone().unwrap_or_else(paths::model_dir),
         ood: args.ood_dir.clone(),
@@ -99,7 +51,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         }
     }
     progress.finish();
-    let ended = finish::Ended {
+    let ended = best::TrainedRun {
         config: &config,
         state: session.state(),
         data: &data,

@@ -1,0 +1,113 @@
+//! Scoring a model on photos: the batch loop, the answers and the figures they add up to.
+//!
+//! Every command that runs a network over many photos (training's validation, `evaluate`, the
+//! robustness suite, the answer's calibration, the end of a run) comes through here, so that
+//! all of them batch alike and compute the same floating-point sums for the same photos.
+
+use anyhow::{Result, bail};
+use skin_lesion::metrics::Metrics;
+use skin_lesion::{Answer, Classifier, ViewSums, classes::class_codes};
+
+use crate::data::cache::ImageCache;
+use crate::data::{Dataset, batch};
+
+/// Images per inference batch. Fixed, so every evaluation of the same model computes the
+/// same floating-point sums and reproduces its figures exactly.
+pub const EVAL_BATCH: usize = 100;
+
+/// Some cached images and their classes.
+pub struct Images<'a> {
+    pub cache: &'a ImageCache,
+    pub indices: &'a [usize],
+    pub labels: Vec<usize>,
+}
+
+impl<'a> Images<'a> {
+    /// `indices` of `dataset`, read from `cache`.
+    pub fn new(dataset: &Dataset, cache: &'a ImageCache, indices: &'a [usize]) -> Self {
+        Self {
+            cache,
+            indices,
+            labels: dataset.labels(indices),
+        }
+    }
+}
+
+/// A model's answers on some images, and what they add up to.
+pub struct ScoredAnswers {
+    pub metrics: Metrics,
+    /// Mean negative log-likelihood of the true class under the answer's probabilities.
+    pub loss: f64,
+    /// One answer per image, in order.
+    pub answers: Vec<Answer>,
+}
+
+/// `run` over `items` in batches of [`EVAL_BATCH`], its results joined in order; `run` is
+/// given the position of the batch's first item.
+pub fn in_batches<T, R>(
+    items: &[T],
+    mut run: impl FnMut(usize, &[T]) -> Result<Vec<R>>,
+) -> Result<Vec<R>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (k, chunk) in items.chunks(EVAL_BATCH).enumerate() {
+        out.extend(run(k * EVAL_BATCH, chunk)?);
+    }
+    Ok(out)
+}
+
+/// Run `classifier` over the central crops of `images` (every view the model averages) and
+/// score its answers.
+pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> {
+    if images.indices.is_empty() {
+        bail!("no images to evaluate");
+    }
+    let answers = in_batches(images.indices, |_, chunk| {
+        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
+        Ok(classifier.classify_batch(&inputs, chunk.len())?)
+    })?;
+    Ok(scored(answers, &images.labels))
+}
+
+/// The sums over every view of the central crops of `images`: what the answer's calibration
+/// refits from without running the network again.
+pub fn view_sums(classifier: &Classifier, images: &Images) -> Result<Vec<ViewSums>> {
+    let views = classifier.config().test_time_views;
+    in_batches(images.indices, |_, chunk| {
+        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
+        Ok(classifier.view_sums(&inputs, chunk.len(), 0..views)?)
+    })
+}
+
+/// `classifier`'s answers to view sums it computed.
+pub fn answers_of(classifier: &Classifier, sums: &[ViewSums]) -> Result<Vec<Answer>> {
+    Ok(sums
+        .iter()
+        .map(|s| classifier.answer(s))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Metrics and loss of `answers` against `labels`.
+pub fn scored(answers: Vec<Answer>, labels: &[usize]) -> ScoredAnswers {
+    let loss = answers
+        .iter()
+        .zip(labels)
+        .map(|(a, &l)| -f64::from(a.probabilities[l].max(1e-12)).ln())
+        .sum::<f64>()
+        / labels.len() as f64;
+    ScoredAnswers {
+        metrics: metrics(&answers, labels),
+        loss,
+        answers,
+    }
+}
+
+/// The metrics of `answers` against `labels`.
+pub fn metrics(answers: &[Answer], labels: &[usize]) -> Metrics {
+    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
+    Metrics::from_predictions(&class_codes(), labels, &probabilities)
+}
+
+/// The share of `answers` refused as not dermatoscopy photos.
+pub fn refused_share(answers: &[Answer]) -> f64 {
+    answers.iter().filter(|a| a.out_of_distribution).count() as f64 / answers.len().max(1) as f64
+}
