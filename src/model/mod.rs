@@ -2,6 +2,7 @@
 
 mod block;
 pub mod density;
+pub mod lite0;
 mod net;
 mod stem;
 pub mod views;

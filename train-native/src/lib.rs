@@ -16,6 +16,7 @@ pub mod model_files;
 pub mod offsets;
 pub mod paths;
 pub mod plots;
+pub mod pretrained;
 pub mod printout;
 pub mod robustness;
 pub mod sampler;
