@@ -30,11 +30,41 @@ pub struct AnswerConfig {
     pub patient: Option<PatientConfig>,
 }
 
+impl AnswerConfig {
+    /// Checks the settings can answer for a network of `feature_width` pooled features.
+    pub fn validate(&self, feature_width: usize) -> Result<(), String> {
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!("temperature {} must be positive", self.temperature));
+        }
+        if !(0.0..=1.0).contains(&self.unsure_below) {
+            return Err(format!(
+                "unsure_below {} must be in [0, 1]",
+                self.unsure_below
+            ));
+        }
+        if let Some(patient) = &self.patient {
+            patient.validate()?;
+        }
+        if let Some(ood) = &self.ood {
+            if !ood.threshold.is_finite() {
+                return Err("the out-of-distribution threshold must be a number".into());
+            }
+            let [start, end] = ood.features;
+            if start > end || end > feature_width {
+                return Err(format!(
+                    "the out-of-distribution features {start}..{end} are not within the {feature_width} features"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Which out-of-distribution score a model uses, and its threshold.
 #[derive(Config, Debug, PartialEq)]
 pub struct OodConfig {
     pub method: OodMethod,
-    /// Which of the pooled features (`start..end`, [`crate::LesionNetConfig::stage_features`])
+    /// Which of the pooled features (`start..end`, [`crate::model::LesionNetConfig::stage_features`])
     /// the density is over.
     pub features: [usize; 2],
     /// Scores above this are out of distribution; fitted so that a set share of validation

@@ -15,7 +15,7 @@ use crate::model::Outputs;
 use crate::model::density::Mahalanobis;
 use crate::preprocess::{self, PreprocessError};
 use crate::weights::{self, WeightsError};
-use crate::{LesionNet, LesionNetConfig, NUM_CLASSES};
+use crate::{LesionNet, ModelConfig, NUM_CLASSES};
 
 /// A photo as the caller has it.
 #[derive(Debug, Clone, Copy)]
@@ -115,14 +115,14 @@ impl ViewSums {
 #[derive(Debug)]
 pub struct Classifier {
     model: LesionNet,
-    config: LesionNetConfig,
+    config: ModelConfig,
     device: Device,
     density: Option<Mahalanobis>,
 }
 
 impl Classifier {
     /// Wrap a model loaded on the CPU (its feature density, if any, is read back from it).
-    pub fn new(model: LesionNet, config: LesionNetConfig, device: Device) -> Self {
+    pub fn new(model: LesionNet, config: ModelConfig, device: Device) -> Self {
         let density = model.density().map(|d| d.to_scorer());
         Self {
             model,
@@ -158,7 +158,7 @@ impl Classifier {
     }
 
     /// The architecture and answer settings.
-    pub fn config(&self) -> &LesionNetConfig {
+    pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
@@ -174,7 +174,7 @@ impl Classifier {
 
     /// Numbers in one prepared input (`3 * input_size²`).
     pub fn input_len(&self) -> usize {
-        3 * self.config.input_size * self.config.input_size
+        3 * self.config.preprocess.input_size * self.config.preprocess.input_size
     }
 
     /// Decode (if encoded) and preprocess a photo into the network's input.
@@ -192,10 +192,10 @@ impl Classifier {
 
     /// Refuse a range that is not a non-empty run of this model's views.
     pub fn check_views(&self, range: &Range<usize>) -> Result<(), InferenceError> {
-        if range.is_empty() || range.end > self.config.test_time_views {
+        if range.is_empty() || range.end > self.config.preprocess.test_time_views {
             return Err(InferenceError::Request(format!(
                 "views {range:?} are not within this model's {} views",
-                self.config.test_time_views
+                self.config.preprocess.test_time_views
             )));
         }
         Ok(())
@@ -242,7 +242,7 @@ impl Classifier {
 
     /// `batch` prepared inputs as a tensor on the model's device.
     fn input(&self, inputs: &[f32], batch: usize) -> Result<Tensor<4>, InferenceError> {
-        let size = self.config.input_size;
+        let size = self.config.preprocess.input_size;
         if inputs.len() != batch * self.input_len() || batch == 0 {
             return Err(InferenceError::Request(format!(
                 "{} numbers are not {batch} prepared inputs of {} each",
@@ -256,7 +256,7 @@ impl Classifier {
 
     /// The answer from sums over all of this model's views.
     pub fn answer(&self, sums: &ViewSums) -> Result<Answer, InferenceError> {
-        let views = self.config.test_time_views;
+        let views = self.config.preprocess.test_time_views;
         if sums.views != views || sums.features.len() != self.config.feature_width() {
             return Err(InferenceError::Request(format!(
                 "sums over {} views of {} features are not this model's {views} views of {}",
@@ -311,7 +311,12 @@ impl Classifier {
             )));
         }
         let x = self.input(input, 1)?;
-        let map = crate::saliency::class_map(&self.model, x, class, self.config.test_time_views);
+        let map = crate::saliency::class_map(
+            &self.model,
+            x,
+            class,
+            self.config.preprocess.test_time_views,
+        );
         let [_, _, grid, _] = map.dims();
         Ok((map, grid))
     }
@@ -323,7 +328,7 @@ impl Classifier {
         Ok(crate::saliency::upsample(
             cells,
             grid,
-            self.config.input_size,
+            self.config.preprocess.input_size,
         ))
     }
 
@@ -340,7 +345,7 @@ impl Classifier {
         inputs: &[f32],
         batch: usize,
     ) -> Result<Vec<Answer>, InferenceError> {
-        let sums = self.view_sums(inputs, batch, 0..self.config.test_time_views)?;
+        let sums = self.view_sums(inputs, batch, 0..self.config.preprocess.test_time_views)?;
         sums.iter().map(|s| self.answer(s)).collect()
     }
 }
@@ -377,10 +382,12 @@ mod tests {
 
     fn classifier() -> Classifier {
         let device = Device::flex();
-        let config = LesionNetConfig::new()
-            .with_base_width(4)
-            .with_input_size(32)
-            .with_resize_size(32);
+        let config = ModelConfig::new(
+            crate::LesionNetConfig::new().with_base_width(4),
+            crate::PreprocessConfig::new()
+                .with_input_size(32)
+                .with_resize_size(32),
+        );
         Classifier::new(config.init(&device), config, device)
     }
 

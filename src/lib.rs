@@ -24,6 +24,6 @@ pub mod weights;
 pub use answer::Answer;
 pub use classes::{CLASSES, Class, NUM_CLASSES};
 pub use inference::{Classifier, InferenceError, Photo, ViewSums};
-pub use model::{LesionNet, LesionNetConfig};
+pub use model::{LesionNet, LesionNetConfig, ModelConfig, PreprocessConfig};
 pub use patient::Patient;
 pub use training::TrainingConfig;

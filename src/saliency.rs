@@ -59,7 +59,7 @@ pub fn upsample(cells: &[f32], grid: usize, side: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LesionNetConfig;
+    use crate::{LesionNetConfig, ModelConfig, PreprocessConfig};
 
     #[test]
     fn upsampling_keeps_the_peak_where_it_was_and_spans_zero_to_one() {
@@ -85,12 +85,15 @@ mod tests {
     fn the_map_of_a_turned_photo_is_the_turned_map() {
         let device = Device::flex();
         device.seed(5);
-        let config = LesionNetConfig::new()
-            .with_base_width(4)
-            .with_input_size(32)
-            .with_resize_size(32)
-            .with_stem(1)
-            .with_stages(2);
+        let config = ModelConfig::new(
+            LesionNetConfig::new()
+                .with_base_width(4)
+                .with_stem(1)
+                .with_stages(2),
+            PreprocessConfig::new()
+                .with_input_size(32)
+                .with_resize_size(32),
+        );
         let net = config.init(&device);
         let x = Tensor::<4>::random([1, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let turned = x.clone().swap_dims(2, 3).flip([3]);

@@ -1,13 +1,14 @@
 //! The training recipe: one typed configuration whose defaults are the shipped model's.
 //!
-//! As in burn's guide, the whole recipe is one [`TrainingConfig`] holding the model's
-//! [`LesionNetConfig`]; `train-native`'s command line overrides fields of it, checkpoints keep
-//! it so that `--resume` can refuse other settings, and `report.json` records it as it was.
+//! As in burn's guide, the whole recipe is one [`TrainingConfig`] holding the network's
+//! [`LesionNetConfig`] and the [`PreprocessConfig`]; `train-native`'s command line (or
+//! `train --config recipe.json`) overrides fields of it, checkpoints keep it so that `--resume`
+//! can refuse other settings, and `report.json` records it as it was.
 
 use burn::config::Config;
 use std::path::PathBuf;
 
-use crate::LesionNetConfig;
+use crate::{LesionNetConfig, ModelConfig, PreprocessConfig};
 
 /// How the lesions are split into train / validation / test.
 #[derive(Config, Debug, PartialEq)]
@@ -52,12 +53,15 @@ pub struct AugmentConfig {
 }
 
 /// Everything that determines the trained model. A resumed run must use the same values,
-/// except the model's `test_time_views`, which only the export uses.
+/// except the preprocessing's `test_time_views`, which only the export uses.
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
     /// The network.
     #[config(default = "LesionNetConfig::new()")]
-    pub model: LesionNetConfig,
+    pub network: LesionNetConfig,
+    /// How a photo becomes the network's input, and the views the answer averages.
+    #[config(default = "PreprocessConfig::new()")]
+    pub preprocess: PreprocessConfig,
     /// The lesion-grouped split.
     #[config(default = "SplitConfig::new()")]
     pub split: SplitConfig,
@@ -97,17 +101,22 @@ pub struct TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// The model this recipe trains, before its answer is fitted.
+    pub fn model(&self) -> ModelConfig {
+        ModelConfig::new(self.network.clone(), self.preprocess.clone())
+    }
+
     /// Whether a checkpoint made with `saved` can be continued with `self`: every field the
     /// same except the export-only view count.
     pub fn continues(&self, saved: &TrainingConfig) -> bool {
         let mut saved = saved.clone();
-        saved.model.test_time_views = self.model.test_time_views;
+        saved.preprocess.test_time_views = self.preprocess.test_time_views;
         &saved == self
     }
 
     /// Checks the recipe can run at all.
     pub fn validate(&self) -> Result<(), String> {
-        self.model.validate()?;
+        self.model().validate()?;
         if self.batch_size == 0 || self.epochs == 0 || self.epoch_size == 0 {
             return Err("epochs, batch_size and epoch_size must be at least 1".into());
         }
@@ -155,8 +164,8 @@ mod tests {
         let config = TrainingConfig::new();
         // web/model/report.json records the shipped recipe; src/weights/shipped.rs checks
         // these defaults against it.
-        assert!(!config.model.colour_constancy);
-        assert_eq!((config.model.base_width, config.model.stem), (32, 2));
+        assert!(!config.preprocess.colour_constancy);
+        assert_eq!((config.network.base_width, config.network.stem), (32, 2));
         assert_eq!(
             (config.epochs, config.batch_size, config.split.seed),
             (90, 64, 42)
@@ -167,10 +176,11 @@ mod tests {
     #[test]
     fn resuming_allows_another_view_count_only() {
         let saved = TrainingConfig::new();
-        let views = TrainingConfig::new().with_model(saved.model.clone().with_test_time_views(2));
+        let views =
+            TrainingConfig::new().with_preprocess(saved.preprocess.clone().with_test_time_views(2));
         assert!(views.continues(&saved));
         assert!(!TrainingConfig::new().with_epochs(5).continues(&saved));
-        let wider = TrainingConfig::new().with_model(LesionNetConfig::new().with_base_width(48));
+        let wider = TrainingConfig::new().with_network(LesionNetConfig::new().with_base_width(48));
         assert!(!wider.continues(&saved));
     }
 
@@ -178,7 +188,7 @@ mod tests {
     fn serialises_as_it_is() {
         let config = TrainingConfig::new().with_epochs(3);
         let json = serde_json::to_string(&config).unwrap();
-        assert!(json.contains("\"model\":{"), "{json}");
+        assert!(json.contains("\"network\":{"), "{json}");
         assert_eq!(
             serde_json::from_str::<TrainingConfig>(&json).unwrap(),
             config

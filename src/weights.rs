@@ -10,7 +10,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, FloatDType};
 use thiserror::Error;
 
-use crate::{LesionNet, LesionNetConfig};
+use crate::{LesionNet, ModelConfig};
 
 /// File name of the weights inside a model folder.
 pub const WEIGHTS_FILE: &str = "model.bpk";
@@ -41,22 +41,46 @@ pub enum WeightsError {
     Checksum(String),
 }
 
-/// SHA-256 (hex) of `weights` followed by `config` as JSON with its own checksum left out.
+/// SHA-256 (hex) of `weights`, then a line naming the config format, then `config` in its
+/// canonical form ([`canonical_json`]) with its own checksum left out.
 ///
 /// Why both: a weights file and a config can disagree in ways no tensor shape shows (the input
 /// size, the crop, the view count, the thresholds of the answer), and each half alone would
-/// still load. Hashing them together makes any such pairing an error.
-pub fn checksum(config: &LesionNetConfig, weights: &[u8]) -> String {
+/// still load. Hashing them together makes any such pairing an error. The canonical form, not
+/// the file's text, is hashed, so that the file's layout (spacing, key order) may change while
+/// any change to what it says may not.
+pub fn checksum(config: &ModelConfig, weights: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let unsigned = config.clone().with_checksum(None);
     let mut hash = Sha256::new();
     hash.update(weights);
-    hash.update(config_to_json(&unsigned).as_bytes());
+    hash.update(format!("\nskin-lesion config format {}\n", config.format).as_bytes());
+    hash.update(canonical_json(&unsigned).as_bytes());
     format!("{:x}", hash.finalize())
 }
 
+/// `config` as compact JSON with every object's keys sorted: the same text natively and in the
+/// browser, whatever order the fields are declared in (and whether or not some dependency
+/// turns on serde_json's `preserve_order`).
+pub fn canonical_json(config: &ModelConfig) -> String {
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+            other => other,
+        }
+    }
+    let value = serde_json::to_value(config).expect("config serialises");
+    serde_json::to_string(&sorted(value)).expect("a JSON value serialises")
+}
+
 /// `config` signed for `weights` ([`checksum`]).
-pub fn signed(config: &LesionNetConfig, weights: &[u8]) -> LesionNetConfig {
+pub fn signed(config: &ModelConfig, weights: &[u8]) -> ModelConfig {
     config
         .clone()
         .with_checksum(Some(checksum(config, weights)))
@@ -69,7 +93,7 @@ pub fn sha256(bytes: &[u8]) -> String {
 }
 
 /// Parse a model folder's `config.json` and check that it was exported with `weights`.
-pub fn config_for(config_json: &str, weights: &[u8]) -> Result<LesionNetConfig, WeightsError> {
+pub fn config_for(config_json: &str, weights: &[u8]) -> Result<ModelConfig, WeightsError> {
     let config = config_from_json(config_json)?;
     let Some(stored) = &config.checksum else {
         return Err(WeightsError::Checksum("it has no checksum".into()));
@@ -95,7 +119,7 @@ pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
 ///
 /// `model` is left as it was: the cast runs on a copy, because clones of a module share their
 /// batch-norm statistics and mapping those writes through to every clone.
-pub fn to_half_bytes(config: &LesionNetConfig, model: LesionNet) -> Result<Vec<u8>, WeightsError> {
+pub fn to_half_bytes(config: &ModelConfig, model: LesionNet) -> Result<Vec<u8>, WeightsError> {
     let copy = from_bytes(config, &to_bytes(model)?, &Device::flex())?;
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
@@ -114,7 +138,7 @@ impl ModuleMapper for CastFloats {
 /// Floats stored at any precision (f32 checkpoints, f16 shipped weights) load as the
 /// network's f32.
 pub fn from_bytes(
-    config: &LesionNetConfig,
+    config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
 ) -> Result<LesionNet, WeightsError> {
@@ -125,7 +149,7 @@ pub fn from_bytes(
 /// (`train-native recalibrate` fits a new one): `config` describes the network without an
 /// answer, and tensors it has no place for are left out.
 pub fn network_from_bytes(
-    config: &LesionNetConfig,
+    config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
 ) -> Result<LesionNet, WeightsError> {
@@ -133,7 +157,7 @@ pub fn network_from_bytes(
 }
 
 fn load(
-    config: &LesionNetConfig,
+    config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
     allow_unused: bool,
@@ -160,25 +184,17 @@ fn load(
 }
 
 /// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).
-pub fn config_from_json(json: &str) -> Result<LesionNetConfig, WeightsError> {
-    let config: LesionNetConfig =
+pub fn config_from_json(json: &str) -> Result<ModelConfig, WeightsError> {
+    let config: ModelConfig =
         serde_json::from_str(json).map_err(|e| WeightsError::Config(e.to_string()))?;
     config.validate().map_err(WeightsError::Config)?;
     Ok(config)
 }
 
 /// Serialise a config to the `config.json` format.
-///
-/// A model without patient tables is written as models were before they existed (no
-/// `"patient": null`), so that the checksums of models exported then still hold.
-pub fn config_to_json(config: &LesionNetConfig) -> String {
-    let json = serde_json::to_string_pretty(config).expect("config serialises");
-    json.replace(NO_PATIENT, "")
+pub fn config_to_json(config: &ModelConfig) -> String {
+    serde_json::to_string_pretty(config).expect("config serialises")
 }
-
-/// How serde writes an absent [`crate::patient::PatientConfig`] inside `answer` (its keys are
-/// sorted, and `temperature` always follows).
-const NO_PATIENT: &str = "\n    \"patient\": null,";
 
 #[cfg(test)]
 mod tests;

@@ -7,23 +7,14 @@ use std::ops::Range;
 use burn::prelude::*;
 
 use super::density::FeatureDensity;
-use super::views::{VIEW_COUNTS, stack_views, sum_views};
+use super::views::{stack_views, sum_views};
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
-use crate::answer::AnswerConfig;
 
-/// The architecture's hyper-parameters and how the browser runs it. Saved next to the weights
-/// (`config.json`) so the browser builds the same network the weights were trained for; its
-/// defaults are the shipped recipe.
+/// The from-scratch network's architecture ([`super::NetworkConfig::LesionNet`]); its defaults
+/// are the shipped recipe's.
 #[derive(Config, Debug, PartialEq)]
 pub struct LesionNetConfig {
-    /// Side of the square network input, in pixels.
-    #[config(default = 64)]
-    pub input_size: usize,
-    /// Side the photo's central square is resized to before the central `input_size` crop
-    /// (training takes random crops of this size instead).
-    #[config(default = 72)]
-    pub resize_size: usize,
     /// Channels of the first stage; each later stage doubles them.
     #[config(default = 32)]
     pub base_width: usize,
@@ -39,27 +30,11 @@ pub struct LesionNetConfig {
     /// Dropout before the classifier head.
     #[config(default = 0.3)]
     pub dropout: f64,
-    /// Whether each photo's light is brought to HAM10000's typical light first
-    /// ([`crate::preprocess::constancy`]). Off in the shipped recipe ("What was tried").
-    #[config(default = false)]
-    pub colour_constancy: bool,
-    /// How many flips/rotations of a photo the classifier averages ([`super::views`]).
-    #[config(default = 8)]
-    pub test_time_views: usize,
-    /// How outputs become an answer (calibration, unsure and out-of-distribution thresholds);
-    /// fitted on validation when the model is exported, absent before.
-    pub answer: Option<AnswerConfig>,
-    /// SHA-256 of the weights file's bytes followed by this config's other fields as JSON
-    /// ([`crate::weights::checksum`]): ties `config.json` to its `model.bpk`, so that weights
-    /// loaded with another config, or a config edited by hand, are refused.
-    pub checksum: Option<String>,
 }
 
 /// Upper bounds on [`LesionNetConfig`]: a `config.json` beyond them is refused before any
 /// tensor is allocated (a hostile or damaged file must not ask for a 2^40-channel network).
 pub mod limits {
-    pub const MAX_INPUT: usize = 512;
-    pub const MAX_RESIZE: usize = 1024;
     pub const MAX_WIDTH: usize = 256;
     pub const MAX_STAGES: usize = 6;
     pub const MAX_CONVS: usize = 4;
@@ -69,8 +44,9 @@ pub mod limits {
 }
 
 impl LesionNetConfig {
-    /// Build the network with freshly initialised weights.
-    pub fn init(&self, device: &Device) -> LesionNet {
+    /// Build the network with freshly initialised weights, with room for a feature density
+    /// over `density_width` features when the answer uses one.
+    pub fn init(&self, density_width: Option<usize>, device: &Device) -> LesionNet {
         let mut blocks = Vec::with_capacity(self.stages);
         let stem = (self.stem > 1).then(|| Stem::new(self.base_width, self.stem, device));
         let mut channels = if stem.is_some() { self.base_width } else { 3 };
@@ -85,23 +61,8 @@ impl LesionNetConfig {
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(channels, NUM_CLASSES).init(device),
-            density: self
-                .density_width()
-                .map(|width| FeatureDensity::zeros(width, device)),
+            density: density_width.map(|width| FeatureDensity::zeros(width, device)),
         }
-    }
-
-    /// The width of the features the stored density is over, if the weights carry one.
-    fn density_width(&self) -> Option<usize> {
-        let ood = self.answer.as_ref().and_then(|a| a.ood.as_ref())?;
-        ood.method
-            .uses_density()
-            .then(|| ood.features[1].saturating_sub(ood.features[0]))
-    }
-
-    /// The answer settings, or the neutral ones of an uncalibrated model.
-    pub fn answer_config(&self) -> AnswerConfig {
-        self.answer.clone().unwrap_or_else(AnswerConfig::new)
     }
 
     /// Width of the pooled features [`LesionNet::outputs`] gives: every stage's channels.
@@ -130,8 +91,9 @@ impl LesionNetConfig {
         )
     }
 
-    /// Checks the numbers make a network that can run at all, within [`limits`].
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the numbers make a network that can run at all on `input_size` pixels, within
+    /// [`limits`].
+    pub fn validate(&self, input_size: usize) -> Result<(), String> {
         use limits::*;
         let within = |name: &str, value: usize, max: usize| {
             if value == 0 || value > max {
@@ -140,8 +102,6 @@ impl LesionNetConfig {
                 Ok(())
             }
         };
-        within("input_size", self.input_size, MAX_INPUT)?;
-        within("resize_size", self.resize_size, MAX_RESIZE)?;
         within("base_width", self.base_width, MAX_WIDTH)?;
         within("stages", self.stages, MAX_STAGES)?;
         within("convs_per_stage", self.convs_per_stage, MAX_CONVS)?;
@@ -152,61 +112,20 @@ impl LesionNetConfig {
                 self.base_width, self.stages
             ));
         }
-        if !self.input_size.is_multiple_of(self.stem) {
+        if !input_size.is_multiple_of(self.stem) {
             return Err(format!(
-                "the stem stride {} must divide input_size {}",
-                self.stem, self.input_size
+                "the stem stride {} must divide input_size {input_size}",
+                self.stem
             ));
         }
-        if (self.input_size / self.stem) >> self.stages == 0 {
+        if (input_size / self.stem) >> self.stages == 0 {
             return Err(format!(
-                "input_size {} is too small for {} stages",
-                self.input_size, self.stages
-            ));
-        }
-        if self.resize_size < self.input_size {
-            return Err(format!(
-                "resize_size {} must be at least input_size {}",
-                self.resize_size, self.input_size
-            ));
-        }
-        if !VIEW_COUNTS.contains(&self.test_time_views) {
-            return Err(format!(
-                "test_time_views {} must be one of {VIEW_COUNTS:?}",
-                self.test_time_views
+                "input_size {input_size} is too small for {} stages",
+                self.stages
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout {} must be in [0, 1)", self.dropout));
-        }
-        if let Some(answer) = &self.answer {
-            if !(answer.temperature.is_finite() && answer.temperature > 0.0) {
-                return Err(format!(
-                    "temperature {} must be positive",
-                    answer.temperature
-                ));
-            }
-            if !(0.0..=1.0).contains(&answer.unsure_below) {
-                return Err(format!(
-                    "unsure_below {} must be in [0, 1]",
-                    answer.unsure_below
-                ));
-            }
-            if let Some(patient) = &answer.patient {
-                patient.validate()?;
-            }
-            if let Some(ood) = &answer.ood {
-                if !ood.threshold.is_finite() {
-                    return Err("the out-of-distribution threshold must be a number".into());
-                }
-                let [start, end] = ood.features;
-                if start > end || end > self.feature_width() {
-                    return Err(format!(
-                        "the out-of-distribution features {start}..{end} are not within the {} features",
-                        self.feature_width()
-                    ));
-                }
-            }
         }
         Ok(())
     }
@@ -339,11 +258,9 @@ impl LesionNet {
 mod tests {
     use super::*;
 
+    /// A narrow network, run on 32-pixel inputs.
     fn small() -> LesionNetConfig {
-        LesionNetConfig::new()
-            .with_base_width(4)
-            .with_input_size(32)
-            .with_resize_size(32)
+        LesionNetConfig::new().with_base_width(4)
     }
 
     fn values(t: Tensor<2>) -> Vec<f32> {
@@ -361,8 +278,8 @@ mod tests {
     fn the_default_network_has_one_logit_per_class() {
         let device = Device::flex();
         let config = LesionNetConfig::new();
-        let net = config.init(&device);
-        let x = Tensor::<4>::zeros([2, 3, config.input_size, config.input_size], &device);
+        let net = config.init(None, &device);
+        let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         let out = net.outputs(x);
         assert_eq!(out.logits.dims(), [2, NUM_CLASSES]);
         assert_eq!(out.features.dims(), [2, config.feature_width()]);
@@ -371,24 +288,21 @@ mod tests {
     #[test]
     fn the_stem_shrinks_the_input_before_the_stages() {
         let device = Device::flex();
-        let config = small()
-            .with_input_size(64)
-            .with_resize_size(64)
-            .with_stem(2);
-        let net = config.init(&device);
+        let config = small().with_stem(2);
+        let net = config.init(None, &device);
         let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         // 64 / 2 (stem) = 32; the last of 4 stages sees 4x4 before its pooling.
         assert_eq!(net.maps(x.clone()).dims(), [2, 32, 4, 4]);
         assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
         // 5 stages leave 1x1, a sixth would leave nothing.
-        assert!(config.clone().with_stages(5).validate().is_ok());
-        assert!(config.with_stages(6).validate().is_err());
+        assert!(config.clone().with_stages(5).validate(64).is_ok());
+        assert!(config.with_stages(6).validate(64).is_err());
     }
 
     #[test]
     fn class_offsets_shift_the_logits() {
         let device = Device::flex();
-        let net = small().init(&device);
+        let net = small().init(None, &device);
         let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let before = values(net.outputs(x.clone()).logits);
         let offsets = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.25];
@@ -403,7 +317,7 @@ mod tests {
         let device = Device::flex();
         let config = small().with_stem(2);
         device.seed(11);
-        let net = config.init(&device);
+        let net = config.init(None, &device);
         // A ramp from left to right, brighter in the top-left corner: the turn moves both.
         let values_: Vec<f32> = (0..2 * 3 * 32 * 32)
             .map(|i| {
@@ -429,7 +343,7 @@ mod tests {
     #[test]
     fn view_sums_add_up_across_ranges() {
         let device = Device::flex();
-        let net = small().init(&device);
+        let net = small().init(None, &device);
         let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let whole = net.view_sums(x.clone(), 0..8);
         let (a, b) = (net.view_sums(x.clone(), 0..3), net.view_sums(x, 3..8));
@@ -439,68 +353,30 @@ mod tests {
     }
 
     #[test]
-    fn rejects_impossible_configs() {
-        assert!(LesionNetConfig::new().validate().is_ok());
-        assert!(LesionNetConfig::new().with_stages(0).validate().is_err());
-        assert!(
-            LesionNetConfig::new()
-                .with_input_size(8)
-                .validate()
-                .is_err()
-        );
-        assert!(
-            LesionNetConfig::new()
-                .with_resize_size(32)
-                .validate()
-                .is_err()
-        );
-        assert!(LesionNetConfig::new().with_dropout(1.0).validate().is_err());
-        assert!(LesionNetConfig::new().with_stem(3).validate().is_err());
-        assert!(LesionNetConfig::new().with_stem(0).validate().is_err());
-        assert!(
-            LesionNetConfig::new()
-                .with_test_time_views(3)
-                .validate()
-                .is_err()
-        );
-        assert!(small().with_stem(2).with_stages(5).validate().is_err());
+    fn rejects_impossible_networks() {
+        let net = LesionNetConfig::new;
+        assert!(net().validate(64).is_ok());
+        assert!(net().with_stages(0).validate(64).is_err());
+        // 64 / 2 (stem) leaves 4 pixels after 3 halvings: too few for 4 stages at 8 pixels.
+        assert!(net().validate(8).is_err());
+        assert!(net().with_dropout(1.0).validate(64).is_err());
+        assert!(net().with_stem(3).validate(64).is_err());
+        assert!(net().with_stem(0).validate(64).is_err());
+        assert!(small().with_stem(2).with_stages(5).validate(32).is_err());
     }
 
     #[test]
-    fn rejects_configs_beyond_the_limits() {
+    fn rejects_networks_beyond_the_limits() {
         // Widths that would overflow a shift or allocate gigabytes are refused up front.
+        let net = LesionNetConfig::new;
+        assert!(net().with_base_width(usize::MAX >> 1).validate(64).is_err());
         assert!(
-            LesionNetConfig::new()
-                .with_base_width(usize::MAX >> 1)
-                .validate()
-                .is_err()
-        );
-        assert!(
-            LesionNetConfig::new()
+            net()
                 .with_base_width(256)
                 .with_stages(6)
-                .validate()
+                .validate(64)
                 .is_err()
         );
-        assert!(
-            LesionNetConfig::new()
-                .with_input_size(100_000)
-                .validate()
-                .is_err()
-        );
-        assert!(
-            LesionNetConfig::new()
-                .with_resize_size(usize::MAX)
-                .validate()
-                .is_err()
-        );
-        assert!(LesionNetConfig::new().with_stages(64).validate().is_err());
-        let answer = AnswerConfig::new().with_temperature(0.0);
-        assert!(
-            LesionNetConfig::new()
-                .with_answer(Some(answer))
-                .validate()
-                .is_err()
-        );
+        assert!(net().with_stages(64).validate(64).is_err());
     }
 }

@@ -3,8 +3,8 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
 
 use super::*;
-use crate::LesionNetConfig;
 use crate::preprocess::Decoded;
+use crate::{LesionNetConfig, ModelConfig, PreprocessConfig};
 
 fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -31,19 +31,25 @@ fn shared_photo() -> Option<Vec<u8>> {
 
 #[test]
 fn a_photo_becomes_an_input_of_the_configured_size() {
-    let config = LesionNetConfig::new();
+    let config = ModelConfig::new(LesionNetConfig::new(), PreprocessConfig::new());
     let bytes =
         shared_photo().unwrap_or_else(|| encode(gradient(200, 150).into(), ImageFormat::Jpeg));
     let input = preprocess(&bytes, &config).unwrap();
-    assert_eq!(input.len(), 3 * config.input_size * config.input_size);
+    assert_eq!(
+        input.len(),
+        3 * config.preprocess.input_size * config.preprocess.input_size
+    );
     assert!(input.iter().all(|v| v.is_finite()));
 }
 
 #[test]
 fn output_is_channel_major_and_standardised() {
-    let config = LesionNetConfig::new()
-        .with_input_size(4)
-        .with_resize_size(4);
+    let config = ModelConfig::new(
+        LesionNetConfig::new(),
+        PreprocessConfig::new()
+            .with_input_size(4)
+            .with_resize_size(4),
+    );
     let image = ImageBuffer::from_pixel(4, 4, Rgb([255u8, 0, 128]));
     let out = prepare(&Decoded::upright(image), &config);
     let expected = [
@@ -93,7 +99,7 @@ fn crops_the_central_square() {
 
 #[test]
 fn converts_grayscale_alpha_and_16_bit() {
-    let config = LesionNetConfig::new();
+    let config = ModelConfig::new(LesionNetConfig::new(), PreprocessConfig::new());
     let gray = ImageBuffer::from_fn(90, 60, |x, _| Luma([x as u8]));
     let gray_alpha = ImageBuffer::from_fn(90, 60, |x, _| LumaA([x as u8, 10]));
     let rgba = ImageBuffer::from_fn(90, 60, |x, y| Rgba([x as u8, y as u8, 9, 0]));

@@ -77,7 +77,7 @@ impl WebClassifier {
     /// How many flips/rotations of a photo the model averages (`test_time_views`).
     #[wasm_bindgen(getter)]
     pub fn views(&self) -> usize {
-        self.inner.config().test_time_views
+        self.inner.config().preprocess.test_time_views
     }
 
     /// Decode and preprocess a photo into the network's input: encoded bytes (JPEG, PNG, WebP,
@@ -168,7 +168,7 @@ impl WebClassifier {
     #[wasm_bindgen(getter, js_name = cropShare)]
     pub fn crop_share(&self) -> f32 {
         let config = self.inner.config();
-        config.input_size as f32 / config.resize_size as f32
+        config.preprocess.input_size as f32 / config.preprocess.resize_size as f32
     }
 
     /// Run the whole path once, decoder included: the browser compiles wasm functions lazily
@@ -181,7 +181,7 @@ impl WebClassifier {
             .map_err(|e| WebError::Model(e.to_string()))?;
         let sums = self
             .inner
-            .view_sums_async(&input, 0..self.inner.config().test_time_views)
+            .view_sums_async(&input, 0..self.inner.config().preprocess.test_time_views)
             .await?;
         self.inner.answer(&sums)?;
         Ok(())

@@ -40,6 +40,20 @@ fn shipped_weights_are_small_enough_for_a_web_page() {
 }
 
 #[test]
+fn the_shipped_config_is_signed_for_the_shipped_weights_and_an_edit_is_refused() {
+    let dir = model_dir();
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+    let weights = std::fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+    assert!(super::config_for(&json, &weights).is_ok());
+    let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
+    edited["answer"]["unsure_below"] = 0.2.into();
+    assert!(matches!(
+        super::config_for(&edited.to_string(), &weights),
+        Err(super::WeightsError::Checksum(_))
+    ));
+}
+
+#[test]
 fn report_describes_the_shipped_weights() {
     let report: Report =
         serde_json::from_str(&std::fs::read_to_string(model_dir().join(REPORT_FILE)).unwrap())
@@ -86,7 +100,7 @@ fn report_describes_the_shipped_weights() {
     // The page must run the model as it was measured.
     assert_eq!(
         report.model.test_time_views,
-        shipped().config().test_time_views,
+        shipped().config().preprocess.test_time_views,
         "report.json and config.json disagree on views"
     );
 }
@@ -139,7 +153,7 @@ fn training_and_inference_forward_paths_agree_on_photos() {
         let bytes = std::fs::read(root.join("images").join(format!("{id}.jpg"))).unwrap();
         inputs.extend(classifier.prepare(Photo::Encoded(&bytes)).unwrap());
     }
-    let size = classifier.config().input_size;
+    let size = classifier.config().preprocess.input_size;
     let device = Device::flex();
     let x = Tensor::<4>::from_data(TensorData::new(inputs, [ids.len(), 3, size, size]), &device);
     let values = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();

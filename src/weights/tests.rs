@@ -3,17 +3,20 @@ use burn::prelude::*;
 use super::*;
 use crate::Classifier;
 
-fn small() -> LesionNetConfig {
-    LesionNetConfig::new()
-        .with_base_width(4)
-        .with_stages(3)
-        .with_stem(1)
-        .with_input_size(32)
-        .with_resize_size(36)
+fn small() -> ModelConfig {
+    ModelConfig::new(
+        crate::LesionNetConfig::new()
+            .with_base_width(4)
+            .with_stages(3)
+            .with_stem(1),
+        crate::PreprocessConfig::new()
+            .with_input_size(32)
+            .with_resize_size(36),
+    )
 }
 
-fn input(config: &LesionNetConfig, batch: usize) -> Vec<f32> {
-    let n = batch * 3 * config.input_size * config.input_size;
+fn input(config: &ModelConfig, batch: usize) -> Vec<f32> {
+    let n = batch * 3 * config.preprocess.input_size * config.preprocess.input_size;
     (0..n)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
         .collect()
@@ -61,7 +64,7 @@ fn round_trip_gives_identical_outputs() {
 fn half_precision_weights_are_half_the_size_and_load_as_f32() {
     let device = Device::flex();
     // Wide enough (25k parameters) that the tensors, not the names in the header, set the size.
-    let config = small().with_stem(2).with_base_width(16);
+    let config = small().map_lesion_net(|n| n.with_stem(2).with_base_width(16));
     let model = config.init(&device);
     let full = to_bytes(model.clone()).unwrap();
     let half = to_half_bytes(&config, model.clone()).unwrap();
@@ -93,7 +96,7 @@ fn half_precision_weights_are_half_the_size_and_load_as_f32() {
 #[test]
 fn a_network_with_a_stem_round_trips() {
     let device = Device::flex();
-    let config = small().with_stem(2);
+    let config = small().map_lesion_net(|n| n.with_stem(2));
     let model = config.init(&device);
     let original = Classifier::new(model.clone(), config.clone(), device.clone());
     let bytes = to_bytes(model).unwrap();
@@ -126,10 +129,10 @@ fn a_config_with_an_impossible_view_count_is_refused() {
 fn weights_for_another_architecture_are_refused() {
     let device = Device::flex();
     let bytes = to_bytes(small().init(&device)).unwrap();
-    let wider = small().with_base_width(8);
+    let wider = small().map_lesion_net(|n| n.with_base_width(8));
     let err = from_bytes(&wider, &bytes, &device).unwrap_err();
     assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
-    let deeper = small().with_stages(4).with_input_size(32);
+    let deeper = small().map_lesion_net(|n| n.with_stages(4));
     assert!(matches!(
         from_bytes(&deeper, &bytes, &device),
         Err(WeightsError::Mismatch(_))
@@ -162,7 +165,7 @@ fn config_json_round_trips_and_is_validated() {
         config_from_json("{"),
         Err(WeightsError::Config(_))
     ));
-    let bad = config_to_json(&config.with_stages(0));
+    let bad = config_to_json(&config.map_lesion_net(|n| n.with_stages(0)));
     assert!(matches!(
         config_from_json(&bad),
         Err(WeightsError::Config(_))
@@ -170,14 +173,11 @@ fn config_json_round_trips_and_is_validated() {
 }
 
 #[test]
-fn patient_tables_round_trip_and_their_absence_leaves_no_trace() {
+fn patient_tables_round_trip() {
     use crate::answer::AnswerConfig;
     use crate::patient::{PatientConfig, SITES};
     let plain = small().with_answer(Some(AnswerConfig::new().with_temperature(1.5)));
-    let json = config_to_json(&plain);
-    // Models exported before patient tables existed keep their checksums.
-    assert!(!json.contains("patient"), "{json}");
-    assert_eq!(config_from_json(&json).unwrap(), plain);
+    assert_eq!(config_from_json(&config_to_json(&plain)).unwrap(), plain);
     let rows = |n: usize| vec![[-1.0; crate::NUM_CLASSES]; n];
     let tables = PatientConfig::new(0.5, vec![40.0], rows(2), rows(2), rows(SITES.len()));
     let with = small().with_answer(Some(AnswerConfig::new().with_patient(Some(tables))));
@@ -198,19 +198,25 @@ fn a_config_belongs_to_the_weights_it_was_signed_for() {
     assert!(Classifier::from_files(&json, &bytes, device.clone()).is_ok());
 
     // Fields no tensor shape can check, edited by hand: refused.
-    for (field, value) in [
-        ("input_size", 24),
-        ("resize_size", 48),
-        ("test_time_views", 4),
+    for (part, field, value) in [
+        ("preprocess", "input_size", serde_json::json!(24)),
+        ("preprocess", "resize_size", serde_json::json!(48)),
+        ("preprocess", "test_time_views", serde_json::json!(4)),
+        ("network", "dropout", serde_json::json!(0.5)),
     ] {
         let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
-        edited[field] = value.into();
+        edited[part][field] = value;
         let err = Classifier::from_files(&edited.to_string(), &bytes, device.clone()).unwrap_err();
         assert!(matches!(err, WeightsError::Checksum(_)), "{field}: {err}");
     }
+    // A class renamed: refused by the checksum, as any edit is.
     let mut edited: serde_json::Value = serde_json::from_str(&json).unwrap();
-    edited["dropout"] = 0.5.into();
-    assert!(Classifier::from_files(&edited.to_string(), &bytes, device.clone()).is_err());
+    edited["classes"][0]["name"] = "Something else".into();
+    let err = Classifier::from_files(&edited.to_string(), &bytes, device.clone()).unwrap_err();
+    assert!(matches!(err, WeightsError::Checksum(_)), "{err}");
+    // The same config laid out differently (compact, keys reordered) still belongs.
+    let relaid = canonical_json(&signed(&config, &bytes));
+    assert!(Classifier::from_files(&relaid, &bytes, device.clone()).is_ok());
 
     // Other weights of the same architecture (another run, say): refused.
     let other = to_bytes(config.init(&device)).unwrap();

@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let first: &TrainingConfig = &states[0].config;
     for (dir, state) in dirs.iter().zip(&states) {
-        let same_cache = state.config.model.resize_size == first.model.resize_size;
+        let same_cache = state.config.preprocess.resize_size == first.preprocess.resize_size;
         if state.config.split != first.split || !same_cache {
             bail!(
                 "{} has another split or resize size than {}",
@@ -61,7 +61,7 @@ fn main() -> Result<()> {
         let path = checkpoint::best_file(dir, state.best_epoch);
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let config = &state.config.model;
+        let config = &state.config.model();
         let model = weights::from_bytes(config, &bytes, &Device::flex())?;
         let classifier = Classifier::new(model, config.clone(), Device::flex());
         let clean = score::score(&classifier, &images)?.answers;

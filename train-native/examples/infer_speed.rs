@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let json = std::fs::read_to_string(format!("{dir}/config.json"))?;
     let bytes = std::fs::read(format!("{dir}/model.bpk"))?;
     let config = weights::config_for(&json, &bytes)?;
-    let size = config.input_size;
+    let size = config.preprocess.input_size;
     let input: Vec<f32> = (0..3 * size * size)
         .map(|i| ((i * 37 % 255) as f32 / 255.0 - 0.5) * 2.0)
         .collect();

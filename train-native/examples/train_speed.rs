@@ -13,14 +13,14 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use skin_lesion::{LesionNetConfig, TrainingConfig};
+use skin_lesion::{ModelConfig, TrainingConfig};
 use train_native::backend::{self, BackendChoice};
 
 struct Options {
     backend: BackendChoice,
     batch: usize,
     steps: usize,
-    configs: Vec<LesionNetConfig>,
+    configs: Vec<ModelConfig>,
 }
 
 const USAGE: &str = "usage: train_speed [--backend cpu|wgpu|auto] [--batch N] [--steps N] [WIDTH STAGES CONVS INPUT STEM]...";
@@ -74,18 +74,18 @@ fn options() -> Options {
         .chunks(5)
         .map(|c| {
             recipe
-                .model
-                .clone()
-                .with_base_width(c[0])
-                .with_stages(c[1])
-                .with_convs_per_stage(c[2])
-                .with_input_size(c[3])
-                .with_resize_size(c[3])
-                .with_stem(c[4])
+                .model()
+                .map_lesion_net(|n| {
+                    n.with_base_width(c[0])
+                        .with_stages(c[1])
+                        .with_convs_per_stage(c[2])
+                        .with_stem(c[4])
+                })
+                .map_preprocess(|p| p.with_input_size(c[3]).with_resize_size(c[3]))
         })
         .collect();
     if options.configs.is_empty() {
-        options.configs.push(recipe.model);
+        options.configs.push(recipe.model());
     }
     options
 }
@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
             .with_weights(Some(weights))
             .with_smoothing(Some(recipe.label_smoothing))
             .init(&device);
-        let (batch, input) = (options.batch, config.input_size);
+        let (batch, input) = (options.batch, config.preprocess.input_size);
         let x = Tensor::<4>::random(
             [batch, 3, input, input],
             burn::tensor::Distribution::Default,

@@ -235,11 +235,11 @@ impl RecipeArgs {
             colour_jitter => augment.colour, cast_jitter => augment.cast,
             blur_probability => augment.blur, noise_probability => augment.noise,
             jpeg_probability => augment.jpeg, scale_jitter => augment.scale,
-            colour_constancy => model.colour_constancy, seed => split.seed, val_fraction => split.val_fraction,
-            test_fraction => split.test_fraction, input_size => model.input_size,
-            resize_size => model.resize_size, base_width => model.base_width,
-            stages => model.stages, convs_per_stage => model.convs_per_stage,
-            dropout => model.dropout, stem => model.stem, views => model.test_time_views,
+            colour_constancy => preprocess.colour_constancy, seed => split.seed, val_fraction => split.val_fraction,
+            test_fraction => split.test_fraction, input_size => preprocess.input_size,
+            resize_size => preprocess.resize_size, base_width => network.base_width,
+            stages => network.stages, convs_per_stage => network.convs_per_stage,
+            dropout => network.dropout, stem => network.stem, views => preprocess.test_time_views,
         );
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
@@ -362,8 +362,8 @@ mod tests {
         let config = args.recipe.config();
         let mut expected = TrainingConfig::new().with_epochs(5);
         expected.split.seed = 7;
-        expected.model.base_width = 16;
-        expected.model.test_time_views = 2;
+        expected.network.base_width = 16;
+        expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
     }
 }

@@ -9,7 +9,7 @@ use skin_lesion::metrics::Metrics;
 use skin_lesion::preprocess::{MEAN, STD};
 use skin_lesion::report::{DecisionOffsets, ModelCard, Normalization, Report, Sections};
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
-use skin_lesion::{LesionNetConfig, classes::class_codes};
+use skin_lesion::{ModelConfig, classes::class_codes};
 
 use crate::checkpoint::State;
 use crate::data::Prepared;
@@ -26,7 +26,7 @@ pub const RISK_COVERAGE_FILE: &str = "risk_coverage.svg";
 /// What a finished run ships.
 pub struct Exported {
     /// The config, signed for `weights`.
-    pub config: LesionNetConfig,
+    pub config: ModelConfig,
     /// The shipped (f16) weights.
     pub weights: Vec<u8>,
     /// Validation and test figures of exactly these weights.
@@ -63,13 +63,17 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
         history: state.full_history(),
         model: ModelCard {
             architecture: config.architecture_name(),
-            input_size: [3, config.input_size, config.input_size],
+            input_size: [
+                3,
+                config.preprocess.input_size,
+                config.preprocess.input_size,
+            ],
             preprocessing: preprocessing(config),
             normalization: Normalization {
                 mean: MEAN,
                 std: STD,
             },
-            test_time_views: config.test_time_views,
+            test_time_views: config.preprocess.test_time_views,
             parameters: burn::module::Module::num_params(
                 &config.init(&burn::tensor::Device::flex()),
             ),
@@ -104,20 +108,20 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
 }
 
 /// How a photo becomes the network's input, in words.
-fn preprocessing(config: &LesionNetConfig) -> String {
-    let views = match config.test_time_views {
+fn preprocessing(config: &ModelConfig) -> String {
+    let views = match config.preprocess.test_time_views {
         1 => String::new(),
         n => format!("; the network's logits are averaged over {n} flips/rotations of the crop"),
     };
-    let constancy = if config.colour_constancy {
+    let constancy = if config.preprocess.colour_constancy {
         " → colour constancy (Shades of Gray, p = 6, to HAM10000's average light)"
     } else {
         ""
     };
     format!(
         "decode (EXIF orientation applied) → central square → resize to {r}x{r} (triangle filter){constancy} → central {s}x{s} crop → RGB/255, minus mean, over std{views}",
-        r = config.resize_size,
-        s = config.input_size,
+        r = config.preprocess.resize_size,
+        s = config.preprocess.input_size,
     )
 }
 

@@ -71,7 +71,7 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> 
 /// The sums over every view of the central crops of `images`: what the answer's calibration
 /// refits from without running the network again.
 pub fn view_sums(classifier: &Classifier, images: &Images) -> Result<Vec<ViewSums>> {
-    let views = classifier.config().test_time_views;
+    let views = classifier.config().preprocess.test_time_views;
     in_batches(images.indices, |_, chunk| {
         let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
         Ok(classifier.view_sums(&inputs, chunk.len(), 0..views)?)

@@ -111,7 +111,10 @@ fn train_resume_evaluate_predict() {
     cli().args(&args).arg("--resume").assert().success();
     let model = work.path().join("model");
     // The exported model averages 8 views by default, and says so in both files.
-    assert_eq!(json(&model.join("config.json"))["test_time_views"], 8);
+    assert_eq!(
+        json(&model.join("config.json"))["preprocess"]["test_time_views"],
+        8
+    );
     for file in [
         "model.bpk",
         "config.json",
@@ -314,7 +317,7 @@ fn finished(work: &Path, epochs: usize) -> Vec<Vec<f32>> {
     let exported = std::fs::read_to_string(work.join("model/config.json")).unwrap();
     let exported = skin_lesion::weights::config_from_json(&exported).unwrap();
     [
-        (format!("run/model-epoch{epochs}.bpk"), training.model),
+        (format!("run/model-epoch{epochs}.bpk"), training.model()),
         ("model/model.bpk".to_string(), exported),
     ]
     .iter()
@@ -429,7 +432,7 @@ fn show_config_prints_the_recipe_with_the_overrides() {
         .clone();
     let config: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(config["epochs"], 7);
-    assert_eq!(config["model"]["base_width"], 32);
+    assert_eq!(config["network"]["base_width"], 32);
     assert_eq!(config["split"]["seed"], 42);
 }
 

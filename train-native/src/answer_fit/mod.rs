@@ -19,7 +19,7 @@ use skin_lesion::metrics::roc_auc;
 use skin_lesion::model::density::Mahalanobis;
 use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
 use skin_lesion::{
-    Answer, Classifier, LesionNet, LesionNetConfig, NUM_CLASSES, Photo, ViewSums, weights,
+    Answer, Classifier, LesionNet, ModelConfig, NUM_CLASSES, Photo, ViewSums, weights,
 };
 
 use crate::data::Prepared;
@@ -41,7 +41,7 @@ pub const OOD_RULE: &str = "among the candidates that, at the threshold refusing
 /// A model made answer_fit: its config (with the answer settings) and weights (with the feature
 /// density when the chosen score needs it), and how the score was chosen.
 pub struct FittedAnswer {
-    pub config: LesionNetConfig,
+    pub config: ModelConfig,
     pub weights: Vec<u8>,
     pub candidates: Vec<OodCandidate>,
     pub choice: String,
@@ -55,8 +55,8 @@ pub struct FittedAnswer {
 /// class-scaled distance over the middle stages first (the evidence in the README), then over
 /// every stage but the last, then the plain and class-scaled distances over the head's
 /// features (Lee et al.'s choice), then the energy of the logits.
-fn candidates(config: &LesionNetConfig) -> Vec<(OodMethod, [usize; 2])> {
-    let last = config.stages;
+fn candidates(config: &ModelConfig) -> Vec<(OodMethod, [usize; 2])> {
+    let last = config.lesion_net().stages;
     let mut list = Vec::new();
     if last >= 3 {
         list.push((OodMethod::ClassScaledMahalanobis, [1, last - 1]));
@@ -80,11 +80,11 @@ impl Candidate {
     fn fit(
         method: OodMethod,
         stages: [usize; 2],
-        config: &LesionNetConfig,
+        config: &ModelConfig,
         train: &ViewMeans,
         labels: &[usize],
     ) -> Self {
-        let features = config.stage_features(stages[0], stages[1]);
+        let features = config.lesion_net().stage_features(stages[0], stages[1]);
         let density = method.uses_density().then(|| {
             let sliced: Vec<Vec<f32>> = train
                 .features
@@ -173,7 +173,7 @@ impl ViewMeans {
 
 /// The sums over every view of pictures given as files (through the same decoding).
 fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<ViewSums>> {
-    let views = classifier.config().test_time_views;
+    let views = classifier.config().preprocess.test_time_views;
     let mut sums = Vec::with_capacity(pictures.len());
     for picture in pictures {
         let input = classifier
@@ -188,7 +188,7 @@ fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<Vie
 /// shipped config and weights.
 pub fn fit(
     model: LesionNet,
-    config: &LesionNetConfig,
+    config: &ModelConfig,
     data: &Prepared,
     dev: Option<&[Picture]>,
 ) -> Result<FittedAnswer> {

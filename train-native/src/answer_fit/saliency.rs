@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use image::Rgb;
 use skin_lesion::preprocess::{center_crop, square_resize};
 use skin_lesion::report::{SaliencyFigures, SaliencyReport};
-use skin_lesion::{Answer, Classifier, LesionNetConfig};
+use skin_lesion::{Answer, Classifier, ModelConfig};
 
 use crate::data::Record;
 use crate::data::batch;
@@ -30,7 +30,7 @@ pub fn mask_path(root: &Path, record: &Record) -> Option<PathBuf> {
 
 /// A mask through the same geometry as its photo (central square, resize, central crop),
 /// thresholded at 128: `input_size²` booleans, row-major.
-pub fn load_mask(path: &Path, config: &LesionNetConfig) -> Result<Vec<bool>> {
+pub fn load_mask(path: &Path, config: &ModelConfig) -> Result<Vec<bool>> {
     let gray = image::open(path)
         .with_context(|| format!("cannot read the mask {}", path.display()))?
         .to_luma8();
@@ -39,8 +39,8 @@ pub fn load_mask(path: &Path, config: &LesionNetConfig) -> Result<Vec<bool>> {
         Rgb([v, v, v])
     });
     let crop = center_crop(
-        &square_resize(&rgb, config.resize_size as u32),
-        config.input_size as u32,
+        &square_resize(&rgb, config.preprocess.resize_size as u32),
+        config.preprocess.input_size as u32,
     );
     Ok(crop.pixels().map(|p| p[0] >= 128).collect())
 }
@@ -79,7 +79,7 @@ pub fn evaluate(
     root: &Path,
 ) -> Result<Option<SaliencyReport>> {
     let config = classifier.config();
-    let side = config.input_size;
+    let side = config.preprocess.input_size;
     let prior = centre_prior(side);
     let (mut map_sums, mut prior_sums, mut count) = ((0usize, 0.0f64), (0usize, 0.0f64), 0usize);
     for (&i, answer) in images.indices.iter().zip(answers) {

@@ -63,7 +63,11 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         }
     };
     let classifier = &loaded.classifier;
-    let cache = ImageCache::for_dataset(&dataset, &args.paths, classifier.config().resize_size)?;
+    let cache = ImageCache::for_dataset(
+        &dataset,
+        &args.paths,
+        classifier.config().preprocess.resize_size,
+    )?;
     let bar = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} evaluating {msg}").expect("template"));
     bar.set_message(format!("{} images of the {name} split", indices.len()));

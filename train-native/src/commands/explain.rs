@@ -67,13 +67,13 @@ fn explain(classifier: &Classifier, path: &Path) -> Result<(Line, RgbImage)> {
     let map = classifier.saliency(&input, answer.top)?;
     let config = classifier.config();
     let crop = center_crop(
-        &decode(&bytes)?.square(config.resize_size as u32),
-        config.input_size as u32,
+        &decode(&bytes)?.square(config.preprocess.resize_size as u32),
+        config.preprocess.input_size as u32,
     );
     let line = Line {
         file: path.display().to_string(),
         top: CLASSES[answer.top].code,
-        side: config.input_size,
+        side: config.preprocess.input_size,
         map,
     };
     Ok((line, crop))

@@ -4,7 +4,7 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use skin_lesion::{LesionNetConfig, preprocess};
+use skin_lesion::{ModelConfig, preprocess};
 
 use super::augment::Augment;
 use super::cache::ImageCache;
@@ -16,10 +16,10 @@ use super::cache::ImageCache;
 pub fn inputs(
     cache: &ImageCache,
     indices: &[usize],
-    model: &LesionNetConfig,
+    model: &ModelConfig,
     augment: Option<(&Augment, u64)>,
 ) -> Vec<f32> {
-    let side = model.input_size;
+    let side = model.preprocess.input_size;
     let plane = 3 * side * side;
     let mut data = vec![0.0f32; indices.len() * plane];
     data.par_chunks_mut(plane)

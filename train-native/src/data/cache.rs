@@ -45,7 +45,7 @@ impl ImageCache {
 
     /// The cache for a data set, honouring `--cache-dir` / `--no-cache`.
     pub fn for_dataset(dataset: &Dataset, paths: &PathArgs, side: usize) -> Result<Self> {
-        if side == 0 || side > skin_lesion::model::limits::MAX_RESIZE {
+        if side == 0 || side > skin_lesion::model::MAX_RESIZE {
             bail!("image cache side {side} is out of range");
         }
         let dir = if paths.no_cache {

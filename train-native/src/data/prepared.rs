@@ -38,7 +38,7 @@ pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
         split.val.len(),
         split.test.len()
     );
-    let cache = ImageCache::for_dataset(&dataset, paths, config.model.resize_size)?;
+    let cache = ImageCache::for_dataset(&dataset, paths, config.preprocess.resize_size)?;
     Ok(Prepared {
         dataset,
         split,

@@ -49,7 +49,7 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         dirs,
         with_offsets,
     } = *run;
-    let model_config = &config.model;
+    let model_config = &config.model();
     let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::report::{DecisionOffsets, Sections};
 use skin_lesion::weights::{self, config_to_json};
-use skin_lesion::{Classifier, LesionNet, LesionNetConfig};
+use skin_lesion::{Classifier, LesionNet, ModelConfig};
 
 use super::best::{BestNetwork, Dirs, TrainedRun, best_network};
 use crate::answer_fit::{self, ood_set, patient, selective};
@@ -20,7 +20,7 @@ use crate::{intervals, offsets, printout, robustness};
 /// Fit and measure everything, then export the best epoch.
 pub fn finish(run: &TrainedRun) -> Result<()> {
     let BestNetwork { model, fitted, raw } = best_network(run)?;
-    let model_config = &run.config.model;
+    let model_config = &run.config.model();
     let record = |val: &Metrics| {
         fitted.map(|f| DecisionOffsets {
             offsets: f.offsets,
@@ -42,7 +42,7 @@ pub fn finish(run: &TrainedRun) -> Result<()> {
 /// given the validation figures after them.
 pub fn calibrate_and_export(
     model: LesionNet,
-    model_config: &LesionNetConfig,
+    model_config: &ModelConfig,
     state: &State,
     data: &Prepared,
     dirs: &Dirs,

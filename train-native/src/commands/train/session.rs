@@ -68,7 +68,7 @@ impl<'a> Session<'a> {
         }
         let device = selected.device.clone().autodiff();
         device.seed(config.split.seed);
-        let fresh = config.model.init(&device);
+        let fresh = config.model().init(&device);
         let optim = AdamWConfig::new()
             .with_weight_decay(config.weight_decay)
             .init();
@@ -93,7 +93,7 @@ impl<'a> Session<'a> {
         };
         eprintln!(
             "model: {} with {} parameters",
-            config.model.architecture_name(),
+            config.model().architecture_name(),
             model.num_params()
         );
         let train = &data.split.train;
@@ -129,7 +129,10 @@ impl<'a> Session<'a> {
         let steps = self.steps(epoch, seed, progress)?;
         let valid = self.model.valid();
         // One view per epoch: selection stays cheap; the shipped model's views come in finish.
-        let config = self.config.model.clone().with_test_time_views(1);
+        let config = self
+            .config
+            .model()
+            .map_preprocess(|p| p.with_test_time_views(1));
         let classifier = Classifier::new(valid.clone(), config, self.device.clone().inner());
         let val = score::score(
             &classifier,
@@ -181,10 +184,10 @@ impl<'a> Session<'a> {
             .init(&self.device);
         let augment = Augment {
             config: config.augment.clone(),
-            constancy: config.model.colour_constancy,
+            constancy: config.preprocess.colour_constancy,
         };
         let steps_per_epoch = config.epoch_size.div_ceil(config.batch_size);
-        let side = config.model.input_size;
+        let side = config.preprocess.input_size;
         let mut total = Steps {
             loss_sum: 0.0,
             correct: 0,
@@ -207,7 +210,7 @@ impl<'a> Session<'a> {
             let inputs = batch::inputs(
                 &self.data.cache,
                 indices,
-                &config.model,
+                &config.model(),
                 Some((&augment, batch_seed)),
             );
             let x = batch::tensor(inputs, side, &self.device);
@@ -299,11 +302,11 @@ fn resumed(
 ) -> Result<(LesionNet, ModuleOptimizer, State)> {
     let mut state = saved.state;
     // A re-export with another view count is the one change --resume allows.
-    state.config.model.test_time_views = config.model.test_time_views;
+    state.config.preprocess.test_time_views = config.preprocess.test_time_views;
     if state.epoch == 0 {
         return Ok((fresh, optim, state));
     }
-    let model = weights::from_bytes(&config.model, &saved.model, device)
+    let model = weights::from_bytes(&config.model(), &saved.model, device)
         .context("cannot load the checkpoint's weights")?;
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(saved.optim))
@@ -324,7 +327,7 @@ fn from_init(
     let bytes =
         std::fs::read(init).with_context(|| format!("cannot read --init {}", init.display()))?;
     // A shipped model.bpk carries a feature density the network has no place for: left out.
-    let model = weights::network_from_bytes(&config.model, &bytes, device)
+    let model = weights::network_from_bytes(&config.model(), &bytes, device)
         .with_context(|| format!("cannot start from {}", init.display()))?;
     let dir = init.parent().unwrap_or(Path::new("."));
     let (run_state, report) = (

@@ -2,7 +2,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use skin_lesion::{LesionNetConfig, weights};
+use skin_lesion::{LesionNetConfig, ModelConfig, PreprocessConfig, weights};
 
 /// 4 classes told apart by colour, 8 images each, 16x16.
 fn batch(device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
@@ -28,13 +28,16 @@ fn batch(device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 fn a_few_steps_lower_the_loss_on_the_cpu() {
     let device = Device::flex().autodiff();
     device.seed(1);
-    let config = LesionNetConfig::new()
-        .with_base_width(4)
-        .with_stages(2)
-        .with_stem(1)
-        .with_input_size(16)
-        .with_resize_size(16)
-        .with_dropout(0.0);
+    let config = ModelConfig::new(
+        LesionNetConfig::new()
+            .with_base_width(4)
+            .with_stages(2)
+            .with_stem(1)
+            .with_dropout(0.0),
+        PreprocessConfig::new()
+            .with_input_size(16)
+            .with_resize_size(16),
+    );
     let mut model = config.init(&device);
     let mut optim = AdamWConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);

@@ -55,13 +55,13 @@ pub fn report(run: &TrainedRun) -> Result<()> {
     let logits: Vec<[f32; NUM_CLASSES]> = raw.answers.iter().map(|a| a.logits).collect();
     let shift = fitted.as_ref().map_or([0.0; NUM_CLASSES], |f| f.offsets);
     let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), &shift);
-    let classifier = Classifier::new(model, config.model.clone(), Device::flex());
+    let classifier = Classifier::new(model, config.model(), Device::flex());
     let (warm, _) =
         robustness::metrics_under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
     let figures = Figures {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,
-        views: config.model.test_time_views,
+        views: config.preprocess.test_time_views,
         offsets: fitted.as_ref().map(|f| f.offsets),
         offset_limit: fitted.map(|f| f.limit),
         balanced_accuracy: clean.balanced_accuracy,

@@ -1,0 +1,285 @@
+//! `config.json`: what a model folder says about its `model.bpk`, in three parts: the network's
+//! architecture, how a photo becomes its input (and how many views are averaged), and the
+//! fitted answer; with the class list, a format version and the checksum that ties them to the
+//! weights.
+//!
+//! A second architecture is one more variant of [`NetworkConfig`]; readers that only need the
+//! input or the answer never look at the network's fields.
+
+use burn::config::Config;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::net::{LesionNet, LesionNetConfig};
+use super::views::VIEW_COUNTS;
+use crate::answer::AnswerConfig;
+use crate::{CLASSES, NUM_CLASSES};
+
+/// The `config.json` layout this code reads and writes; the checksum covers it.
+pub const CONFIG_FORMAT: u32 = 2;
+
+/// Upper bounds on the preprocessing: a `config.json` beyond them is refused before any
+/// tensor is allocated.
+pub const MAX_INPUT: usize = 512;
+pub const MAX_RESIZE: usize = 1024;
+
+/// How a photo becomes the network's input, and how the answer averages views of it.
+#[derive(Config, Debug, PartialEq)]
+pub struct PreprocessConfig {
+    /// Side of the square network input, in pixels.
+    #[config(default = 64)]
+    pub input_size: usize,
+    /// Side the photo's central square is resized to before the central `input_size` crop
+    /// (training takes random crops of this size instead).
+    #[config(default = 72)]
+    pub resize_size: usize,
+    /// Whether each photo's light is brought to HAM10000's typical light first
+    /// ([`crate::preprocess::constancy`]). Off in the shipped recipe (docs/experiments.md).
+    #[config(default = false)]
+    pub colour_constancy: bool,
+    /// How many flips/rotations of a photo the classifier averages ([`super::views`]).
+    #[config(default = 8)]
+    pub test_time_views: usize,
+}
+
+impl PreprocessConfig {
+    /// Checks the sizes and the view count.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_size == 0 || self.input_size > MAX_INPUT {
+            return Err(format!(
+                "input_size {} must be between 1 and {MAX_INPUT}",
+                self.input_size
+            ));
+        }
+        if self.resize_size == 0 || self.resize_size > MAX_RESIZE {
+            return Err(format!(
+                "resize_size {} must be between 1 and {MAX_RESIZE}",
+                self.resize_size
+            ));
+        }
+        if self.resize_size < self.input_size {
+            return Err(format!(
+                "resize_size {} must be at least input_size {}",
+                self.resize_size, self.input_size
+            ));
+        }
+        if !VIEW_COUNTS.contains(&self.test_time_views) {
+            return Err(format!(
+                "test_time_views {} must be one of {VIEW_COUNTS:?}",
+                self.test_time_views
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The network's architecture, named by `"architecture"` in `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "architecture", rename_all = "snake_case")]
+pub enum NetworkConfig {
+    /// The from-scratch VGG-style CNN ([`LesionNet`]).
+    LesionNet(LesionNetConfig),
+}
+
+/// One class the model answers with: its code and the name shown to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassName {
+    pub code: String,
+    pub name: String,
+}
+
+/// HAM10000's seven classes, in the order of the network's outputs.
+pub fn ham10000_classes() -> Vec<ClassName> {
+    CLASSES
+        .iter()
+        .map(|c| ClassName {
+            code: c.code.into(),
+            name: c.name.into(),
+        })
+        .collect()
+}
+
+/// A model folder's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// [`CONFIG_FORMAT`] when written by this code.
+    pub format: u32,
+    /// The classes, in the order of the network's outputs.
+    pub classes: Vec<ClassName>,
+    pub network: NetworkConfig,
+    pub preprocess: PreprocessConfig,
+    /// How outputs become an answer (calibration, unsure and out-of-distribution thresholds);
+    /// fitted on validation when the model is exported, absent before.
+    pub answer: Option<AnswerConfig>,
+    /// SHA-256 of the weights and of this config's canonical form
+    /// ([`crate::weights::checksum`]): ties `config.json` to its `model.bpk`.
+    pub checksum: Option<String>,
+}
+
+impl ModelConfig {
+    /// An unfitted model of `network` fed as `preprocess` says, with HAM10000's classes.
+    pub fn new(network: LesionNetConfig, preprocess: PreprocessConfig) -> Self {
+        Self {
+            format: CONFIG_FORMAT,
+            classes: ham10000_classes(),
+            network: NetworkConfig::LesionNet(network),
+            preprocess,
+            answer: None,
+            checksum: None,
+        }
+    }
+
+    pub fn with_answer(mut self, answer: Option<AnswerConfig>) -> Self {
+        self.answer = answer;
+        self
+    }
+
+    pub fn with_checksum(mut self, checksum: Option<String>) -> Self {
+        self.checksum = checksum;
+        self
+    }
+
+    /// The same model with the from-scratch network's settings changed by `change`.
+    pub fn map_lesion_net(
+        mut self,
+        change: impl FnOnce(LesionNetConfig) -> LesionNetConfig,
+    ) -> Self {
+        let NetworkConfig::LesionNet(net) = self.network;
+        self.network = NetworkConfig::LesionNet(change(net));
+        self
+    }
+
+    /// The same model with its preprocessing changed by `change`.
+    pub fn map_preprocess(
+        mut self,
+        change: impl FnOnce(PreprocessConfig) -> PreprocessConfig,
+    ) -> Self {
+        self.preprocess = change(self.preprocess);
+        self
+    }
+
+    /// The from-scratch network's settings.
+    pub fn lesion_net(&self) -> &LesionNetConfig {
+        match &self.network {
+            NetworkConfig::LesionNet(config) => config,
+        }
+    }
+
+    /// Build the network with freshly initialised weights, with room for the feature density
+    /// when the answer uses one.
+    pub fn init(&self, device: &Device) -> LesionNet {
+        self.lesion_net().init(self.density_width(), device)
+    }
+
+    /// The width of the features the stored density is over, if the weights carry one.
+    pub fn density_width(&self) -> Option<usize> {
+        let ood = self.answer.as_ref().and_then(|a| a.ood.as_ref())?;
+        ood.method
+            .uses_density()
+            .then(|| ood.features[1].saturating_sub(ood.features[0]))
+    }
+
+    /// The answer settings, or the neutral ones of an uncalibrated model.
+    pub fn answer_config(&self) -> AnswerConfig {
+        self.answer.clone().unwrap_or_else(AnswerConfig::new)
+    }
+
+    /// Width of the pooled features the network's outputs carry.
+    pub fn feature_width(&self) -> usize {
+        self.lesion_net().feature_width()
+    }
+
+    /// A short human-readable architecture name.
+    pub fn architecture_name(&self) -> String {
+        self.lesion_net().architecture_name()
+    }
+
+    /// Checks every part, and that they fit together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != CONFIG_FORMAT {
+            return Err(format!(
+                "config format {} is not {CONFIG_FORMAT}, the one this version reads; re-export the model",
+                self.format
+            ));
+        }
+        let codes: Vec<&str> = self.classes.iter().map(|c| c.code.as_str()).collect();
+        let expected: Vec<&str> = CLASSES.iter().map(|c| c.code).collect();
+        if codes != expected {
+            return Err(format!(
+                "classes {codes:?} are not the {NUM_CLASSES} this version answers with ({expected:?})"
+            ));
+        }
+        self.preprocess.validate()?;
+        self.lesion_net().validate(self.preprocess.input_size)?;
+        if let Some(answer) = &self.answer {
+            answer.validate(self.feature_width())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> ModelConfig {
+        ModelConfig::new(LesionNetConfig::new(), PreprocessConfig::new())
+    }
+
+    fn with_preprocess(preprocess: PreprocessConfig) -> ModelConfig {
+        ModelConfig::new(LesionNetConfig::new(), preprocess)
+    }
+
+    #[test]
+    fn rejects_impossible_inputs_and_answers() {
+        assert!(model().validate().is_ok());
+        let p = PreprocessConfig::new;
+        assert!(with_preprocess(p().with_input_size(8)).validate().is_err());
+        assert!(
+            with_preprocess(p().with_input_size(100_000))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with_preprocess(p().with_resize_size(32))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with_preprocess(p().with_resize_size(usize::MAX))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with_preprocess(p().with_test_time_views(3))
+                .validate()
+                .is_err()
+        );
+        let cold = AnswerConfig::new().with_temperature(0.0);
+        assert!(model().with_answer(Some(cold)).validate().is_err());
+    }
+
+    #[test]
+    fn another_format_or_class_list_is_refused_with_a_reason() {
+        let mut old = model();
+        old.format = 1;
+        assert!(old.validate().unwrap_err().contains("format 1"));
+        let mut three = model();
+        three.classes.truncate(3);
+        assert!(three.validate().unwrap_err().contains("classes"));
+    }
+
+    #[test]
+    fn config_json_holds_the_parts_apart_and_names_the_architecture() {
+        let json: serde_json::Value = serde_json::to_value(model()).unwrap();
+        assert_eq!(json["network"]["architecture"], "lesion_net");
+        assert_eq!(json["preprocess"]["input_size"], 64);
+        assert_eq!(json["classes"][4]["code"], "mel");
+        assert_eq!(json["format"], CONFIG_FORMAT);
+        let unknown = serde_json::to_string(&model())
+            .unwrap()
+            .replacen('{', "{\"extra\":1,", 1);
+        assert!(serde_json::from_str::<ModelConfig>(&unknown).is_err());
+    }
+}
