@@ -106,6 +106,11 @@ impl TrainingConfig {
         ModelConfig::new(self.network.clone(), self.preprocess.clone())
     }
 
+    /// Optimiser steps in one epoch (the last batch may be short).
+    pub fn steps_per_epoch(&self) -> usize {
+        self.epoch_size.div_ceil(self.batch_size)
+    }
+
     /// Whether a checkpoint made with `saved` can be continued with `self`: every field the
     /// same except the export-only view count.
     pub fn continues(&self, saved: &TrainingConfig) -> bool {

@@ -37,6 +37,28 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a run before its first epoch.
+    pub fn fresh(
+        config: &TrainingConfig,
+        data_fingerprint: String,
+        backend: &str,
+        hardware: &str,
+    ) -> Self {
+        State {
+            config: config.clone(),
+            data_fingerprint,
+            epoch: 0,
+            history: Vec::new(),
+            best_epoch: 0,
+            best_score: f64::NEG_INFINITY,
+            seconds: 0.0,
+            backend: backend.into(),
+            hardware: hardware.into(),
+            earlier_history: Vec::new(),
+            earlier_seconds: 0.0,
+        }
+    }
+
     /// All epochs, the earlier stage's first, numbered on from them.
     pub fn full_history(&self) -> Vec<EpochRecord> {
         let offset = self.earlier_history.len();

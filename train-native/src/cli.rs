@@ -124,6 +124,10 @@ pub struct TrainArgs {
 /// value (`--show-config` prints them all).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RecipeArgs {
+    /// Start from this recipe (JSON, as --show-config prints it) instead of the shipped one;
+    /// the options below override its fields.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Epochs to train.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -214,21 +218,22 @@ pub struct RecipeArgs {
     pub views: Option<usize>,
 }
 
-/// Set each `config.$path` that `args.$field` gives.
+/// `fn override_fields`, which sets each `config.$path` that `args.$field` gives, and
+/// `OVERRIDDEN`, the paths it can set (a test checks they are every field of the recipe).
 macro_rules! override_fields {
-    ($args:ident, $config:ident; $($field:ident => $($path:ident).+),* $(,)?) => {
-        $(if let Some(value) = $args.$field.clone() {
-            $config.$($path).+ = value;
-        })*
+    ($($field:ident => $($path:ident).+),* $(,)?) => {
+        fn override_fields(args: &RecipeArgs, config: &mut TrainingConfig) {
+            $(if let Some(value) = args.$field.clone() {
+                config.$($path).+ = value;
+            })*
+        }
+        /// The recipe fields a flag sets, as dotted paths into its JSON.
+        #[cfg(test)]
+        const OVERRIDDEN: &[&str] = &[$(stringify!($($path).+)),*];
     };
 }
 
-impl RecipeArgs {
-    /// The shipped recipe with these overrides.
-    pub fn config(&self) -> TrainingConfig {
-        let mut config = TrainingConfig::new();
-        let args = self;
-        override_fields!(args, config;
+override_fields!(
             epochs => epochs, batch_size => batch_size, epoch_size => epoch_size, lr => lr,
             warmup_epochs => warmup_epochs, weight_decay => weight_decay,
             label_smoothing => label_smoothing, sampling_power => sampling_power,
@@ -239,11 +244,23 @@ impl RecipeArgs {
             test_fraction => split.test_fraction, input_size => preprocess.input_size,
             resize_size => preprocess.resize_size, base_width => network.base_width,
             stages => network.stages, convs_per_stage => network.convs_per_stage,
-            dropout => network.dropout, stem => network.stem, views => preprocess.test_time_views,
-        );
+    dropout => network.dropout, stem => network.stem, views => preprocess.test_time_views,
+);
+
+impl RecipeArgs {
+    /// The recipe of `--config` (or the shipped one) with these overrides.
+    pub fn config(&self) -> anyhow::Result<TrainingConfig> {
+        use anyhow::Context;
+        use burn::config::Config;
+        let mut config = match &self.config {
+            Some(path) => TrainingConfig::load(path)
+                .with_context(|| format!("cannot read the recipe {}", path.display()))?,
+            None => TrainingConfig::new(),
+        };
+        override_fields(self, &mut config);
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
-        config
+        Ok(config)
     }
 }
 
@@ -339,7 +356,7 @@ mod tests {
     #[test]
     fn no_options_give_the_shipped_recipe() {
         let cli = Cli::parse_from(["train-native"]);
-        assert_eq!(cli.train.recipe.config(), TrainingConfig::new());
+        assert_eq!(cli.train.recipe.config().unwrap(), TrainingConfig::new());
     }
 
     #[test]
@@ -359,11 +376,91 @@ mod tests {
         let Some(Command::Train(args)) = cli.command else {
             panic!("train")
         };
-        let config = args.recipe.config();
+        let config = args.recipe.config().unwrap();
         let mut expected = TrainingConfig::new().with_epochs(5);
         expected.split.seed = 7;
         expected.network.base_width = 16;
         expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
+    }
+
+    /// The help of `predict --site` spells the sites out for the reader; it must list exactly
+    /// the ones the patient tables know, in their order.
+    #[test]
+    fn the_site_help_lists_every_known_site() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let predict = command.find_subcommand("predict").expect("predict");
+        let site = predict
+            .get_arguments()
+            .find(|a| a.get_id() == "site")
+            .expect("--site");
+        let help = site.get_help().expect("a help text").to_string();
+        let listed = help
+            .split_once(": ")
+            .and_then(|(_, list)| list.split_once(" (optional)"))
+            .map(|(list, _)| list.replace('\n', " "))
+            .expect("a list after the colon");
+        let listed: Vec<&str> = listed.split(", ").map(str::trim).collect();
+        // Written as a shell argument: `lower-extremity` for HAM10000's `lower extremity`.
+        let known: Vec<String> = skin_lesion::patient::SITES
+            .iter()
+            .map(|s| s.code().replace(' ', "-"))
+            .collect();
+        assert_eq!(listed, known);
+    }
+
+    /// Every leaf of the recipe's JSON: a field added to `TrainingConfig` without a flag (or a
+    /// flag for a field that went away) shows here.
+    #[test]
+    fn every_recipe_field_has_a_flag() {
+        fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, inner) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        leaves(&path, inner, out);
+                    }
+                }
+                _ => out.push(prefix.to_string()),
+            }
+        }
+        let mut fields = Vec::new();
+        leaves(
+            "",
+            &serde_json::to_value(TrainingConfig::new()).unwrap(),
+            &mut fields,
+        );
+        // Set after the overrides, since they are options rather than values.
+        let mut flagged: Vec<String> = OVERRIDDEN.iter().map(|p| p.replace(' ', "")).collect();
+        flagged.extend(["split.limit".to_string(), "init".to_string()]);
+        fields.sort();
+        flagged.sort();
+        assert_eq!(fields, flagged);
+    }
+
+    #[test]
+    fn a_recipe_file_is_the_base_the_flags_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recipe.json");
+        use burn::config::Config;
+        let recipe = TrainingConfig::new().with_epochs(12).with_lr(1e-3);
+        recipe.save(&path).unwrap();
+        let cli = Cli::parse_from([
+            "train-native",
+            "--config",
+            path.to_str().unwrap(),
+            "--lr",
+            "0.002",
+        ]);
+        let config = cli.train.recipe.config().unwrap();
+        assert_eq!(config, recipe.with_lr(0.002));
+        let missing = Cli::parse_from(["train-native", "--config", "/no/such/recipe.json"]);
+        let error = format!("{:#}", missing.train.recipe.config().unwrap_err());
+        assert!(error.contains("/no/such/recipe.json"), "{error}");
     }
 }

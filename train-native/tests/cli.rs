@@ -74,6 +74,17 @@ fn train_args(data: &Path, work: &Path) -> Vec<String> {
     .collect()
 }
 
+/// `args` with `option`'s value replaced by `value`.
+fn with_option(args: &[String], option: &str, value: &str) -> Vec<String> {
+    let at = args
+        .iter()
+        .position(|a| a == option)
+        .unwrap_or_else(|| panic!("{option} is not among {args:?}"));
+    let mut changed = args.to_vec();
+    changed[at + 1] = value.into();
+    changed
+}
+
 /// Train with `args`, stopping as if interrupted after `epoch`.
 fn train_until(args: &[String], epoch: usize) {
     cli()
@@ -99,8 +110,7 @@ fn train_resume_evaluate_predict() {
     let out = refused(cli().args(&args));
     assert!(out.contains("--resume"));
     // Resuming with other settings is refused too.
-    let mut other = args.clone();
-    other[4] = "5".into();
+    let other = with_option(&args, "--epochs", "5");
     let out = refused(cli().args(&other).arg("--resume"));
     assert!(out.contains("other settings"));
 
@@ -290,8 +300,7 @@ fn train_resume_evaluate_predict() {
     // A second stage from the exported model (whose feature density the network has no place
     // for): the model folder's history and time are carried into the new report.
     let stage = tempfile::tempdir().unwrap();
-    let mut second = train_args(fx.dir(), stage.path());
-    second[4] = "1".into();
+    let second = with_option(&train_args(fx.dir(), stage.path()), "--epochs", "1");
     cli()
         .args(&second)
         .arg("--init")

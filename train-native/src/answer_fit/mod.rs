@@ -34,11 +34,17 @@ pub const CLASS_LIMIT: f64 = 0.15;
 
 /// The rule that picks the out-of-distribution score, written before it was run on the
 /// candidates it compares: a real photo of a rare class must not be refused for being rare.
-pub const OOD_RULE: &str = "among the candidates that, at the threshold refusing 5% of validation photos, refuse at most \
-    15% of every class's validation photos, the one refusing the largest share of the dev part of the \
-    out-of-distribution set (ties: the higher AUROC); if none qualifies, the one whose worst class is refused least";
+pub fn ood_rule() -> String {
+    format!(
+        "among the candidates that, at the threshold refusing {:.0}% of validation photos, refuse at most \
+         {:.0}% of every class's validation photos, the one refusing the largest share of the dev part of the \
+         out-of-distribution set (ties: the higher AUROC); if none qualifies, the one whose worst class is refused least",
+        100.0 * FLAGGED_SHARE,
+        100.0 * CLASS_LIMIT
+    )
+}
 
-/// A model made answer_fit: its config (with the answer settings) and weights (with the feature
+/// A model made honest: its config (with the answer settings) and weights (with the feature
 /// density when the chosen score needs it), and how the score was chosen.
 pub struct FittedAnswer {
     pub config: ModelConfig,
@@ -299,7 +305,7 @@ pub fn fit(
     let choice = if figures.is_empty() {
         "the default (no out-of-distribution set was built)".into()
     } else {
-        OOD_RULE.into()
+        ood_rule()
     };
     Ok(FittedAnswer {
         config: config.with_answer(Some(answer)),
@@ -311,7 +317,7 @@ pub fn fit(
     })
 }
 
-/// The candidate by [`OOD_RULE`]: among those that refuse at most [`CLASS_LIMIT`] of every
+/// The candidate by [`ood_rule`]: among those that refuse at most [`CLASS_LIMIT`] of every
 /// class's validation photos, the one refusing most dev pictures (then the higher AUROC); if
 /// none qualifies, the one whose worst class fares best.
 fn choose(candidates: &[OodCandidate]) -> usize {

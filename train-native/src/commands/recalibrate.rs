@@ -32,17 +32,17 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
     let training = report.model.training.clone();
     let data = prepare(&training, &args.paths)?;
     let state = State {
-        config: training,
-        data_fingerprint: data.dataset.fingerprint(),
         epoch: report.history.len(),
         history: report.history.clone(),
         best_epoch: report.model.best_epoch,
         best_score: report.model.validation.balanced_accuracy,
         seconds: report.model.training_seconds,
-        backend: report.model.backend.clone(),
-        hardware: report.model.hardware.clone(),
-        earlier_history: Vec::new(),
-        earlier_seconds: 0.0,
+        ..State::fresh(
+            &training,
+            data.dataset.fingerprint(),
+            &report.model.backend,
+            &report.model.hardware,
+        )
     };
     let dirs = Dirs {
         run: dir.clone(),

@@ -24,7 +24,7 @@ pub use session::Session;
 
 /// `train-native train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode> {
-    let config = args.recipe.config();
+    let config = args.recipe.config()?;
     if args.show_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(ExitCode::SUCCESS);

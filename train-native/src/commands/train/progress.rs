@@ -21,7 +21,7 @@ impl Progress {
             )
             .expect("template"),
         );
-        let steps = config.epoch_size.div_ceil(config.batch_size);
+        let steps = config.steps_per_epoch();
         let batches = bars.add(ProgressBar::new(steps as u64));
         batches.set_style(
             ProgressStyle::with_template("  batch {pos}/{len} {bar:30} {msg} ETA {eta}")

@@ -186,7 +186,7 @@ impl<'a> Session<'a> {
             config: config.augment.clone(),
             constancy: config.preprocess.colour_constancy,
         };
-        let steps_per_epoch = config.epoch_size.div_ceil(config.batch_size);
+        let steps_per_epoch = config.steps_per_epoch();
         let side = config.preprocess.input_size;
         let mut total = Steps {
             loss_sum: 0.0,
@@ -277,19 +277,12 @@ impl<'a> Session<'a> {
 
 /// The state of a run that has not trained yet.
 fn fresh_state(config: &TrainingConfig, selected: &Selected, data_fingerprint: String) -> State {
-    State {
-        config: config.clone(),
+    State::fresh(
+        config,
         data_fingerprint,
-        epoch: 0,
-        history: Vec::new(),
-        best_epoch: 0,
-        best_score: f64::NEG_INFINITY,
-        seconds: 0.0,
-        backend: selected.backend.clone(),
-        hardware: selected.hardware.clone(),
-        earlier_history: Vec::new(),
-        earlier_seconds: 0.0,
-    }
+        &selected.backend,
+        &selected.hardware,
+    )
 }
 
 /// The model and optimizer of a saved run.
