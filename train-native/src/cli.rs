@@ -463,4 +463,43 @@ mod tests {
         let error = format!("{:#}", missing.train.recipe.config().unwrap_err());
         assert!(error.contains("/no/such/recipe.json"), "{error}");
     }
+
+    /// The `[default: ...]` folders in the help are written out for the reader; each must be
+    /// one that `paths.rs` really uses, so that the two cannot drift apart.
+    #[test]
+    fn help_defaults_are_the_paths_the_code_uses() {
+        use clap::CommandFactory;
+        let workspace = crate::paths::workspace();
+        let real: Vec<String> = [
+            crate::paths::model_dir(),
+            crate::paths::default_run_dir(),
+            crate::paths::default_cache_dir(),
+            crate::paths::default_ood_dir(),
+            crate::paths::weights_or_default(None),
+        ]
+        .iter()
+        .map(|p| p.strip_prefix(&workspace).unwrap().display().to_string())
+        .collect();
+        let command = Cli::command();
+        let mut checked = 0;
+        for sub in std::iter::once(&command).chain(command.get_subcommands()) {
+            for arg in sub.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let Some((_, rest)) = help.split_once("[default: ") else {
+                    continue;
+                };
+                let default = rest.split(']').next().unwrap_or_default();
+                if default.contains(' ') || !default.contains('/') {
+                    continue; // prose, such as "the model folder itself"
+                }
+                assert!(
+                    real.contains(&default.to_string()),
+                    "--{}: {default} is not in {real:?}",
+                    arg.get_id()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "only {checked} defaults found");
+    }
 }

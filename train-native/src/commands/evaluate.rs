@@ -39,29 +39,7 @@ struct EvaluationJson<'a> {
 pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let weights_path = paths::weights_or_default(args.weights.as_deref());
     let loaded = model_files::load(&weights_path)?;
-    let data_dir = args.paths.data.clone().unwrap_or_else(paths::default_data);
-    let dataset = Dataset::load(&data_dir)?;
-    let (dataset, name, indices) = match args.split {
-        EvalSplit::All => {
-            let all = (0..dataset.records.len()).collect();
-            (dataset, "all", all)
-        }
-        split => {
-            let config = split_config(args, loaded.split_config());
-            let dataset = dataset.limited(config.limit);
-            let parts = Split::new(&dataset.records, &config)?;
-            let part = match split {
-                EvalSplit::Test => SplitName::Test,
-                EvalSplit::Val => SplitName::Val,
-                _ => SplitName::Train,
-            };
-            eprintln!(
-                "split: lesion-grouped, seed {}, val {}, test {}",
-                config.seed, config.val_fraction, config.test_fraction
-            );
-            (dataset, part.as_str(), parts.part(part).to_vec())
-        }
-    };
+    let (dataset, name, indices) = photos(args, &loaded)?;
     let classifier = &loaded.classifier;
     let cache = ImageCache::for_dataset(
         &dataset,
@@ -71,8 +49,12 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let bar = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} evaluating {msg}").expect("template"));
     bar.set_message(format!("{} images of the {name} split", indices.len()));
-    let scored = score::score(classifier, &Images::new(&dataset, &cache, &indices))?;
+    let images = Images::new(&dataset, &cache, &indices);
+    let scored = score::score(classifier, &images)?;
     bar.finish_and_clear();
+    let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
+        scored.answers.iter().map(|a| a.probabilities).collect();
+    let calibration = Calibration::of(&probabilities, &images.labels);
     println!(
         "{} images ({name}) from {} with {}\n",
         indices.len(),
@@ -80,23 +62,18 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         weights_path.display()
     );
     printout::metrics(&scored.metrics);
-    let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
-        scored.answers.iter().map(|a| a.probabilities).collect();
-    let images = Images::new(&dataset, &cache, &indices);
-    let calibration = Calibration::of(&probabilities, &images.labels);
     printout::calibration(&calibration);
-    let robustness = if args.corruptions {
-        println!("robustness suite:");
-        let r = crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics)?
-            .robustness;
+    let robustness = args
+        .corruptions
+        .then(|| crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics))
+        .transpose()?
+        .map(|suite| suite.robustness);
+    if let Some(r) = &robustness {
         println!(
-            "mean balanced accuracy under corruption {:.4} (clean {:.4})",
+            "robustness suite: mean balanced accuracy under corruption {:.4} (clean {:.4})",
             r.mean_balanced_accuracy, r.clean_balanced_accuracy
         );
-        Some(r)
-    } else {
-        None
-    };
+    }
     if let Some(out) = &args.out {
         let json = EvaluationJson {
             metrics: &scored.metrics,
@@ -113,14 +90,39 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         eprintln!("metrics written to {}", out.display());
     }
     if let Some(path) = &args.predictions {
-        write_atomic(
-            path,
-            predictions_csv(&dataset, &indices, &scored.answers).as_bytes(),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        let csv = predictions_csv(&dataset, &indices, &scored.answers);
+        write_atomic(path, csv.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("predictions written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The data set and which of its photos `--split` asks for, with the part's name.
+fn photos(
+    args: &EvaluateArgs,
+    loaded: &model_files::Loaded,
+) -> Result<(Dataset, &'static str, Vec<usize>)> {
+    let data_dir = args.paths.data.clone().unwrap_or_else(paths::default_data);
+    let dataset = Dataset::load(&data_dir)?;
+    if args.split == EvalSplit::All {
+        let all = (0..dataset.records.len()).collect();
+        return Ok((dataset, "all", all));
+    }
+    let config = split_config(args, loaded.split_config());
+    let dataset = dataset.limited(config.limit);
+    let parts = Split::new(&dataset.records, &config)?;
+    let part = match args.split {
+        EvalSplit::Test => SplitName::Test,
+        EvalSplit::Val => SplitName::Val,
+        _ => SplitName::Train,
+    };
+    eprintln!(
+        "split: lesion-grouped, seed {}, val {}, test {}",
+        config.seed, config.val_fraction, config.test_fraction
+    );
+    let indices = parts.part(part).to_vec();
+    Ok((dataset, part.as_str(), indices))
 }
 
 /// One row per photo: its ids, true and predicted class, and the seven probabilities (for
