@@ -2,6 +2,7 @@
 //! (`evaluate`, the end of `train`, `recalibrate`): all on stdout, progress on stderr.
 
 use skin_lesion::metrics::{Calibration, Metrics, classification_report, confusion_table};
+use skin_lesion::report::Sections;
 
 /// Print the confusion matrix and scikit-learn-style report.
 pub fn metrics(metrics: &Metrics) {
@@ -27,4 +28,45 @@ pub fn calibration(calibration: &Calibration) {
         "calibration: ECE {:.4}, NLL {:.4}, Brier {:.4}",
         calibration.ece, calibration.nll, calibration.brier
     );
+}
+
+/// The report's sections on the test split, a line each (the end of `train`, `recalibrate`).
+pub fn sections(s: &Sections) {
+    calibration(&s.calibration);
+    if let Some(i) = &s.intervals {
+        println!(
+            "95% intervals: balanced accuracy {:.3}–{:.3}, macro F1 {:.3}–{:.3}",
+            i.balanced_accuracy[0], i.balanced_accuracy[1], i.macro_f1[0], i.macro_f1[1]
+        );
+    }
+    if let Some(ood) = &s.ood {
+        let set = ood.set.as_ref().map_or("no picture set".into(), |s| {
+            format!(
+                "{:.1}% of {} pictures (AUROC {:.3})",
+                100.0 * s.flagged,
+                s.pictures,
+                s.auroc
+            )
+        });
+        println!(
+            "out of distribution: {:.1}% of test photos refused; {set}",
+            100.0 * ood.test_flagged
+        );
+    }
+    if let Some(s) = &s.saliency {
+        println!(
+            "saliency on {} masks: pointing game {:.3} (centre prior {:.3}), mass in lesion {:.3} (centre prior {:.3})",
+            s.images,
+            s.map.pointing_game,
+            s.centre_prior.pointing_game,
+            s.map.mass_in_lesion,
+            s.centre_prior.mass_in_lesion
+        );
+    }
+    if let Some(r) = &s.robustness {
+        println!(
+            "robustness suite: mean balanced accuracy under corruption {:.3}",
+            r.mean_balanced_accuracy
+        );
+    }
 }

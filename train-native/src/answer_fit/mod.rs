@@ -219,51 +219,9 @@ pub fn fit(
     let dev_sums = dev
         .map(|pictures| picture_sums(&plain, pictures))
         .transpose()?;
-    let (figures, best) = match &dev_sums {
-        Some(sums) => {
-            let dev = ViewMeans::of(sums);
-            let figures: Vec<OodCandidate> = candidates
-                .iter()
-                .map(|c| c.figures(&val, &val_labels, &dev))
-                .collect();
-            for f in &figures {
-                eprintln!(
-                    "out-of-distribution candidate {}: dev AUROC {:.3}, dev refused {:.3}, validation refused per class {:.3?}",
-                    f.method, f.dev_auroc, f.dev_flagged, f.val_flagged_by_class
-                );
-            }
-            let best = choose(&figures);
-            (figures, best)
-        }
-        None => {
-            eprintln!(
-                "warning: the out-of-distribution set is not built (train-native/ood/build.py): using the first candidate, {}, untested",
-                candidates[0].name()
-            );
-            (Vec::new(), 0)
-        }
-    };
+    let (figures, best) = compare(&candidates, &val, &val_labels, dev_sums.as_deref());
     let chosen = &candidates[best];
-    let network = match &chosen.density {
-        Some(density) => bare.with_density(density.to_module(&device)),
-        None => bare,
-    };
-    // The density is stored in f16 with the weights: the thresholds are set on the scores of
-    // the shipped weights, not of the f32 fit.
-    let provisional = AnswerConfig::new()
-        .with_temperature(temperature)
-        .with_ood(Some(OodConfig::new(
-            chosen.method,
-            [chosen.features.start, chosen.features.end],
-            f32::MAX,
-        )));
-    let config = config.clone().with_answer(Some(provisional));
-    let weights = weights::to_half_bytes(&config, network)?;
-    let shipped = Classifier::new(
-        weights::from_bytes(&config, &weights, &device)?,
-        config.clone(),
-        device,
-    );
+    let (config, weights, shipped) = with_density(bare, config, chosen, temperature)?;
     let answers = answers_of(&shipped, &score::view_sums(&shipped, &val_images)?)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
@@ -315,6 +273,67 @@ pub fn fit(
         name: chosen.name(),
         patient,
     })
+}
+
+/// Each candidate's figures on validation and the dev pictures, printed, and the index of the
+/// one [`ood_rule`] picks; without dev pictures, the first candidate, untested.
+fn compare(
+    candidates: &[Candidate],
+    val: &ViewMeans,
+    val_labels: &[usize],
+    dev_sums: Option<&[ViewSums]>,
+) -> (Vec<OodCandidate>, usize) {
+    let Some(sums) = dev_sums else {
+        eprintln!(
+            "warning: the out-of-distribution set is not built (train-native/ood/build.py): using the first candidate, {}, untested",
+            candidates[0].name()
+        );
+        return (Vec::new(), 0);
+    };
+    let dev = ViewMeans::of(sums);
+    let figures: Vec<OodCandidate> = candidates
+        .iter()
+        .map(|c| c.figures(val, val_labels, &dev))
+        .collect();
+    for f in &figures {
+        eprintln!(
+            "out-of-distribution candidate {}: dev AUROC {:.3}, dev refused {:.3}, validation refused per class {:.3?}",
+            f.method, f.dev_auroc, f.dev_flagged, f.val_flagged_by_class
+        );
+    }
+    let best = choose(&figures);
+    (figures, best)
+}
+
+/// The network with `chosen`'s density (when it uses one) and a provisional answer whose
+/// threshold is still open, as shipped weights (f16) and as the classifier that loads them:
+/// the thresholds are then set on the scores of these weights, not of the f32 fit.
+fn with_density(
+    bare: LesionNet,
+    config: &ModelConfig,
+    chosen: &Candidate,
+    temperature: f32,
+) -> Result<(ModelConfig, Vec<u8>, Classifier)> {
+    let device = Device::flex();
+    let network = match &chosen.density {
+        Some(density) => bare.with_density(density.to_module(&device)),
+        None => bare,
+    };
+    let provisional = AnswerConfig::new()
+        .with_temperature(temperature)
+        .with_ood(Some(OodConfig::new(
+            chosen.method,
+            [chosen.features.start, chosen.features.end],
+            f32::MAX,
+        )));
+    let config = config.clone().with_answer(Some(provisional));
+    let weights = weights::to_half_bytes(&config, network)?;
+    let shipped = Classifier::new(
+        weights::from_bytes(&config, &weights, &device)?,
+        config.clone(),
+        device,
+    );
+    Ok((config, weights, shipped))
 }
 
 /// The candidate by [`ood_rule`]: among those that refuse at most [`CLASS_LIMIT`] of every

@@ -96,6 +96,7 @@ pub fn calibrate_and_export(
         &calibrated,
         &ood_dir,
     )?;
+    printout::sections(&sections);
     let exported = Exported {
         config: signed,
         weights: calibrated.weights,
@@ -120,7 +121,6 @@ fn test_sections(
     let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
         test.answers.iter().map(|a| a.probabilities).collect();
     let calibration = Calibration::of(&probabilities, &images.labels);
-    printout::calibration(&calibration);
     let predicted: Vec<usize> = test.answers.iter().map(|a| a.top).collect();
     let lesions: Vec<&str> = images
         .indices
@@ -128,13 +128,6 @@ fn test_sections(
         .map(|&i| data.dataset.records[i].lesion_id.as_str())
         .collect();
     let intervals = intervals::bootstrap(&predicted, &images.labels, &lesions, 1);
-    eprintln!(
-        "95% intervals: balanced accuracy {:.3}–{:.3}, macro F1 {:.3}–{:.3}",
-        intervals.balanced_accuracy[0],
-        intervals.balanced_accuracy[1],
-        intervals.macro_f1[0],
-        intervals.macro_f1[1]
-    );
     let report_set = ood_set::load(ood_dir, "report")?;
     let ood = answer_fit::ood_report(
         classifier,
@@ -143,18 +136,6 @@ fn test_sections(
         &test.answers,
         report_set.as_deref(),
     )?;
-    eprintln!(
-        "out of distribution: {:.1}% of test photos refused; {}",
-        100.0 * ood.test_flagged,
-        ood.set
-            .as_ref()
-            .map_or("no picture set".into(), |s| format!(
-                "{:.1}% of {} pictures (AUROC {:.3})",
-                100.0 * s.flagged,
-                s.pictures,
-                s.auroc
-            ))
-    );
     let threshold = classifier.answer_config().unsure_below;
     let selective = selective::report(&test.answers, &images.labels, threshold);
     let saliency = answer_fit::saliency::evaluate(
@@ -164,22 +145,7 @@ fn test_sections(
         &data.dataset.records,
         &data.dataset.root,
     )?;
-    if let Some(s) = &saliency {
-        eprintln!(
-            "saliency on {} masks: pointing game {:.3} (centre prior {:.3}), mass in lesion {:.3} (centre prior {:.3})",
-            s.images,
-            s.map.pointing_game,
-            s.centre_prior.pointing_game,
-            s.map.mass_in_lesion,
-            s.centre_prior.mass_in_lesion
-        );
-    }
-    eprintln!("robustness suite:");
     let suite = robustness::evaluate(classifier, &data.dataset, images.indices, &test.metrics)?;
-    eprintln!(
-        "mean balanced accuracy under corruption {:.3}",
-        suite.robustness.mean_balanced_accuracy
-    );
     let (val_patients, test_patients) = (
         data.dataset.patients(&data.split.val),
         data.dataset.patients(images.indices),
