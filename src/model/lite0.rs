@@ -176,6 +176,26 @@ impl Lite0 {
         self.fc.forward(self.dropout.forward(self.features(images)))
     }
 
+    /// The same network with the stem and the first `blocks` blocks frozen: no gradients, and
+    /// their batch norms on their running statistics, as ImageNet left them. Early filters are
+    /// the most generic, and every frozen block is one whose backward pass is not computed.
+    pub fn freeze_first(mut self, blocks: usize) -> Self {
+        self.conv_stem = self.conv_stem.freeze();
+        self.bn0 = self.bn0.freeze();
+        self.blocks = self
+            .blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| if i < blocks { b.freeze() } else { b })
+            .collect();
+        self
+    }
+
+    /// Blocks of the network (16).
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// The same backbone with a new, freshly initialised classifier of `classes` outputs: how
     /// the ImageNet network becomes a skin-lesion one.
     pub fn with_new_head(mut self, classes: usize, device: &Device) -> Self {

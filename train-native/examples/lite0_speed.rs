@@ -3,7 +3,8 @@
 //! grouped-convolution backward is the step's suspected bottleneck.
 //!
 //! `cargo run --release -p train-native --example lite0_speed [-- [--batch N] [--steps N]
-//!   [--height H] [--width W]]` (defaults: batch 32, 5 steps, 120x160, on the CPU)
+//!   [--height H] [--width W] [--frozen N]]` (defaults: batch 32, 5 steps, 120x160, nothing
+//!   frozen, on the CPU; `--frozen N` freezes the stem and the first N of the 16 blocks)
 //!
 //! Its PyTorch twin, `lite0_speed_torch.py` beside it, prints the same `train <N> img/s`.
 
@@ -14,16 +15,17 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use skin_lesion::model::lite0::Lite0Config;
 
-const USAGE: &str = "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W]";
+const USAGE: &str =
+    "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N]";
 
 fn main() {
-    let (mut batch, mut steps, mut height, mut width) = (32, 5, 120, 160);
+    let (mut batch, mut steps, mut height, mut width, mut frozen) = (32, 5, 120, 160, 0);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value: usize = args
             .next()
             .and_then(|v| v.parse().ok())
-            .filter(|&v| v > 0)
+            .filter(|&v| v > 0 || arg == "--frozen")
             .unwrap_or_else(|| {
                 eprintln!("{arg} needs a positive whole number\n{USAGE}");
                 std::process::exit(2)
@@ -33,6 +35,7 @@ fn main() {
             "--steps" => steps = value,
             "--height" => height = value,
             "--width" => width = value,
+            "--frozen" => frozen = value,
             _ => {
                 eprintln!("unknown option {arg}\n{USAGE}");
                 std::process::exit(2)
@@ -41,7 +44,7 @@ fn main() {
     }
     let device = Device::flex().autodiff();
     device.seed(0);
-    let mut model = Lite0Config::new(7).init(&device);
+    let mut model = Lite0Config::new(7).init(&device).freeze_first(frozen);
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(Some(0.05))
@@ -64,6 +67,6 @@ fn main() {
         let _: f32 = loss.into_scalar();
     }
     let rate = (steps * batch) as f64 / started.elapsed().as_secs_f64();
-    println!("burn flex: Lite0 at {height}x{width}, batch {batch}");
+    println!("burn flex: Lite0 at {height}x{width}, batch {batch}, {frozen} blocks frozen");
     println!("train {rate:.1} img/s");
 }

@@ -1,7 +1,7 @@
 """PyTorch twin of `lite0_speed.rs`: EfficientNet-Lite0 fine-tuned whole on random batches.
 
     python3 train-native/examples/lite0_speed_torch.py [--threads 2] [--batch 32] [--steps 5]
-        [--height 120] [--width 160]
+        [--height 120] [--width 160] [--frozen 0]
 
 Prints `train <N> img/s` (forward, backward and AdamW, label smoothing 0.05, a 7-class head).
 The layers are those of `src/model/lite0.rs` (TF "SAME" padding through explicit pads).
@@ -56,17 +56,26 @@ def lite0(classes=7, dropout=0.2):
 
 def main():
     p = argparse.ArgumentParser()
-    for name, default in [("threads", 2), ("batch", 32), ("steps", 5), ("height", 120), ("width", 160)]:
+    for name, default in [("threads", 2), ("batch", 32), ("steps", 5), ("height", 120), ("width", 160),
+                          ("frozen", 0)]:
         p.add_argument(f"--{name}", type=int, default=default)
     a = p.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
     net = lite0()
-    optim = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    # The stem and the first N blocks frozen, batch norms on running statistics (as in burn's
+    # `Lite0::freeze_first`).
+    frozen = list(net[:1 + a.frozen])
+    for module in frozen:
+        module.requires_grad_(False)
+    optim = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3,
+                              weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     x = torch.randn(a.batch, 3, a.height, a.width)
     y = torch.arange(a.batch) % 7
     net.train()
+    for module in frozen:
+        module.eval()
     for step in range(a.steps + 1):
         if step == 1:
             start = time.perf_counter()
@@ -76,7 +85,8 @@ def main():
         optim.step()
         loss.item()
     rate = a.steps * a.batch / (time.perf_counter() - start)
-    print(f"pytorch {torch.__version__}: Lite0 at {a.height}x{a.width}, batch {a.batch}, {a.threads} threads")
+    print(f"pytorch {torch.__version__}: Lite0 at {a.height}x{a.width}, batch {a.batch}, {a.threads} threads, "
+          f"{a.frozen} blocks frozen")
     print(f"train {rate:.1f} img/s")
 
 

@@ -70,3 +70,21 @@ fn a_file_that_is_no_torch_pickle_is_an_error_not_a_panic() {
     let error = load_lite0(&path, &Device::flex()).unwrap_err().to_string();
     assert!(error.contains("junk.pth"), "{error}");
 }
+
+#[test]
+fn frozen_blocks_get_no_gradients_and_the_rest_do() {
+    use burn::optim::GradientsParams;
+    let device = Device::flex().autodiff();
+    device.seed(4);
+    let count = |frozen: usize| {
+        let net = Lite0Config::new(7).init(&device).freeze_first(frozen);
+        let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let grads = net.forward(x).sum().backward();
+        GradientsParams::from_grads(grads, &net).len()
+    };
+    let (all, some, most) = (count(0), count(6), count(16));
+    // Stem conv + BN (3 tensors) and 6 blocks' tensors lose their gradients; the head and
+    // the classifier (conv, BN gamma/beta, linear weight/bias) always keep theirs.
+    assert!(all > some && some > most, "{all} {some} {most}");
+    assert_eq!(most, 5);
+}
