@@ -153,7 +153,7 @@ pub fn network_from_bytes(
     bytes: &[u8],
     device: &Device,
 ) -> Result<LesionNet, WeightsError> {
-    load(&config.clone().with_answer(None), bytes, device, true)
+    load(&config.unfitted(), bytes, device, true)
 }
 
 fn load(

@@ -140,6 +140,12 @@ impl ModelConfig {
         self
     }
 
+    /// The network and its preprocessing alone: no fitted answer, no signature (what a
+    /// recalibration starts from, and what the bare network loads with).
+    pub fn unfitted(&self) -> Self {
+        self.clone().with_answer(None).with_checksum(None)
+    }
+
     /// The same model with the from-scratch network's settings changed by `change`.
     pub fn map_lesion_net(
         mut self,

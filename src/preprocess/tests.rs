@@ -233,3 +233,23 @@ fn an_exif_rotated_jpeg_is_read_with_its_orientation() {
     assert_eq!(decoded.dimensions(), (64, 48), "stored as in the file");
     assert_eq!(decoded.into_upright().dimensions(), (48, 64));
 }
+
+/// The widget refuses raw pixels beyond the decoder's limits before it hands them to the
+/// worker; its copies of the two numbers must be these.
+#[test]
+fn the_widget_checks_the_decoders_pixel_limits() {
+    let widget = include_str!("../../web/skin-lesion-classifier.js");
+    let constant = |name: &str| -> u64 {
+        let line = widget
+            .lines()
+            .find(|l| l.starts_with(&format!("const {name} = ")))
+            .unwrap_or_else(|| panic!("the widget has no {name}"));
+        let value = line.split('=').nth(1).unwrap().trim().trim_end_matches(';');
+        value.replace('_', "").parse().unwrap()
+    };
+    assert_eq!(
+        constant("MAX_DIMENSION"),
+        u64::from(super::decode::MAX_DIMENSION)
+    );
+    assert_eq!(constant("MAX_PIXELS"), super::decode::MAX_PIXELS);
+}

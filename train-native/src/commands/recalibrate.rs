@@ -27,7 +27,7 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", dir.join(CONFIG_FILE).display()))?;
     let exported = weights::config_for(&json, &bytes)?;
     // The bare network: the answer settings (and the density they may carry) are refitted.
-    let config = exported.clone().with_answer(None).with_checksum(None);
+    let config = exported.unfitted();
     let network = weights::network_from_bytes(&config, &bytes, &Device::flex())?;
     let training = report.model.training.clone();
     let data = prepare(&training, &args.paths)?;
