@@ -94,8 +94,35 @@ fn train_until(args: &[String], epoch: usize) {
         .success();
 }
 
+/// A small run trained to the end and exported, in a folder of its own.
+struct Trained {
+    fx: Fixture,
+    work: tempfile::TempDir,
+}
+
+impl Trained {
+    /// Train the fixture for 3 epochs (a second or so) and export it.
+    fn new() -> Self {
+        let fx = fixture();
+        let work = tempfile::tempdir().unwrap();
+        cli()
+            .args(train_args(fx.dir(), work.path()))
+            .assert()
+            .success();
+        Self { fx, work }
+    }
+
+    fn model(&self) -> PathBuf {
+        self.work.path().join("model")
+    }
+
+    fn weights(&self) -> PathBuf {
+        self.model().join("model.bpk")
+    }
+}
+
 #[test]
-fn train_resume_evaluate_predict() {
+fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
     let fx = fixture();
     let work = tempfile::tempdir().unwrap();
     let args = train_args(fx.dir(), work.path());
@@ -169,10 +196,15 @@ fn train_resume_evaluate_predict() {
             .unwrap()
             .contains("<svg")
     );
+}
 
+#[test]
+fn evaluate_reproduces_the_exported_report() {
+    let t = Trained::new();
+    let (fx, work, weights) = (&t.fx, t.work.path(), t.weights());
+    let report = json(&t.model().join("report.json"));
     // evaluate reproduces the report's test figures exactly.
-    let eval_out = work.path().join("eval.json");
-    let weights = model.join("model.bpk");
+    let eval_out = work.join("eval.json");
     let stdout = cli()
         .args(["evaluate", "--data"])
         .arg(fx.dir())
@@ -181,7 +213,7 @@ fn train_resume_evaluate_predict() {
         .arg("--out")
         .arg(&eval_out)
         .arg("--cache-dir")
-        .arg(work.path().join("cache"))
+        .arg(work.join("cache"))
         .assert()
         .success()
         .get_output()
@@ -197,8 +229,15 @@ fn train_resume_evaluate_predict() {
     for key in METRIC_KEYS {
         assert_eq!(eval[key], report[key], "{key} differs");
     }
+}
+
+#[test]
+fn evaluate_all_writes_one_prediction_per_photo() {
+    let t = Trained::new();
+    let (fx, work, weights) = (&t.fx, t.work.path(), t.weights());
+    let eval_out = work.join("eval.json");
     // --split all counts every image; --predictions writes one row per image.
-    let predictions = work.path().join("predictions.csv");
+    let predictions = work.join("predictions.csv");
     cli()
         .args(["evaluate", "--split", "all", "--no-cache", "--data"])
         .arg(fx.dir())
@@ -229,9 +268,14 @@ fn train_resume_evaluate_predict() {
         .count() as f64
         / 112.0;
     assert!((accuracy - json(&eval_out)["accuracy"].as_f64().unwrap()).abs() < 1e-9);
+}
 
+#[test]
+fn predict_json_answers_each_photo_and_names_the_bad_ones() {
+    let t = Trained::new();
+    let (fx, work, weights) = (&t.fx, t.work.path(), t.weights());
     // predict --json: one object per image; a bad file is reported and the others still run.
-    let bad = work.path().join("bad.jpg");
+    let bad = work.join("bad.jpg");
     std::fs::write(&bad, b"not a photo").unwrap();
     let photo = fx.image_path("ISIC_400");
     let out = cli()
@@ -267,7 +311,13 @@ fn train_resume_evaluate_predict() {
         assert!(!lines[0][key].is_null(), "predict --json lacks {key}");
     }
     assert!(lines[0]["patient_data"].is_null());
+}
 
+#[test]
+fn predict_refuses_unusable_patient_data_and_uses_the_rest() {
+    let t = Trained::new();
+    let (work, weights) = (t.work.path(), t.weights());
+    let photo = t.fx.image_path("ISIC_400");
     // Patient data: a field that cannot be used is refused before any photo is read ...
     let out = refused(
         cli()
@@ -277,7 +327,7 @@ fn train_resume_evaluate_predict() {
     );
     assert!(out.contains("body site \"elbow\" is not one of"), "{out}");
     // ... and usable fields are in the answer when the model has patient tables.
-    let tables = !json(&work.path().join("model/config.json"))["answer"]["patient"].is_null();
+    let tables = !json(&work.join("model/config.json"))["answer"]["patient"].is_null();
     let out = cli()
         .args([
             "predict", "--json", "--age", "50", "--sex", "male", "--site",
@@ -296,7 +346,12 @@ fn train_resume_evaluate_predict() {
         assert!(line["patient_data"].is_null());
         assert!(String::from_utf8_lossy(&out.stderr).contains("no patient tables"));
     }
+}
 
+#[test]
+fn a_second_stage_carries_the_first_ones_history_on() {
+    let t = Trained::new();
+    let (fx, work, weights) = (&t.fx, t.work.path(), t.weights());
     // A second stage from the exported model (whose feature density the network has no place
     // for): the model folder's history and time are carried into the new report.
     let stage = tempfile::tempdir().unwrap();
@@ -307,7 +362,7 @@ fn train_resume_evaluate_predict() {
         .arg(&weights)
         .assert()
         .success();
-    let first = json(&work.path().join("model/report.json"));
+    let first = json(&work.join("model/report.json"));
     let report = json(&stage.path().join("model/report.json"));
     assert_eq!(report["history"].as_array().unwrap().len(), 4);
     // Rounded to tenths of a second: one tiny epoch may add nothing visible.
