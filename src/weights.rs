@@ -114,8 +114,9 @@ pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
 }
 
 /// Serialise for shipping, with every float stored as f16: half the download for the web page,
-/// while the probabilities move by at most 1.3e-3 (measured on 200 HAM10000 photos with the
-/// shipped model, none changing its top class). Loading turns them back into f32. Checkpoints use [`to_bytes`], so a resumed run continues exactly.
+/// for a drift of the probabilities that docs/training.md records ("Half-precision weights").
+/// Loading turns them back into f32. Checkpoints use [`to_bytes`], so a resumed run continues
+/// exactly.
 ///
 /// `model` is left as it was: the cast runs on a copy, because clones of a module share their
 /// batch-norm statistics and mapping those writes through to every clone.
