@@ -315,7 +315,8 @@ pub struct PredictArgs {
     /// Print one JSON object per image instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Weights file (burnpack); config.json is read beside it [default: web/model/model.bpk].
+    /// Weights file (burnpack); config.json is read beside it [default: the checkout's
+    /// web/model/model.bpk, and outside a checkout the shipped model built into this program].
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// The patient's age in years (optional; for models with patient tables).
@@ -341,7 +342,8 @@ pub struct ExplainArgs {
     /// Print one JSON object per photo with the map's values instead of writing images.
     #[arg(long)]
     pub json: bool,
-    /// Weights file (burnpack); config.json is read beside it [default: web/model/model.bpk].
+    /// Weights file (burnpack); config.json is read beside it [default: the checkout's
+    /// web/model/model.bpk, and outside a checkout the shipped model built into this program].
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// Photos to explain.

@@ -50,6 +50,33 @@ pub fn load(weights: &Path) -> Result<Loaded> {
     Ok(Loaded { classifier, report })
 }
 
+/// The shipped model, compiled into the binary: what `predict` and `explain` use when run
+/// outside a checkout, where no `web/model/` is found.
+const BUILT_IN_CONFIG: &str = include_str!("../../web/model/config.json");
+const BUILT_IN_WEIGHTS: &[u8] = include_bytes!("../../web/model/model.bpk");
+const BUILT_IN_REPORT: &str = include_str!("../../web/model/report.json");
+
+/// `weights` when given; else the checkout's `web/model/model.bpk` when there is one (a
+/// retrained model there wins); else the built-in shipped model. Also says which it loaded.
+pub fn load_or_built_in(weights: Option<&Path>) -> Result<(Loaded, String)> {
+    let default = crate::paths::weights_or_default(None);
+    match weights {
+        Some(path) => Ok((load(path)?, path.display().to_string())),
+        None if default.exists() => Ok((load(&default)?, default.display().to_string())),
+        None => {
+            let classifier =
+                Classifier::from_files(BUILT_IN_CONFIG, BUILT_IN_WEIGHTS, Device::flex())
+                    .context("the built-in model does not load")?;
+            let report = serde_json::from_str(BUILT_IN_REPORT).context("the built-in report")?;
+            let loaded = Loaded {
+                classifier,
+                report: Some(report),
+            };
+            Ok((loaded, "the built-in model".into()))
+        }
+    }
+}
+
 /// Parse a `report.json`.
 pub fn read_report(path: &Path) -> Result<Report> {
     let text =

@@ -8,6 +8,39 @@ use std::path::Path;
 
 use common::{METRIC_KEYS, cli, json, refused};
 
+/// Run where a person keeps their photos, outside any checkout: the built-in shipped model
+/// answers, exactly as the checkout's web/model does.
+#[test]
+fn predict_outside_a_checkout_uses_the_built_in_model() {
+    let work = tempfile::tempdir().unwrap();
+    let photo = work.path().join("p.png");
+    image::RgbImage::from_fn(60, 40, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 6) as u8, 90])
+    })
+    .save(&photo)
+    .unwrap();
+    let answer = |dir: &Path| {
+        let out = cli()
+            .current_dir(dir)
+            .args(["predict", "--json"])
+            .arg(&photo)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        line["probabilities"].clone()
+    };
+    let outside = answer(work.path());
+    assert!(
+        outside.as_object().is_some_and(|p| p.len() == 7),
+        "{outside}"
+    );
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert_eq!(outside, answer(&checkout));
+}
+
 #[test]
 fn mismatched_or_missing_weights_are_clear_errors() {
     let work = tempfile::tempdir().unwrap();

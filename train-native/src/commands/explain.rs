@@ -12,7 +12,7 @@ use skin_lesion::{CLASSES, Classifier, Photo};
 
 use crate::cli::ExplainArgs;
 use crate::fsutil::write_atomic;
-use crate::{model_files, paths};
+use crate::model_files;
 
 /// Side of the overlay images.
 const OVERLAY_SIDE: u32 = 256;
@@ -27,8 +27,9 @@ struct Line {
 }
 
 pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
-    let weights = paths::weights_or_default(args.weights.as_deref());
-    let classifier = model_files::load(&weights)?.classifier;
+    let classifier = model_files::load_or_built_in(args.weights.as_deref())?
+        .0
+        .classifier;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut failed = 0;
     for path in &args.images {

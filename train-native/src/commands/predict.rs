@@ -9,7 +9,6 @@ use skin_lesion::{Answer, CLASSES, Classifier, Patient, Photo};
 
 use crate::cli::PredictArgs;
 use crate::model_files;
-use crate::paths;
 
 /// One photo's answer, as `--json` prints it.
 #[derive(Serialize)]
@@ -37,9 +36,10 @@ struct ErrorLine {
 }
 
 pub fn run(args: &PredictArgs) -> Result<ExitCode> {
-    let weights = paths::weights_or_default(args.weights.as_deref());
     let patient = patient(args)?;
-    let classifier = model_files::load(&weights)?.classifier;
+    let classifier = model_files::load_or_built_in(args.weights.as_deref())?
+        .0
+        .classifier;
     let used = match classifier.answer_config().patient {
         Some(_) if !patient.is_unknown() => Some(patient.given()),
         None if !patient.is_unknown() => {
