@@ -105,24 +105,36 @@ fn report_describes_the_shipped_weights() {
     );
 }
 
-#[test]
-#[ignore = "needs HAM10000 in ../shared/ham10000"]
-fn shipped_model_is_trained_not_random() {
+/// Every `step`th photo of HAM10000 beside the checkout, in metadata order: its bytes and its
+/// `dx` code.
+fn ham10000_sample(step: usize) -> Vec<(Vec<u8>, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ham10000");
     let csv = std::fs::read_to_string(root.join("HAM10000_metadata.csv"))
         .expect("../shared/ham10000 beside the checkout");
+    csv.lines()
+        .skip(1)
+        .step_by(step)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let path = root.join("images").join(format!("{}.jpg", fields[1]));
+            (std::fs::read(path).unwrap(), fields[2].to_string())
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs HAM10000 in ../shared/ham10000"]
+fn shipped_model_is_trained_not_random() {
     // Every 25th photo of the data set (all parts of the split): a trained model gets most of
     // them right and uses several classes; a random or collapsed one does neither.
     let classifier = shipped();
     let (mut right, mut total) = (0, 0);
     let mut predicted = std::collections::HashSet::new();
-    for line in csv.lines().skip(1).step_by(25) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let bytes = std::fs::read(root.join("images").join(format!("{}.jpg", fields[1]))).unwrap();
+    for (bytes, dx) in ham10000_sample(25) {
         let answer = classifier.classify(Photo::Encoded(&bytes)).unwrap();
         assert!((answer.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         let top = CLASSES[answer.top].code;
-        right += usize::from(top == fields[2]);
+        right += usize::from(top == dx);
         total += 1;
         predicted.insert(top);
     }
@@ -138,28 +150,22 @@ fn shipped_model_is_trained_not_random() {
 #[ignore = "needs HAM10000 in ../shared/ham10000"]
 fn training_and_inference_forward_paths_agree_on_photos() {
     use burn::prelude::*;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ham10000");
-    let csv = std::fs::read_to_string(root.join("HAM10000_metadata.csv"))
-        .expect("../shared/ham10000 beside the checkout");
     let classifier = shipped();
+    let photos = ham10000_sample(500);
     let mut inputs = Vec::new();
-    let ids: Vec<&str> = csv
-        .lines()
-        .skip(1)
-        .step_by(500)
-        .map(|line| line.split(',').nth(1).unwrap())
-        .collect();
-    for id in &ids {
-        let bytes = std::fs::read(root.join("images").join(format!("{id}.jpg"))).unwrap();
-        inputs.extend(classifier.prepare(Photo::Encoded(&bytes)).unwrap());
+    for (bytes, _) in &photos {
+        inputs.extend(classifier.prepare(Photo::Encoded(bytes)).unwrap());
     }
     let size = classifier.config().preprocess.input_size;
     let device = Device::flex();
-    let x = Tensor::<4>::from_data(TensorData::new(inputs, [ids.len(), 3, size, size]), &device);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(inputs, [photos.len(), 3, size, size]),
+        &device,
+    );
     let values = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();
     let trained = values(classifier.model().forward(x.clone()));
     let inferred = values(classifier.model().outputs(x).logits);
-    assert_eq!(trained.len(), ids.len() * crate::NUM_CLASSES);
+    assert_eq!(trained.len(), photos.len() * crate::NUM_CLASSES);
     let worst = trained
         .iter()
         .zip(&inferred)

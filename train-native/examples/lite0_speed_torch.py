@@ -9,13 +9,13 @@ The layers are those of `src/model/lite0.rs` (TF "SAME" padding through explicit
 import argparse
 import os
 import sys
-import time
 
 import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lite0_reference import same_pad  # noqa: E402  (one definition of TF's padding)
+from train_speed_torch import train_rate  # noqa: E402  (one timing loop for both twins)
 
 STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
@@ -76,15 +76,7 @@ def main():
     net.train()
     for module in frozen:
         module.eval()
-    for step in range(a.steps + 1):
-        if step == 1:
-            start = time.perf_counter()
-        optim.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        optim.step()
-        loss.item()
-    rate = a.steps * a.batch / (time.perf_counter() - start)
+    rate = train_rate(net, optim, loss_fn, x, y, a.steps, warmup=1)
     print(f"pytorch {torch.__version__}: Lite0 at {a.height}x{a.width}, batch {a.batch}, {a.threads} threads, "
           f"{a.frozen} blocks frozen")
     print(f"train {rate:.1f} img/s")

@@ -43,6 +43,19 @@ def lesion_net(width=32, stages=4, stem=2, dropout=0.3, classes=7):
     return nn.Sequential(*layers)
 
 
+def train_rate(net, optim, loss_fn, x, y, steps, warmup):
+    """Images per second over `steps` training steps on one batch, after `warmup` untimed ones."""
+    for step in range(steps + warmup):
+        if step == warmup:
+            start = time.perf_counter()
+        optim.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optim.step()
+        loss.item()
+    return steps * x.shape[0] / (time.perf_counter() - start)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
@@ -63,15 +76,7 @@ def main():
     y = torch.arange(args.batch) % 7
 
     net.train()
-    for step in range(args.steps + 3):
-        if step == 3:
-            start = time.perf_counter()
-        optim.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        optim.step()
-        loss.item()
-    train = args.steps * args.batch / (time.perf_counter() - start)
+    train = train_rate(net, optim, loss_fn, x, y, args.steps, warmup=3)
 
     torch.set_num_threads(1)
     net.eval()
