@@ -15,7 +15,7 @@ use crate::model::Outputs;
 use crate::model::density::Mahalanobis;
 use crate::preprocess::{self, PreprocessError};
 use crate::weights::{self, WeightsError};
-use crate::{LesionNet, ModelConfig, NUM_CLASSES};
+use crate::{ModelConfig, NUM_CLASSES, Network};
 
 /// A photo as the caller has it.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +114,7 @@ impl ViewSums {
 /// A model ready to classify photos on one device.
 #[derive(Debug)]
 pub struct Classifier {
-    model: LesionNet,
+    model: Network,
     config: ModelConfig,
     device: Device,
     density: Option<Mahalanobis>,
@@ -122,7 +122,7 @@ pub struct Classifier {
 
 impl Classifier {
     /// Wrap a model loaded on the CPU (its feature density, if any, is read back from it).
-    pub fn new(model: LesionNet, config: ModelConfig, device: Device) -> Self {
+    pub fn new(model: Network, config: ModelConfig, device: Device) -> Self {
         let density = model.density().map(|d| d.to_scorer());
         Self {
             model,
@@ -168,7 +168,7 @@ impl Classifier {
     }
 
     /// The network itself.
-    pub fn model(&self) -> &LesionNet {
+    pub fn model(&self) -> &Network {
         &self.model
     }
 

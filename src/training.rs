@@ -1,14 +1,14 @@
 //! The training recipe: one typed configuration whose defaults are the shipped model's.
 //!
 //! As in burn's guide, the whole recipe is one [`TrainingConfig`] holding the network's
-//! [`LesionNetConfig`] and the [`PreprocessConfig`]; `train-native`'s command line (or
+//! [`NetworkConfig`] and the [`PreprocessConfig`]; `train-native`'s command line (or
 //! `train --config recipe.json`) overrides fields of it, checkpoints keep it so that `--resume`
 //! can refuse other settings, and `report.json` records it as it was.
 
 use burn::config::Config;
 use std::path::PathBuf;
 
-use crate::{LesionNetConfig, ModelConfig, PreprocessConfig};
+use crate::{LesionNetConfig, ModelConfig, NetworkConfig, PreprocessConfig};
 
 /// How the lesions are split into train / validation / test.
 #[derive(Config, Debug, PartialEq)]
@@ -56,9 +56,14 @@ pub struct AugmentConfig {
 /// except the preprocessing's `test_time_views`, which only the export uses.
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
-    /// The network.
-    #[config(default = "LesionNetConfig::new()")]
-    pub network: LesionNetConfig,
+    /// The network: the from-scratch CNN, or a pretrained backbone to fine-tune.
+    #[config(default = "NetworkConfig::LesionNet(LesionNetConfig::new())")]
+    pub network: NetworkConfig,
+    /// Of a pretrained network, how many of its first blocks (and its stem) keep the weights
+    /// and batch-norm statistics it was pretrained with: the most generic filters, and each
+    /// frozen block a backward pass saved. 0 fine-tunes every layer.
+    #[config(default = 0)]
+    pub frozen_blocks: usize,
     /// How a photo becomes the network's input, and the views the answer averages.
     #[config(default = "PreprocessConfig::new()")]
     pub preprocess: PreprocessConfig,
@@ -95,8 +100,9 @@ pub struct TrainingConfig {
     /// How training photos are changed; flips, rotations and random crops are always on.
     #[config(default = "AugmentConfig::new()")]
     pub augment: AugmentConfig,
-    /// Start from these weights (a `best.bpk` of an earlier run) instead of random ones: a
-    /// second stage with a fresh learning-rate cycle.
+    /// Start from these weights (a `best.bpk` of an earlier run) instead of random (or, for a
+    /// pretrained architecture, ImageNet) ones: a second stage with a fresh learning-rate
+    /// cycle.
     pub init: Option<PathBuf>,
 }
 
@@ -129,6 +135,21 @@ impl TrainingConfig {
         if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 {
             return Err(format!(
                 "validation ({val}) and test ({test}) fractions must be in [0, 1) and sum to less than 1"
+            ));
+        }
+        if self.frozen_blocks > 0 && !matches!(self.network, NetworkConfig::Lite0(_)) {
+            return Err(format!(
+                "frozen_blocks {} needs a pretrained network; the from-scratch one trains every layer",
+                self.frozen_blocks
+            ));
+        }
+        if let NetworkConfig::Lite0(_) = self.network
+            && self.frozen_blocks > crate::model::lite0::BLOCKS
+        {
+            return Err(format!(
+                "frozen_blocks {} exceeds Lite0's {} blocks",
+                self.frozen_blocks,
+                crate::model::lite0::BLOCKS
             ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -170,7 +191,10 @@ mod tests {
         // web/model/report.json records the shipped recipe; src/weights/shipped.rs checks
         // these defaults against it.
         assert!(!config.preprocess.colour_constancy);
-        assert_eq!((config.network.base_width, config.network.stem), (32, 2));
+        let NetworkConfig::LesionNet(network) = &config.network else {
+            panic!("the shipped network is the from-scratch one");
+        };
+        assert_eq!((network.base_width, network.stem), (32, 2));
         assert_eq!(
             (config.epochs, config.batch_size, config.split.seed),
             (90, 64, 42)
@@ -185,8 +209,12 @@ mod tests {
             TrainingConfig::new().with_preprocess(saved.preprocess.clone().with_test_time_views(2));
         assert!(views.continues(&saved));
         assert!(!TrainingConfig::new().with_epochs(5).continues(&saved));
-        let wider = TrainingConfig::new().with_network(LesionNetConfig::new().with_base_width(48));
+        let wider =
+            TrainingConfig::new().with_network(LesionNetConfig::new().with_base_width(48).into());
         assert!(!wider.continues(&saved));
+        let lite0 =
+            TrainingConfig::new().with_network(crate::model::lite0::Lite0Config::new().into());
+        assert!(!lite0.continues(&saved));
     }
 
     #[test]
@@ -206,5 +234,21 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("augment.jpeg"));
         let negative = TrainingConfig::new().with_augment(AugmentConfig::new().with_cast(-0.1));
         assert!(negative.validate().is_err());
+        let frozen_scratch = TrainingConfig::new().with_frozen_blocks(3);
+        assert!(
+            frozen_scratch
+                .validate()
+                .unwrap_err()
+                .contains("pretrained")
+        );
+        let lite0 = TrainingConfig::new()
+            .with_network(crate::model::lite0::Lite0Config::new().into())
+            .with_preprocess(
+                PreprocessConfig::new()
+                    .with_input_size(128)
+                    .with_resize_size(144),
+            );
+        assert!(lite0.clone().with_frozen_blocks(6).validate().is_ok());
+        assert!(lite0.with_frozen_blocks(17).validate().is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! The weights format: a burnpack record of [`LesionNet`] plus its JSON config.
+//! The weights format: a burnpack record of the [`Network`]'s architecture plus its JSON
+//! config.
 //!
 //! Loading always validates every tensor's path and shape against the architecture, so a
 //! weights file from another model (or a truncated download) is a clear error, never a
@@ -10,7 +11,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, FloatDType};
 use thiserror::Error;
 
-use crate::{LesionNet, ModelConfig};
+use crate::{ModelConfig, Network};
 
 /// File name of the weights inside a model folder.
 pub const WEIGHTS_FILE: &str = "model.bpk";
@@ -105,9 +106,15 @@ pub fn config_for(config_json: &str, weights: &[u8]) -> Result<ModelConfig, Weig
 }
 
 /// Serialise a model's parameters (and batch-norm statistics) to burnpack bytes.
-pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
-    let bytes = model
-        .into_record()
+///
+/// The record is the architecture's own (no enum variant in the tensor names), so the names in
+/// a file are those of its network, as they were before there was more than one.
+pub fn to_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
+    let record = match model {
+        Network::LesionNet(net) => net.into_record(),
+        Network::Lite0(net) => net.into_record(),
+    };
+    let bytes = record
         .into_bytes()
         .map_err(|e| WeightsError::Save(e.to_string()))?;
     Ok(bytes.to_vec())
@@ -120,7 +127,7 @@ pub fn to_bytes(model: LesionNet) -> Result<Vec<u8>, WeightsError> {
 ///
 /// `model` is left as it was: the cast runs on a copy, because clones of a module share their
 /// batch-norm statistics and mapping those writes through to every clone.
-pub fn to_half_bytes(config: &ModelConfig, model: LesionNet) -> Result<Vec<u8>, WeightsError> {
+pub fn to_half_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsError> {
     let copy = from_bytes(config, &to_bytes(model)?, &Device::flex())?;
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
@@ -142,7 +149,7 @@ pub fn from_bytes(
     config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
-) -> Result<LesionNet, WeightsError> {
+) -> Result<Network, WeightsError> {
     load(config, bytes, device, false)
 }
 
@@ -153,7 +160,7 @@ pub fn network_from_bytes(
     config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
-) -> Result<LesionNet, WeightsError> {
+) -> Result<Network, WeightsError> {
     load(&config.unfitted(), bytes, device, true)
 }
 
@@ -162,7 +169,7 @@ fn load(
     bytes: &[u8],
     device: &Device,
     allow_unused: bool,
-) -> Result<LesionNet, WeightsError> {
+) -> Result<Network, WeightsError> {
     config.validate().map_err(WeightsError::Config)?;
     // Burnpack's reader indexes into the buffer; refuse obvious junk before it does.
     if bytes.len() < 16 {
@@ -178,10 +185,12 @@ fn load(
         .allow_partial(false)
         .allow_unused(allow_unused)
         .cast_to_module_dtype();
-    config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| WeightsError::Mismatch(e.to_string()))
+    let mismatch = |e: burn::store::RecordError| WeightsError::Mismatch(e.to_string());
+    match config.init(device) {
+        Network::LesionNet(net) => net.try_load_record(record).map(Network::LesionNet),
+        Network::Lite0(net) => net.try_load_record(record).map(Network::Lite0),
+    }
+    .map_err(mismatch)
 }
 
 /// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).

@@ -10,7 +10,9 @@ use burn::config::Config;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::net::{LesionNet, LesionNetConfig};
+use super::lite0::{self, Lite0Config};
+use super::net::LesionNetConfig;
+use super::network::Network;
 use super::views::VIEW_COUNTS;
 use crate::answer::AnswerConfig;
 use crate::{CLASSES, NUM_CLASSES};
@@ -77,8 +79,81 @@ impl PreprocessConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "architecture", rename_all = "snake_case")]
 pub enum NetworkConfig {
-    /// The from-scratch VGG-style CNN ([`LesionNet`]).
+    /// The from-scratch VGG-style CNN ([`super::LesionNet`]).
     LesionNet(LesionNetConfig),
+    /// EfficientNet-Lite0 fine-tuned from ImageNet weights ([`super::lite0::Lite0`]).
+    Lite0(Lite0Config),
+}
+
+impl From<LesionNetConfig> for NetworkConfig {
+    fn from(config: LesionNetConfig) -> Self {
+        Self::LesionNet(config)
+    }
+}
+
+impl From<Lite0Config> for NetworkConfig {
+    fn from(config: Lite0Config) -> Self {
+        Self::Lite0(config)
+    }
+}
+
+impl NetworkConfig {
+    /// The network with `classes` outputs and freshly initialised weights, with room for a
+    /// feature density over `density_width` features when the answer uses one.
+    pub fn init(&self, classes: usize, density_width: Option<usize>, device: &Device) -> Network {
+        match self {
+            Self::LesionNet(c) => Network::LesionNet(c.init(density_width, device)),
+            Self::Lite0(c) => Network::Lite0(c.init(classes, density_width, device)),
+        }
+    }
+
+    /// Channels of each part of the pooled features, in the order the outputs lay them end
+    /// to end (each stage's, the head's input last).
+    pub fn stage_widths(&self) -> Vec<usize> {
+        match self {
+            Self::LesionNet(c) => (0..c.stages).map(|s| c.base_width << s).collect(),
+            Self::Lite0(_) => lite0::STAGE_WIDTHS.to_vec(),
+        }
+    }
+
+    /// Width of the pooled features the outputs carry.
+    pub fn feature_width(&self) -> usize {
+        self.stage_widths().iter().sum()
+    }
+
+    /// Where stages `first..last` sit in the pooled features.
+    pub fn stage_features(&self, first: usize, last: usize) -> std::ops::Range<usize> {
+        let widths = self.stage_widths();
+        let start: usize = widths[..first].iter().sum();
+        start..widths[..last].iter().sum()
+    }
+
+    /// Dropout before the classifier head.
+    pub fn dropout(&self) -> f64 {
+        match self {
+            Self::LesionNet(c) => c.dropout,
+            Self::Lite0(c) => c.dropout,
+        }
+    }
+
+    /// A short human-readable architecture name.
+    pub fn architecture_name(&self) -> String {
+        match self {
+            Self::LesionNet(c) => c.architecture_name(),
+            Self::Lite0(_) => {
+                "EfficientNet-Lite0 (ImageNet-pretrained, fine-tuned; inverted residuals, ReLU6)"
+                    .into()
+            }
+        }
+    }
+
+    /// Checks the network can run on `input_size` pixels.
+    pub fn validate(&self, input_size: usize) -> Result<(), String> {
+        match self {
+            Self::LesionNet(c) => c.validate(input_size),
+            Self::Lite0(c) => c.validate(input_size),
+        }
+    }
 }
 
 /// One class the model answers with: its code and the name shown to people.
@@ -119,11 +194,11 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// An unfitted model of `network` fed as `preprocess` says, with HAM10000's classes.
-    pub fn new(network: LesionNetConfig, preprocess: PreprocessConfig) -> Self {
+    pub fn new(network: impl Into<NetworkConfig>, preprocess: PreprocessConfig) -> Self {
         Self {
             format: CONFIG_FORMAT,
             classes: ham10000_classes(),
-            network: NetworkConfig::LesionNet(network),
+            network: network.into(),
             preprocess,
             answer: None,
             checksum: None,
@@ -146,13 +221,15 @@ impl ModelConfig {
         self.clone().with_answer(None).with_checksum(None)
     }
 
-    /// The same model with the from-scratch network's settings changed by `change`.
+    /// The same model with the from-scratch network's settings changed by `change` (another
+    /// architecture is left as it is).
     pub fn map_lesion_net(
         mut self,
         change: impl FnOnce(LesionNetConfig) -> LesionNetConfig,
     ) -> Self {
-        let NetworkConfig::LesionNet(net) = self.network;
-        self.network = NetworkConfig::LesionNet(change(net));
+        if let NetworkConfig::LesionNet(net) = self.network {
+            self.network = NetworkConfig::LesionNet(change(net));
+        }
         self
     }
 
@@ -165,17 +242,11 @@ impl ModelConfig {
         self
     }
 
-    /// The from-scratch network's settings.
-    pub fn lesion_net(&self) -> &LesionNetConfig {
-        match &self.network {
-            NetworkConfig::LesionNet(config) => config,
-        }
-    }
-
     /// Build the network with freshly initialised weights, with room for the feature density
     /// when the answer uses one.
-    pub fn init(&self, device: &Device) -> LesionNet {
-        self.lesion_net().init(self.density_width(), device)
+    pub fn init(&self, device: &Device) -> Network {
+        self.network
+            .init(self.classes.len(), self.density_width(), device)
     }
 
     /// The width of the features the stored density is over, if the weights carry one.
@@ -193,12 +264,12 @@ impl ModelConfig {
 
     /// Width of the pooled features the network's outputs carry.
     pub fn feature_width(&self) -> usize {
-        self.lesion_net().feature_width()
+        self.network.feature_width()
     }
 
     /// A short human-readable architecture name.
     pub fn architecture_name(&self) -> String {
-        self.lesion_net().architecture_name()
+        self.network.architecture_name()
     }
 
     /// Checks every part, and that they fit together.
@@ -217,7 +288,7 @@ impl ModelConfig {
             ));
         }
         self.preprocess.validate()?;
-        self.lesion_net().validate(self.preprocess.input_size)?;
+        self.network.validate(self.preprocess.input_size)?;
         if let Some(answer) = &self.answer {
             answer.validate(self.feature_width())?;
         }

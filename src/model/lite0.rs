@@ -15,6 +15,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::prelude::*;
 use burn::tensor::activation::relu6;
 
+use super::density::FeatureDensity;
+use super::head;
+use super::net::Outputs;
+
 /// Batch-norm epsilon of the TensorFlow original.
 const BN_EPSILON: f64 = 1e-3;
 
@@ -33,16 +37,21 @@ const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (1, 3, 1, 6, 320),
 ];
 
-/// The network's settings; the layer sizes are Lite0's own and not configurable, since only
-/// they fit the pretrained weights.
+/// The network's settings ([`super::NetworkConfig::Lite0`]); the layer sizes are Lite0's own
+/// and not configurable, since only they fit the pretrained weights.
 #[derive(Config, Debug, PartialEq)]
 pub struct Lite0Config {
-    /// Outputs of the classifier head (1000 for ImageNet's).
-    pub classes: usize,
     /// Dropout before the classifier head.
     #[config(default = 0.2)]
     pub dropout: f64,
 }
+
+/// Inverted-residual blocks in the network.
+pub const BLOCKS: usize = 16;
+
+/// Channels of each stage's output, then of the head: the pooled features
+/// [`Lite0::stage_means`] lays end to end.
+pub const STAGE_WIDTHS: [usize; 8] = [16, 24, 40, 80, 112, 192, 320, HEAD];
 
 /// An inverted-residual block: 1x1 expansion (absent in the first stage), depthwise k x k,
 /// 1x1 projection; the input is added back when the shape allows.
@@ -57,7 +66,8 @@ pub struct MbConv {
 }
 
 /// EfficientNet-Lite0: stem, 16 inverted-residual blocks, a 1x1 head to 1280 channels,
-/// global average pooling, dropout and a linear classifier.
+/// global average pooling, dropout and a linear classifier; in a shipped model also the
+/// training features' density ([`FeatureDensity`], absent from the ImageNet weights).
 #[derive(Module, Debug)]
 pub struct Lite0 {
     conv_stem: Conv2d,
@@ -67,6 +77,7 @@ pub struct Lite0 {
     bn1: BatchNorm,
     dropout: Dropout,
     fc: Linear,
+    density: Option<FeatureDensity>,
 }
 
 fn conv(input: usize, output: usize, kernel: usize, stride: usize, groups: usize) -> Conv2dConfig {
@@ -127,9 +138,10 @@ impl MbConv {
 }
 
 impl Lite0Config {
-    /// Lite0 with freshly initialised weights (to be overwritten by the pretrained ones).
-    pub fn init(&self, device: &Device) -> Lite0 {
-        let mut blocks = Vec::with_capacity(16);
+    /// Lite0 with `classes` outputs and freshly initialised weights (to be overwritten by the
+    /// pretrained ones), with room for a feature density over `density_width` features.
+    pub fn init(&self, classes: usize, density_width: Option<usize>, device: &Device) -> Lite0 {
+        let mut blocks = Vec::with_capacity(BLOCKS);
         let mut channels = STEM;
         for (repeats, kernel, stride, expand, output) in STAGES {
             for r in 0..repeats {
@@ -147,9 +159,37 @@ impl Lite0Config {
             conv_head: conv(channels, HEAD, 1, 1, 1).init(device),
             bn1: norm(HEAD, device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            fc: LinearConfig::new(HEAD, self.classes).init(device),
+            fc: LinearConfig::new(HEAD, classes).init(device),
+            density: density_width.map(|width| FeatureDensity::zeros(width, device)),
         }
     }
+
+    /// Checks the settings and that `input_size` leaves at least one pixel after five halvings.
+    pub fn validate(&self, input_size: usize) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        if input_size < 32 {
+            return Err(format!(
+                "input_size {input_size} is too small for Lite0 (at least 32 pixels)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Blocks that end a stage (the last block of each of [`STAGES`]).
+fn stage_ends() -> [usize; 7] {
+    let mut end = 0;
+    STAGES.map(|(repeats, ..)| {
+        end += repeats;
+        end - 1
+    })
+}
+
+/// `[batch, c, h, w]` averaged over positions to `[batch, c]`.
+fn pooled(maps: Tensor<4>) -> Tensor<2> {
+    maps.mean_dim(3).mean_dim(2).flatten::<2>(1, 3)
 }
 
 impl Lite0 {
@@ -167,7 +207,50 @@ impl Lite0 {
 
     /// Pooled features `[batch, 1280]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        self.maps(images).mean_dim(3).mean_dim(2).flatten::<2>(1, 3)
+        pooled(self.maps(images))
+    }
+
+    /// Each stage's output and the head's averaged over positions (widths
+    /// [`STAGE_WIDTHS`]), the head's (the classifier's input) last.
+    pub fn stage_means(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
+        let ends = stage_ends();
+        let mut means = Vec::with_capacity(STAGE_WIDTHS.len());
+        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if ends.contains(&i) {
+                means.push(pooled(x.clone()));
+            }
+        }
+        means.push(pooled(relu6(self.bn1.forward(self.conv_head.forward(x)))));
+        means
+    }
+
+    /// Logits and every stage's pooled features laid end to end (no dropout outside training).
+    pub fn outputs(&self, images: Tensor<4>) -> Outputs {
+        head::outputs(self.stage_means(images), &self.dropout, &self.fc)
+    }
+
+    /// The classifier's weights `[classes, 1280]` and biases.
+    pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
+        head::weights(&self.fc)
+    }
+
+    /// Add `offsets` to the classifier's biases ([`head::with_offsets`]).
+    pub fn with_class_offsets(mut self, offsets: &[f32]) -> Self {
+        self.fc = head::with_offsets(self.fc, offsets);
+        self
+    }
+
+    /// The same network carrying `density`, fitted on its training features.
+    pub fn with_density(mut self, density: Option<FeatureDensity>) -> Self {
+        self.density = density;
+        self
+    }
+
+    /// The feature density stored with the weights, if this is a shipped model.
+    pub fn density(&self) -> Option<&FeatureDensity> {
+        self.density.as_ref()
     }
 
     /// Normalised images `[batch, 3, h, w]` to logits `[batch, classes]` (dropout is active
@@ -196,10 +279,11 @@ impl Lite0 {
         self.blocks.len()
     }
 
-    /// The same backbone with a new, freshly initialised classifier of `classes` outputs: how
-    /// the ImageNet network becomes a skin-lesion one.
-    pub fn with_new_head(mut self, classes: usize, device: &Device) -> Self {
+    /// The same backbone with a new, freshly initialised classifier of `classes` outputs behind
+    /// `config`'s dropout: how the ImageNet network becomes a skin-lesion one.
+    pub fn with_new_head(mut self, classes: usize, config: &Lite0Config, device: &Device) -> Self {
         self.fc = LinearConfig::new(HEAD, classes).init(device);
+        self.dropout = DropoutConfig::new(config.dropout).init();
         self
     }
 }

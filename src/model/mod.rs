@@ -1,10 +1,13 @@
-//! The one CNN definition used by training, native evaluation and the browser.
+//! The network definitions used by training, native evaluation and the browser, one per
+//! architecture, behind the one [`Network`] type.
 
 mod block;
 mod config;
 pub mod density;
+mod head;
 pub mod lite0;
 mod net;
+mod network;
 mod stem;
 pub mod views;
 
@@ -14,4 +17,5 @@ pub use config::{
     ham10000_classes,
 };
 pub use net::{LesionNet, LesionNetConfig, Outputs, limits};
+pub use network::Network;
 pub use stem::Stem;

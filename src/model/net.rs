@@ -2,12 +2,11 @@
 
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use std::ops::Range;
 
 use burn::prelude::*;
 
 use super::density::FeatureDensity;
-use super::views::{stack_views, sum_views};
+use super::head;
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
 
@@ -63,18 +62,6 @@ impl LesionNetConfig {
             head: LinearConfig::new(channels, NUM_CLASSES).init(device),
             density: density_width.map(|width| FeatureDensity::zeros(width, device)),
         }
-    }
-
-    /// Width of the pooled features [`LesionNet::outputs`] gives: every stage's channels.
-    pub fn feature_width(&self) -> usize {
-        self.base_width * ((1 << self.stages) - 1)
-    }
-
-    /// Where stages `first..last` sit in the pooled features (stage `s` has `base_width << s`
-    /// channels, in order; the head reads the last stage's).
-    pub fn stage_features(&self, first: usize, last: usize) -> std::ops::Range<usize> {
-        let start = self.base_width * ((1 << first) - 1);
-        start..self.base_width * ((1 << last) - 1)
     }
 
     /// A short human-readable architecture name, e.g. `LesionNet-s2-4x1-32` (stem stride 2,
@@ -203,48 +190,24 @@ impl LesionNet {
     /// every stage's output averaged over positions, laid end to end, the last stage's (the
     /// head's input) last.
     pub fn outputs(&self, images: Tensor<4>) -> Outputs {
-        let means = self.stage_means(images);
-        let head_input = means.last().expect("at least one stage").clone();
-        let logits = self.head.forward(self.dropout.forward(head_input));
-        Outputs {
-            logits,
-            features: Tensor::cat(means, 1),
-        }
-    }
-
-    /// The sums of the logits and features over views `range` of each image
-    /// ([`super::views`]): the whole average when `range` covers every view, or a part of it
-    /// for splitting one photo's views between workers.
-    pub fn view_sums(&self, images: Tensor<4>, range: Range<usize>) -> Outputs {
-        let count = range.len();
-        let out = self.outputs(stack_views(images, range));
-        Outputs {
-            logits: sum_views(out.logits, count),
-            features: sum_views(out.features, count),
-        }
+        head::outputs(self.stage_means(images), &self.dropout, &self.head)
     }
 
     /// The head's weights `[NUM_CLASSES, channels]` and biases: a class's activation map is
     /// its weights applied to [`Self::maps`] at each position.
     pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
-        (
-            self.head.weight.val().transpose(),
-            self.head.bias.as_ref().map(|b| b.val()),
-        )
+        head::weights(&self.head)
     }
 
-    /// Add `offsets` to the classifier's biases: shifts each class's logit, which is how a
-    /// decision threshold chosen on validation data is baked into the shipped weights.
-    pub fn with_class_offsets(mut self, offsets: &[f32; NUM_CLASSES]) -> Self {
-        let device = self.head.weight.val().device();
-        let shift = Tensor::<1>::from_floats(offsets.as_slice(), &device);
-        self.head.bias = self.head.bias.map(|b| b.map(|t| t + shift));
+    /// Add `offsets` to the classifier's biases ([`head::with_offsets`]).
+    pub fn with_class_offsets(mut self, offsets: &[f32]) -> Self {
+        self.head = head::with_offsets(self.head, offsets);
         self
     }
 
-    /// The same network carrying `density`, fitted on its training features.
-    pub fn with_density(mut self, density: FeatureDensity) -> Self {
-        self.density = Some(density);
+    /// The same network carrying `density` (or none), fitted on its training features.
+    pub fn with_density(mut self, density: Option<FeatureDensity>) -> Self {
+        self.density = density;
         self
     }
 
@@ -282,7 +245,11 @@ mod tests {
         let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         let out = net.outputs(x);
         assert_eq!(out.logits.dims(), [2, NUM_CLASSES]);
-        assert_eq!(out.features.dims(), [2, config.feature_width()]);
+        assert_eq!(
+            out.features.dims(),
+            [2, super::super::NetworkConfig::from(config).feature_width()]
+        );
+        assert_eq!(out.features.dims()[1], 32 + 64 + 128 + 256);
     }
 
     #[test]
@@ -317,7 +284,7 @@ mod tests {
         let device = Device::flex();
         let config = small().with_stem(2);
         device.seed(11);
-        let net = config.init(None, &device);
+        let net = super::super::Network::LesionNet(config.init(None, &device));
         // A ramp from left to right, brighter in the top-left corner: the turn moves both.
         let values_: Vec<f32> = (0..2 * 3 * 32 * 32)
             .map(|i| {
@@ -343,7 +310,7 @@ mod tests {
     #[test]
     fn view_sums_add_up_across_ranges() {
         let device = Device::flex();
-        let net = small().init(None, &device);
+        let net = super::super::Network::LesionNet(small().init(None, &device));
         let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let whole = net.view_sums(x.clone(), 0..8);
         let (a, b) = (net.view_sums(x.clone(), 0..3), net.view_sums(x, 3..8));

@@ -19,7 +19,7 @@ pub const VIEW_COUNTS: [usize; 4] = [1, 2, 4, 8];
 /// Views `range` of each image stacked along the batch axis, view-major: `[batch, c, h, w]` to
 /// `[range.len() * batch, c, h, w]`, rows `k * batch .. (k + 1) * batch` holding view
 /// `range.start + k`. Two workers can each run part of the views of one photo
-/// ([`crate::LesionNet::view_sums`]).
+/// ([`crate::Network::view_sums`]).
 ///
 /// The views in order: as is, mirrored left-right, mirrored top-bottom, turned 180 degrees,
 /// then those four of the transposed image (the quarter turns and the two diagonal mirrors).

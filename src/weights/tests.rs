@@ -35,7 +35,7 @@ fn probabilities(
         .collect()
 }
 
-fn logits(model: &LesionNet, x: Tensor<4>) -> Vec<f32> {
+fn logits(model: &crate::Network, x: Tensor<4>) -> Vec<f32> {
     model
         .outputs(x)
         .logits
@@ -229,4 +229,43 @@ fn a_config_belongs_to_the_weights_it_was_signed_for() {
     // A config without a checksum says so.
     let err = Classifier::from_files(&config_to_json(&config), &bytes, device).unwrap_err();
     assert!(err.to_string().contains("no checksum"), "{err}");
+}
+
+fn lite0() -> ModelConfig {
+    ModelConfig::new(
+        crate::model::lite0::Lite0Config::new(),
+        crate::PreprocessConfig::new()
+            .with_input_size(32)
+            .with_resize_size(36)
+            .with_test_time_views(2),
+    )
+}
+
+#[test]
+fn a_lite0_model_round_trips_under_its_own_tensor_names() {
+    let device = Device::flex();
+    let config = lite0();
+    let model = config.init(&device);
+    let bytes = to_bytes(model.clone()).unwrap();
+    // The file names the architecture's tensors (its header holds the names as text),
+    // without the enum's variant.
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("blocks.15.depthwise_conv.weight"));
+    assert!(!text.contains("Lite0.") && !text.contains("LesionNet."));
+    let json = config_to_json(&signed(&config, &bytes));
+    assert!(json.contains("\"architecture\": \"lite0\""), "{json}");
+    let loaded = Classifier::from_files(&json, &bytes, device.clone()).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
+    assert_eq!(logits(&model, x.clone()), logits(loaded.model(), x));
+}
+
+#[test]
+fn weights_of_one_architecture_do_not_load_as_the_other() {
+    let device = Device::flex();
+    let scratch = to_bytes(small().init(&device)).unwrap();
+    let err = from_bytes(&lite0(), &scratch, &device).unwrap_err();
+    assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
+    let pretrained = to_bytes(lite0().init(&device)).unwrap();
+    let err = from_bytes(&small(), &pretrained, &device).unwrap_err();
+    assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
 }

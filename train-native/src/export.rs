@@ -99,6 +99,7 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
             split_counts,
             split_lesions,
             training: training.clone(),
+            starting_weights: crate::pretrained::starting_weights(&training.network),
             best_epoch: state.full_best_epoch(),
             validation: e.val.clone(),
             decision_offsets: e.offsets.clone(),

@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use skin_lesion::model::lite0::{Lite0, Lite0Config};
+use skin_lesion::report::StartingWeights;
 use skin_lesion::weights::sha256;
+use skin_lesion::{ModelConfig, Network, NetworkConfig, TrainingConfig};
 
 use crate::paths;
 
@@ -39,6 +41,23 @@ pub const LITE0: Source = Source {
     wheel_sha256: "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
     sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
 };
+
+/// The report's record of where `network`'s weights started, if they were pretrained.
+pub fn starting_weights(network: &NetworkConfig) -> Option<StartingWeights> {
+    let NetworkConfig::Lite0(_) = network else {
+        return None;
+    };
+    Some(StartingWeights {
+        description:
+            "EfficientNet-Lite0 trained on ImageNet-1k (TensorFlow weights ported to PyTorch)"
+                .into(),
+        package: LITE0.package.into(),
+        version: LITE0.version.into(),
+        licence: LITE0.licence.into(),
+        wheel_sha256: LITE0.wheel_sha256.into(),
+        sha256: LITE0.sha256.into(),
+    })
+}
 
 /// ImageNet's class count, the pretrained classifier's outputs.
 pub const IMAGENET_CLASSES: usize = 1000;
@@ -114,6 +133,41 @@ fn check(path: &Path, expected: &str) -> Result<()> {
     Ok(())
 }
 
+/// The network a new run starts from: `fresh` for the from-scratch architecture; for Lite0,
+/// the ImageNet backbone (fetched into `dir` on first use) under a new head for `model`'s
+/// classes.
+pub fn starting_network(
+    model: &ModelConfig,
+    fresh: Network,
+    dir: &Path,
+    device: &Device,
+) -> Result<Network> {
+    let NetworkConfig::Lite0(config) = &model.network else {
+        return Ok(fresh);
+    };
+    let path = fetch(&LITE0, dir)?;
+    let imagenet = load_lite0(&path, device)?;
+    eprintln!(
+        "starting from ImageNet weights: {} {}",
+        LITE0.package, LITE0.version
+    );
+    Ok(Network::Lite0(imagenet.with_new_head(
+        model.classes.len(),
+        config,
+        device,
+    )))
+}
+
+/// `network` with the recipe's frozen blocks frozen (a from-scratch network trains whole).
+pub fn frozen(network: Network, config: &TrainingConfig) -> Network {
+    match network {
+        Network::Lite0(net) if config.frozen_blocks > 0 => {
+            Network::Lite0(net.freeze_first(config.frozen_blocks))
+        }
+        other => other,
+    }
+}
+
 /// Lite0 with the ImageNet weights of the state dict at `path`, its 1000-class head included.
 ///
 /// The keys are EfficientNet-PyTorch's with leading underscores (`_blocks.0._bn1.weight`);
@@ -121,7 +175,7 @@ fn check(path: &Path, expected: &str) -> Result<()> {
 /// `bias` to `gamma` and `beta`. Every tensor of the network must be found, and nothing but
 /// the batch-norm step counters may be left over.
 pub fn load_lite0(path: &Path, device: &Device) -> Result<Lite0> {
-    let mut model = Lite0Config::new(IMAGENET_CLASSES).init(device);
+    let mut model = Lite0Config::new().init(IMAGENET_CLASSES, None, device);
     let mut store = PytorchStore::from_file(path)
         .with_key_remapping(r"^_", "")
         .with_key_remapping(r"\._", ".")

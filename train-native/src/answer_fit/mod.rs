@@ -19,7 +19,7 @@ use skin_lesion::metrics::roc_auc;
 use skin_lesion::model::density::Mahalanobis;
 use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
 use skin_lesion::{
-    Answer, Classifier, LesionNet, ModelConfig, NUM_CLASSES, Photo, ViewSums, weights,
+    Answer, Classifier, ModelConfig, NUM_CLASSES, Network, Photo, ViewSums, weights,
 };
 
 use crate::data::Prepared;
@@ -62,7 +62,7 @@ pub struct FittedAnswer {
 /// every stage but the last, then the plain and class-scaled distances over the head's
 /// features (Lee et al.'s choice), then the energy of the logits.
 fn candidates(config: &ModelConfig) -> Vec<(OodMethod, [usize; 2])> {
-    let last = config.lesion_net().stages;
+    let last = config.network.stage_widths().len();
     let mut list = Vec::new();
     if last >= 3 {
         list.push((OodMethod::ClassScaledMahalanobis, [1, last - 1]));
@@ -90,7 +90,7 @@ impl Candidate {
         train: &ViewMeans,
         labels: &[usize],
     ) -> Self {
-        let features = config.lesion_net().stage_features(stages[0], stages[1]);
+        let features = config.network.stage_features(stages[0], stages[1]);
         let density = method.uses_density().then(|| {
             let sliced: Vec<Vec<f32>> = train
                 .features
@@ -193,7 +193,7 @@ fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<Vie
 /// Fit the answer settings for `model` (decision offsets already folded in) and return the
 /// shipped config and weights.
 pub fn fit(
-    model: LesionNet,
+    model: Network,
     config: &ModelConfig,
     data: &Prepared,
     dev: Option<&[Picture]>,
@@ -309,14 +309,14 @@ fn compare(
 /// threshold is still open, as shipped weights (f16) and as the classifier that loads them:
 /// the thresholds are then set on the scores of these weights, not of the f32 fit.
 fn with_density(
-    bare: LesionNet,
+    bare: Network,
     config: &ModelConfig,
     chosen: &Candidate,
     temperature: f32,
 ) -> Result<(ModelConfig, Vec<u8>, Classifier)> {
     let device = Device::flex();
     let network = match &chosen.density {
-        Some(density) => bare.with_density(density.to_module(&device)),
+        Some(density) => bare.with_density(Some(density.to_module(&device))),
         None => bare,
     };
     let provisional = AnswerConfig::new()

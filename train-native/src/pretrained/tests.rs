@@ -77,7 +77,9 @@ fn frozen_blocks_get_no_gradients_and_the_rest_do() {
     let device = Device::flex().autodiff();
     device.seed(4);
     let count = |frozen: usize| {
-        let net = Lite0Config::new(7).init(&device).freeze_first(frozen);
+        let net = Lite0Config::new()
+            .init(7, None, &device)
+            .freeze_first(frozen);
         let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let grads = net.forward(x).sum().backward();
         GradientsParams::from_grads(grads, &net).len()

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use skin_lesion::{Classifier, LesionNet, TrainingConfig, weights};
+use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
 use crate::checkpoint::{self, State};
 use crate::data::Prepared;
@@ -22,7 +22,7 @@ pub struct Dirs {
 
 /// The best epoch's network with the decision offsets fitted on validation folded in.
 pub struct BestNetwork {
-    pub model: LesionNet,
+    pub model: Network,
     /// The offsets' fit; `None` when the run ships without offsets.
     pub fitted: Option<offsets::Fitted>,
     /// The best epoch's validation answers and figures before the offsets (every view the
@@ -54,7 +54,7 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;
     let device = Device::flex();
-    let best: LesionNet = weights::from_bytes(model_config, &best_bytes, &device)?;
+    let best: Network = weights::from_bytes(model_config, &best_bytes, &device)?;
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
     let raw = score::score(
         &Classifier::new(best.clone(), model_config.clone(), device),

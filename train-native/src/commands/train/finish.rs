@@ -7,7 +7,7 @@ use burn::prelude::*;
 use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::report::{DecisionOffsets, Sections};
 use skin_lesion::weights::{self, config_to_json};
-use skin_lesion::{Classifier, LesionNet, ModelConfig};
+use skin_lesion::{Classifier, ModelConfig, Network};
 
 use super::best::{BestNetwork, Dirs, TrainedRun, best_network};
 use crate::answer_fit::{self, ood_set, patient, selective};
@@ -41,7 +41,7 @@ pub fn finish(run: &TrainedRun) -> Result<()> {
 /// measure everything the report shows, and export. `offsets` records the decision offsets
 /// given the validation figures after them.
 pub fn calibrate_and_export(
-    model: LesionNet,
+    model: Network,
     model_config: &ModelConfig,
     state: &State,
     data: &Prepared,

@@ -13,7 +13,7 @@ use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skin_lesion::report::EpochRecord;
-use skin_lesion::{Classifier, LesionNet, NUM_CLASSES, TrainingConfig, weights};
+use skin_lesion::{Classifier, NUM_CLASSES, Network, TrainingConfig, weights};
 
 use super::progress::Progress;
 use super::schedule::learning_rate;
@@ -22,6 +22,7 @@ use crate::checkpoint::{self, Checkpoint, Saved, State};
 use crate::data::Prepared;
 use crate::data::augment::Augment;
 use crate::data::batch;
+use crate::pretrained;
 use crate::sampler::Sampler;
 use crate::score::{self, Images};
 
@@ -31,7 +32,7 @@ pub struct Session<'a> {
     data: &'a Prepared,
     run_dir: PathBuf,
     device: Device,
-    model: LesionNet,
+    model: Network,
     optim: ModuleOptimizer,
     state: State,
     sampler: Sampler,
@@ -91,6 +92,7 @@ impl<'a> Session<'a> {
                 (model, optim, state)
             }
         };
+        let model = pretrained::frozen(model, config);
         eprintln!(
             "model: {} with {} parameters",
             config.model().architecture_name(),
@@ -249,7 +251,7 @@ impl<'a> Session<'a> {
     }
 
     /// Record the epoch and checkpoint it (with its weights as the new best if `improved`).
-    fn commit(&mut self, record: EpochRecord, improved: bool, valid: LesionNet) -> Result<()> {
+    fn commit(&mut self, record: EpochRecord, improved: bool, valid: Network) -> Result<()> {
         let previous_best = self.state.best_epoch;
         let best = if improved {
             self.state.best_epoch = record.epoch;
@@ -289,10 +291,10 @@ fn fresh_state(config: &TrainingConfig, selected: &Selected, data_fingerprint: S
 fn resumed(
     config: &TrainingConfig,
     saved: Saved,
-    fresh: LesionNet,
+    fresh: Network,
     optim: ModuleOptimizer,
     device: &Device,
-) -> Result<(LesionNet, ModuleOptimizer, State)> {
+) -> Result<(Network, ModuleOptimizer, State)> {
     let mut state = saved.state;
     // A re-export with another view count is the one change --resume allows.
     state.config.preprocess.test_time_views = config.preprocess.test_time_views;
@@ -310,12 +312,16 @@ fn resumed(
 /// Start from `--init`'s weights when given, carrying the earlier run's history and time.
 fn from_init(
     config: &TrainingConfig,
-    fresh: LesionNet,
+    fresh: Network,
     mut state: State,
     device: &Device,
-) -> Result<(LesionNet, State)> {
+) -> Result<(Network, State)> {
     let Some(init) = &config.init else {
-        return Ok((fresh, state));
+        let dir = pretrained::default_dir();
+        return Ok((
+            pretrained::starting_network(&config.model(), fresh, &dir, device)?,
+            state,
+        ));
     };
     let bytes =
         std::fs::read(init).with_context(|| format!("cannot read --init {}", init.display()))?;

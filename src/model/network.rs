@@ -1,0 +1,137 @@
+//! The network a model folder holds, whichever architecture its `config.json` names: one type
+//! that training, native evaluation and the browser run, so that a second architecture is one
+//! more variant here, not edits in every reader.
+//!
+//! Every architecture takes the project's standardised input ([`crate::preprocess::normalize`])
+//! and gives logits plus pooled features. Lite0's ImageNet weights expect TensorFlow's scaling,
+//! `(x - 127) / 128` on 0..255 RGB: [`Network`] converts to it first, so the one preprocessing
+//! path stays as it is.
+
+use std::ops::Range;
+
+use burn::prelude::*;
+
+use super::density::FeatureDensity;
+use super::lite0::Lite0;
+use super::net::{LesionNet, Outputs};
+use super::views::{stack_views, sum_views};
+use crate::preprocess::{MEAN, STD};
+
+/// A classifier network. Saved and loaded through its variant's own record
+/// ([`crate::weights`]), so a file's tensor names are the architecture's, without a prefix.
+///
+/// The variants differ in size by a few hundred bytes of layer headers (the tensors live on
+/// the device); burn's `Module` has no impl for `Box`, and a network is built once per run.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Network {
+    /// The from-scratch CNN.
+    LesionNet(LesionNet),
+    /// EfficientNet-Lite0, from ImageNet weights.
+    Lite0(Lite0),
+}
+
+/// The project's standardised input `(p / 255 - MEAN) / STD` as TensorFlow's `(p - 127) / 128`.
+fn tf_scaled(images: Tensor<4>) -> Tensor<4> {
+    let device = images.device();
+    let scale: [f32; 3] = std::array::from_fn(|c| 255.0 * STD[c] / 128.0);
+    let shift: [f32; 3] = std::array::from_fn(|c| (255.0 * MEAN[c] - 127.0) / 128.0);
+    let column =
+        |v: [f32; 3]| Tensor::<1>::from_floats(v.as_slice(), &device).reshape([1, 3, 1, 1]);
+    images * column(scale) + column(shift)
+}
+
+impl Network {
+    /// Standardised images `[batch, 3, h, w]` to class logits (what training optimises:
+    /// dropout is active on an autodiff device).
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::LesionNet(net) => net.forward(images),
+            Self::Lite0(net) => net.forward(tf_scaled(images)),
+        }
+    }
+
+    /// Logits and pooled features of each image, without dropout outside training.
+    pub fn outputs(&self, images: Tensor<4>) -> Outputs {
+        match self {
+            Self::LesionNet(net) => net.outputs(images),
+            Self::Lite0(net) => net.outputs(tf_scaled(images)),
+        }
+    }
+
+    /// The sums of the logits and features over views `range` of each image
+    /// ([`super::views`]): the whole average when `range` covers every view, or a part of it
+    /// for splitting one photo's views between workers.
+    pub fn view_sums(&self, images: Tensor<4>, range: Range<usize>) -> Outputs {
+        let count = range.len();
+        let out = self.outputs(stack_views(images, range));
+        Outputs {
+            logits: sum_views(out.logits, count),
+            features: sum_views(out.features, count),
+        }
+    }
+
+    /// The finest activations whose channels the head weighs, before their pooling: what a
+    /// class activation map is made of.
+    pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::LesionNet(net) => net.maps(images),
+            Self::Lite0(net) => net.maps(tf_scaled(images)),
+        }
+    }
+
+    /// The head's weights `[classes, channels]` and biases.
+    pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
+        match self {
+            Self::LesionNet(net) => net.head(),
+            Self::Lite0(net) => net.head(),
+        }
+    }
+
+    /// Add `offsets` to the classifier's biases: how decision thresholds chosen on validation
+    /// are baked into the shipped weights.
+    pub fn with_class_offsets(self, offsets: &[f32]) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net.with_class_offsets(offsets)),
+            Self::Lite0(net) => Self::Lite0(net.with_class_offsets(offsets)),
+        }
+    }
+
+    /// The same network carrying `density` (or none), fitted on its training features.
+    pub fn with_density(self, density: Option<FeatureDensity>) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net.with_density(density)),
+            Self::Lite0(net) => Self::Lite0(net.with_density(density)),
+        }
+    }
+
+    /// The feature density stored with the weights, if this is a shipped model.
+    pub fn density(&self) -> Option<&FeatureDensity> {
+        match self {
+            Self::LesionNet(net) => net.density(),
+            Self::Lite0(net) => net.density(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::normalize;
+
+    #[test]
+    fn lite0_sees_what_tensorflow_would_feed_it() {
+        let device = Device::flex();
+        let image = image::RgbImage::from_fn(4, 2, |x, y| {
+            image::Rgb([0, 127 + x as u8, 200 + y as u8 * 55])
+        });
+        let x = Tensor::<4>::from_data(TensorData::new(normalize(&image), [1, 3, 2, 4]), &device);
+        let got = tf_scaled(x).into_data().try_into_vec_as::<f32>().unwrap();
+        let want: Vec<f32> = (0..3)
+            .flat_map(|c| image.pixels().map(move |p| (p[c] as f32 - 127.0) / 128.0))
+            .collect();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
+    }
+}
