@@ -8,6 +8,7 @@
 use burn::config::Config;
 use std::path::PathBuf;
 
+use crate::weights::Storage;
 use crate::{LesionNetConfig, ModelConfig, NetworkConfig, PreprocessConfig};
 
 /// How the lesions are split into train / validation / test.
@@ -100,6 +101,10 @@ pub struct TrainingConfig {
     /// How training photos are changed; flips, rotations and random crops are always on.
     #[config(default = "AugmentConfig::new()")]
     pub augment: AugmentConfig,
+    /// How the exported weights' numbers are stored: f16, or the layer weights at 8 bits
+    /// (half the download of a large network).
+    #[config(default = "Storage::F16")]
+    pub storage: Storage,
     /// Start from these weights (a `best.bpk` of an earlier run) instead of random (or, for a
     /// pretrained architecture, ImageNet) ones: a second stage with a fresh learning-rate
     /// cycle.

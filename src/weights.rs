@@ -9,6 +9,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, FloatDType};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{ModelConfig, Network};
@@ -132,13 +133,69 @@ pub fn to_half_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, We
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
 
-/// Casts every float parameter and buffer (batch-norm statistics included) of a module.
+/// How the shipped weights' numbers are stored (both load back as f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// Every float as f16 ([`to_half_bytes`]).
+    #[default]
+    F16,
+    /// The convolution and classifier weights as 8-bit integers with one scale per tensor
+    /// (burn's symmetric Q8), everything else (batch norms, biases, the feature density) as
+    /// f16: about half the f16 file, for the drift docs/training.md records.
+    Q8,
+}
+
+/// Serialise for shipping as `storage` says.
+pub fn to_shipped_bytes(
+    config: &ModelConfig,
+    model: Network,
+    storage: Storage,
+) -> Result<Vec<u8>, WeightsError> {
+    match storage {
+        Storage::F16 => to_half_bytes(config, model),
+        Storage::Q8 => to_q8_bytes(config, model),
+    }
+}
+
+/// The [`Storage::Q8`] form: the copy's layer weights quantised from f32, then the rest cast.
+fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsError> {
+    use burn::module::{ParamGroup, Quantizer};
+    use burn::tensor::quantization::{Calibration, QuantValue};
+    let device = Device::flex();
+    let copy = from_bytes(config, &to_bytes(model)?, &device)?;
+    let scheme = device
+        .settings()
+        .quantization
+        .scheme
+        .with_value(QuantValue::Q8S);
+    let mut quantizer = Quantizer::new(Calibration::MinMax, scheme);
+    // Parameter paths inside the variant: `blocks.3.depthwise_conv.weight`, `fc.weight`.
+    let layers = ParamGroup::from_regex(r"(conv[a-z_]*|fc|head)\.weight$")
+        .map_err(|e| WeightsError::Save(format!("{e:?}")))?;
+    let quantised = match copy {
+        Network::LesionNet(net) => {
+            Network::LesionNet(net.quantize_weights_group(&mut quantizer, layers))
+        }
+        Network::Lite0(net) => Network::Lite0(net.quantize_weights_group(&mut quantizer, layers)),
+    };
+    to_bytes(quantised.map(&mut CastFloats(FloatDType::F16)))
+}
+
+/// Casts every float parameter and buffer (batch-norm statistics included) of a module,
+/// leaving quantised ones as they are.
 struct CastFloats(FloatDType);
 
 impl ModuleMapper for CastFloats {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let dtype = self.0;
-        param.map(|tensor| tensor.cast(dtype))
+        param.map(|tensor| {
+            if matches!(tensor.dtype(), burn::tensor::DType::QFloat(_)) {
+                tensor
+            } else {
+                tensor.cast(dtype)
+            }
+        })
     }
 }
 

@@ -269,3 +269,32 @@ fn weights_of_one_architecture_do_not_load_as_the_other() {
     let err = from_bytes(&small(), &pretrained, &device).unwrap_err();
     assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
 }
+
+#[test]
+fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
+    let device = Device::flex();
+    let config = lite0();
+    device.seed(5);
+    let model = config.init(&device);
+    let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
+    let before = logits(&model, x.clone());
+    let half = to_shipped_bytes(&config, model.clone(), Storage::F16).unwrap();
+    let eight = to_shipped_bytes(&config, model.clone(), Storage::Q8).unwrap();
+    // 3.4M numbers: 6.9 MB at f16, 3.5 MB with the layer weights at 8 bits.
+    assert!(
+        eight.len() * 10 < half.len() * 6,
+        "{} vs {}",
+        eight.len(),
+        half.len()
+    );
+    let loaded = from_bytes(&config, &eight, &device).unwrap();
+    let after = logits(&loaded, x.clone());
+    let drift = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(drift > 0.0 && drift < 1e-2, "{drift}");
+    // The original is untouched by the quantisation of its copy.
+    assert_eq!(logits(&model, x), before);
+}

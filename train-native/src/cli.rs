@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use skin_lesion::model::lite0::Lite0Config;
 use skin_lesion::model::views::VIEW_COUNTS;
+use skin_lesion::weights::Storage;
 use skin_lesion::{LesionNetConfig, NetworkConfig, TrainingConfig};
 
 use crate::backend::BackendChoice;
@@ -219,6 +220,9 @@ pub struct RecipeArgs {
     /// From-scratch network: stride of a patchify stem before the first stage (1 = no stem).
     #[arg(long)]
     pub stem: Option<usize>,
+    /// How the exported weights are stored: f16, or q8 (the layer weights at 8 bits).
+    #[arg(long, value_parser = parse_storage)]
+    pub storage: Option<Storage>,
     /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
     /// export uses it (per-epoch validation looks at one view), so a finished run can be
     /// re-exported with another count through --resume.
@@ -251,8 +255,14 @@ override_fields!(
             colour_constancy => preprocess.colour_constancy, seed => split.seed, val_fraction => split.val_fraction,
             test_fraction => split.test_fraction, input_size => preprocess.input_size,
             resize_size => preprocess.resize_size, frozen_blocks => frozen_blocks,
-            views => preprocess.test_time_views,
+            views => preprocess.test_time_views, storage => storage,
 );
+
+/// `--storage`: f16 or q8.
+fn parse_storage(text: &str) -> Result<Storage, String> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|_| "must be f16 or q8".to_string())
+}
 
 /// `--architecture`'s choices: the variants of [`NetworkConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

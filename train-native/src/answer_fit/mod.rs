@@ -18,6 +18,7 @@ use skin_lesion::answer::{AnswerConfig, OodConfig, OodMethod, energy};
 use skin_lesion::metrics::roc_auc;
 use skin_lesion::model::density::Mahalanobis;
 use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
+use skin_lesion::weights::Storage;
 use skin_lesion::{
     Answer, Classifier, ModelConfig, NUM_CLASSES, Network, Photo, ViewSums, weights,
 };
@@ -195,12 +196,14 @@ fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<Vie
 pub fn fit(
     model: Network,
     config: &ModelConfig,
+    storage: Storage,
     data: &Prepared,
     dev: Option<&[Picture]>,
 ) -> Result<FittedAnswer> {
     let device = Device::flex();
-    // The shipped network as the browser will load it (f16), before it has an answer.
-    let bare = weights::from_bytes(config, &weights::to_half_bytes(config, model)?, &device)?;
+    // The shipped network as the browser will load it, before it has an answer.
+    let shipped_bytes = weights::to_shipped_bytes(config, model, storage)?;
+    let bare = weights::from_bytes(config, &shipped_bytes, &device)?;
     let plain = Classifier::new(bare.clone(), config.clone(), device.clone());
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
     let val = ViewMeans::of(&score::view_sums(&plain, &val_images)?);
@@ -221,7 +224,7 @@ pub fn fit(
         .transpose()?;
     let (figures, best) = compare(&candidates, &val, &val_labels, dev_sums.as_deref());
     let chosen = &candidates[best];
-    let (config, weights, shipped) = with_density(bare, config, chosen, temperature)?;
+    let (config, weights, shipped) = with_density(bare, config, chosen, temperature, storage)?;
     let answers = answers_of(&shipped, &score::view_sums(&shipped, &val_images)?)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
@@ -313,6 +316,7 @@ fn with_density(
     config: &ModelConfig,
     chosen: &Candidate,
     temperature: f32,
+    storage: Storage,
 ) -> Result<(ModelConfig, Vec<u8>, Classifier)> {
     let device = Device::flex();
     let network = match &chosen.density {
@@ -327,7 +331,7 @@ fn with_density(
             f32::MAX,
         )));
     let config = config.clone().with_answer(Some(provisional));
-    let weights = weights::to_half_bytes(&config, network)?;
+    let weights = weights::to_shipped_bytes(&config, network, storage)?;
     let shipped = Classifier::new(
         weights::from_bytes(&config, &weights, &device)?,
         config.clone(),

@@ -54,7 +54,8 @@ pub fn calibrate_and_export(
         .clone()
         .unwrap_or_else(crate::paths::default_ood_dir);
     let dev = ood_set::load(&ood_dir, "dev")?;
-    let calibrated = answer_fit::fit(model, model_config, data, dev.as_deref())?;
+    let storage = state.config.storage;
+    let calibrated = answer_fit::fit(model, model_config, storage, data, dev.as_deref())?;
     let signed = weights::signed(&calibrated.config, &calibrated.weights);
     // From here on, the model exactly as the browser loads it.
     let classifier = Classifier::from_files(
