@@ -111,6 +111,10 @@ impl ViewSums {
     }
 }
 
+/// The most photo views one pass of the network takes natively: larger passes of Lite0 ran
+/// slower, for the memory their activations move (docs/throughput.md, "Passes").
+pub const FORWARD_IMAGES: usize = 32;
+
 /// A model ready to classify photos on one device.
 #[derive(Debug)]
 pub struct Classifier {
@@ -141,13 +145,14 @@ impl Classifier {
     ) -> Result<Self, WeightsError> {
         let config = weights::config_for(config_json, weights)?;
         // The density is read back synchronously, which only the CPU can do in a browser: load
-        // there first, and once more on the target device if that is another.
+        // there first, then move the network to the target device if that is another (only
+        // f32 tensors travel: 8-bit weights are dequantised on the CPU).
         let on_cpu = weights::from_bytes(&config, weights, &Device::flex())?;
         let density = on_cpu.density().map(|d| d.to_scorer());
         let model = if device == Device::flex() {
             on_cpu
         } else {
-            weights::from_bytes(&config, weights, &device)?
+            on_cpu.to_device(&device)
         };
         Ok(Self {
             model,
@@ -203,16 +208,31 @@ impl Classifier {
 
     /// Sums over views `range` for `batch` prepared inputs laid end to end. Reads the result
     /// back synchronously, which a browser's WebGPU cannot do: see [`Self::view_sums_async`].
+    ///
+    /// The network runs on at most [`FORWARD_IMAGES`] views of photos at a time, whatever the
+    /// batch: the answers do not depend on it, and a larger pass only moves more memory.
     pub fn view_sums(
         &self,
         inputs: &[f32],
         batch: usize,
         range: Range<usize>,
     ) -> Result<Vec<ViewSums>, InferenceError> {
-        let (outputs, count) = self.run(inputs, batch, range)?;
-        let logits = outputs.logits.try_into_data().map_err(backend)?;
-        let features = outputs.features.try_into_data().map_err(backend)?;
-        split(logits, features, count)
+        if batch == 0 || !inputs.len().is_multiple_of(batch) {
+            return Err(InferenceError::Request(format!(
+                "{} numbers are not {batch} prepared inputs",
+                inputs.len()
+            )));
+        }
+        let per_pass = (FORWARD_IMAGES / range.len().max(1)).max(1);
+        let input_len = inputs.len() / batch;
+        let mut sums = Vec::with_capacity(batch);
+        for chunk in inputs.chunks(per_pass * input_len) {
+            let (outputs, count) = self.run(chunk, chunk.len() / input_len, range.clone())?;
+            let logits = outputs.logits.try_into_data().map_err(backend)?;
+            let features = outputs.features.try_into_data().map_err(backend)?;
+            sums.extend(split(logits, features, count)?);
+        }
+        Ok(sums)
     }
 
     /// [`Self::view_sums`] for one input with an asynchronous read-back (WebGPU in a browser).

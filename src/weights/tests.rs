@@ -288,6 +288,9 @@ fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
         half.len()
     );
     let loaded = from_bytes(&config, &eight, &device).unwrap();
+    // Loaded as f32, so the shipped model re-exports (as the end of a run does).
+    let again = to_shipped_bytes(&config, loaded.clone(), Storage::Q8).unwrap();
+    assert_eq!(again.len(), eight.len());
     let after = logits(&loaded, x.clone());
     let drift = before
         .iter()

@@ -13,7 +13,7 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use skin_lesion::{ModelConfig, TrainingConfig};
+use skin_lesion::{LesionNetConfig, ModelConfig, PreprocessConfig, TrainingConfig};
 use train_native::backend::{self, BackendChoice};
 
 struct Options {
@@ -31,8 +31,17 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2)
 }
 
+/// The from-scratch network's recipe, which this benchmark and its PyTorch twin time.
+fn recipe() -> TrainingConfig {
+    TrainingConfig::new()
+        .with_network(LesionNetConfig::new().into())
+        .with_frozen_blocks(0)
+        .with_preprocess(PreprocessConfig::new())
+        .with_batch_size(64)
+}
+
 fn options() -> Options {
-    let recipe = TrainingConfig::new();
+    let recipe = recipe();
     let mut options = Options {
         backend: BackendChoice::Auto,
         batch: recipe.batch_size,
@@ -93,7 +102,7 @@ fn options() -> Options {
 fn main() -> anyhow::Result<()> {
     let options = options();
     let selected = backend::select(options.backend)?;
-    let recipe = TrainingConfig::new();
+    let recipe = recipe();
     for config in &options.configs {
         let device = selected.device.clone().autodiff();
         device.seed(0);

@@ -299,12 +299,17 @@ const NETWORK_OVERRIDDEN: &[&str] = &[
 ];
 
 /// Set the network's fields the flags give: `--architecture` first (another one starts from
-/// its defaults), then the fields, each only where the network has it.
-fn override_network(args: &RecipeArgs, network: &mut NetworkConfig) -> anyhow::Result<()> {
+/// its defaults; the from-scratch network freezes nothing), then the fields, each only where
+/// the network has it.
+fn override_network(args: &RecipeArgs, config: &mut TrainingConfig) -> anyhow::Result<()> {
+    let network = &mut config.network;
     if let Some(architecture) = args.architecture
         && architecture != Architecture::of(network)
     {
         *network = architecture.defaults();
+        if architecture == Architecture::LesionNet {
+            config.frozen_blocks = args.frozen_blocks.unwrap_or(0);
+        }
     }
     let scratch_only = [
         ("--base-width", args.base_width.is_some()),
@@ -344,7 +349,7 @@ impl RecipeArgs {
             None => TrainingConfig::new(),
         };
         override_fields(self, &mut config);
-        override_network(self, &mut config.network)?;
+        override_network(self, &mut config)?;
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
         Ok(config)
@@ -457,6 +462,8 @@ mod tests {
             "5",
             "--seed",
             "7",
+            "--architecture",
+            "lesion-net",
             "--base-width",
             "16",
             "--views",
@@ -469,6 +476,7 @@ mod tests {
         let mut expected = TrainingConfig::new().with_epochs(5);
         expected.split.seed = 7;
         expected.network = LesionNetConfig::new().with_base_width(16).into();
+        expected.frozen_blocks = 0;
         expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
     }
@@ -519,8 +527,8 @@ mod tests {
             }
         }
         let mut fields = Vec::new();
-        let lite0 = TrainingConfig::new().with_network(Lite0Config::new().into());
-        for recipe in [TrainingConfig::new(), lite0] {
+        let scratch = TrainingConfig::new().with_network(LesionNetConfig::new().into());
+        for recipe in [TrainingConfig::new(), scratch] {
             leaves("", &serde_json::to_value(recipe).unwrap(), &mut fields);
         }
         // Set after the overrides, since they are options rather than values.
@@ -558,6 +566,20 @@ mod tests {
         ]);
         let scratch = cli.train.recipe.config().unwrap();
         assert_eq!(scratch.network, LesionNetConfig::new().with_stem(4).into());
+    }
+
+    /// `train-native/recipes/lesion-net.json` is the from-scratch network's last shipped recipe
+    /// (`--config` it to retrain that network): it must still load and be the defaults of the
+    /// from-scratch network's parts.
+    #[test]
+    fn the_from_scratch_recipe_file_loads() {
+        use burn::config::Config;
+        let path = crate::paths::workspace().join("train-native/recipes/lesion-net.json");
+        let recipe = TrainingConfig::load(&path).unwrap();
+        assert_eq!(recipe.network, LesionNetConfig::new().into());
+        assert_eq!(recipe.preprocess, skin_lesion::PreprocessConfig::new());
+        assert_eq!((recipe.epochs, recipe.frozen_blocks), (90, 0));
+        assert!(recipe.validate().is_ok());
     }
 
     #[test]

@@ -38,6 +38,8 @@ fn train_args(data: &Path, work: &Path) -> Vec<String> {
         "train",
         "--backend",
         "cpu",
+        "--architecture",
+        "lesion-net",
         "--epochs",
         "3",
         "--batch-size",
@@ -147,10 +149,10 @@ fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
 
     cli().args(&args).arg("--resume").assert().success();
     let model = work.path().join("model");
-    // The exported model averages 8 views by default, and says so in both files.
+    // The exported model averages the recipe's 4 views by default, and says so in both files.
     assert_eq!(
         json(&model.join("config.json"))["preprocess"]["test_time_views"],
-        8
+        4
     );
     for file in [
         "model.bpk",
@@ -166,7 +168,7 @@ fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
     for key in std::iter::once("classes").chain(METRIC_KEYS) {
         assert!(!report[key].is_null(), "report.json lacks {key}");
     }
-    assert_eq!(report["model"]["test_time_views"], 8);
+    assert_eq!(report["model"]["test_time_views"], 4);
     // Every figure with patient data too, and how its weight was chosen.
     let patient = &report["patient"];
     assert_eq!(patient["candidates"].as_array().unwrap().len(), 5);
@@ -464,7 +466,7 @@ fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
     }
     let mean = (number("balanced_accuracy") + number("macro_f1")) / 2.0;
     assert!((number("mean") - mean).abs() < 1e-12);
-    assert_eq!(figures["views"], 8);
+    assert_eq!(figures["views"], 4);
     let state = json(&work.path().join("run/state.json"));
     assert_eq!(figures["best_epoch"], state["best_epoch"]);
     // The same run then finishes as usual, folding in the offsets validation.json names.
@@ -501,7 +503,8 @@ fn show_config_prints_the_recipe_with_the_overrides() {
         .clone();
     let config: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(config["epochs"], 7);
-    assert_eq!(config["network"]["base_width"], 32);
+    assert_eq!(config["network"]["architecture"], "lite0");
+    assert_eq!(config["frozen_blocks"], 6);
     assert_eq!(config["split"]["seed"], 42);
 }
 
@@ -536,7 +539,7 @@ fn a_lite0_fine_tune_exports_a_model_that_predicts() {
     let fx = fixture();
     let work = tempfile::tempdir().unwrap();
     let args = train_args(fx.dir(), work.path());
-    // The from-scratch network's shape flags do not apply to Lite0: dropped.
+    // The from-scratch network and its shape flags are dropped: Lite0 is the default.
     let mut lite0: Vec<String> = Vec::new();
     let mut skip = false;
     for arg in &args {
@@ -544,7 +547,7 @@ fn a_lite0_fine_tune_exports_a_model_that_predicts() {
             skip = false;
             continue;
         }
-        if arg == "--base-width" || arg == "--stages" {
+        if ["--base-width", "--stages", "--architecture"].contains(&arg.as_str()) {
             skip = true;
             continue;
         }

@@ -60,7 +60,7 @@ fn mismatched_or_missing_weights_are_clear_errors() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(shipped.join("model.bpk"), dir.join("model.bpk")).unwrap();
     let mut config = json(&shipped.join("config.json"));
-    config["network"]["base_width"] = 64.into();
+    config["network"]["dropout"] = 0.5.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     let out = refused(
         cli()

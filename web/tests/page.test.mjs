@@ -77,6 +77,12 @@ test('the report renders every section from report.json', async () => {
   assert.match(shown.card['Split'], /lesion_id/);
   assert.match(shown.card['Parameters'], new RegExp(report.model.parameters.toLocaleString('en')));
   assert.match(shown.card['Known limits'], /not a medical device/);
+  if (report.model.starting_weights) {
+    const start = report.model.starting_weights;
+    assert.match(shown.card['Starting weights'], new RegExp(`${start.package} ${start.version} \\(licence ${start.licence}\\)`));
+  } else {
+    assert.equal(shown.card['Starting weights'], undefined, 'a model trained from scratch names no starting weights');
+  }
   assert.match(shown.card['Model selection'], new RegExp(`balanced accuracy ${report.model.validation.balanced_accuracy.toFixed(3)}`));
   if (report.model.decision_offsets) {
     const vasc = report.model.decision_offsets.offsets[report.classes.indexOf('vasc')];

@@ -296,8 +296,8 @@ fn resumed(
     device: &Device,
 ) -> Result<(Network, ModuleOptimizer, State)> {
     let mut state = saved.state;
-    // A re-export with another view count is the one change --resume allows.
-    state.config.preprocess.test_time_views = config.preprocess.test_time_views;
+    // A re-export with another view count or storage is the one change --resume allows.
+    state.config = config.with_export_settings_of(&state.config);
     if state.epoch == 0 {
         return Ok((fresh, optim, state));
     }
