@@ -183,8 +183,9 @@ async fn bad_photos_are_input_errors_and_the_model_keeps_working() {
 #[wasm_bindgen_test]
 async fn mismatched_weights_are_a_model_error() {
     let mut config: serde_json::Value = serde_json::from_str(CONFIG).unwrap();
-    let width = config["network"]["base_width"].as_u64().unwrap();
-    config["network"]["base_width"] = (width * 2).into();
+    // The shipped weights described as the other architecture.
+    let other = crate::NetworkConfig::LesionNet(crate::LesionNetConfig::new());
+    config["network"] = serde_json::to_value(other).unwrap();
     let wider = config.to_string();
     let Err(error) = WebClassifier::load(wider, WEIGHTS.to_vec(), "cpu".into()).await else {
         panic!("weights for another architecture loaded");
