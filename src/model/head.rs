@@ -5,7 +5,15 @@
 use burn::nn::{Dropout, Linear};
 use burn::prelude::*;
 
-use super::net::Outputs;
+/// What one pass of a network gives for a batch: the class logits and the pooled features
+/// they were computed from (the input of the head, before dropout).
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// `[batch, NUM_CLASSES]`.
+    pub logits: Tensor<2>,
+    /// `[batch, feature_width]`.
+    pub features: Tensor<2>,
+}
 
 /// Logits from the last of `means` (the head's input) and every stage's means laid end to end
 /// as the features.

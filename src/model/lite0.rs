@@ -16,8 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu6;
 
 use super::density::FeatureDensity;
-use super::head;
-use super::net::Outputs;
+use super::head::{self, Outputs};
 
 /// Batch-norm epsilon of the TensorFlow original.
 const BN_EPSILON: f64 = 1e-3;

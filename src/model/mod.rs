@@ -16,6 +16,7 @@ pub use config::{
     CONFIG_FORMAT, ClassName, MAX_INPUT, MAX_RESIZE, ModelConfig, NetworkConfig, PreprocessConfig,
     ham10000_classes,
 };
-pub use net::{LesionNet, LesionNetConfig, Outputs, limits};
+pub use head::Outputs;
+pub use net::{LesionNet, LesionNetConfig, limits};
 pub use network::Network;
 pub use stem::Stem;

@@ -6,7 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
 use super::density::FeatureDensity;
-use super::head;
+use super::head::{self, Outputs};
 use super::{ConvBlock, Stem};
 use crate::NUM_CLASSES;
 
@@ -129,16 +129,6 @@ pub struct LesionNet {
     dropout: Dropout,
     head: Linear,
     density: Option<FeatureDensity>,
-}
-
-/// What one pass of the network gives for a batch: the class logits and the pooled features
-/// they were computed from (the input of the head, before dropout).
-#[derive(Debug, Clone)]
-pub struct Outputs {
-    /// `[batch, NUM_CLASSES]`.
-    pub logits: Tensor<2>,
-    /// `[batch, feature_width]`.
-    pub features: Tensor<2>,
 }
 
 impl LesionNet {

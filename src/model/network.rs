@@ -12,8 +12,9 @@ use std::ops::Range;
 use burn::prelude::*;
 
 use super::density::FeatureDensity;
+use super::head::Outputs;
 use super::lite0::Lite0;
-use super::net::{LesionNet, Outputs};
+use super::net::LesionNet;
 use super::views::{stack_views, sum_views};
 use crate::preprocess::{MEAN, STD};
 
