@@ -29,22 +29,43 @@ let cpuModule = null; // the compiled CPU module, handed to the helper
 let helper = null; // a WorkerLink to the helper once it has loaded the model
 let last = null; // {input, top} of the last photo classified, for its saliency map
 
-/** A successful response for `url`, or a ModelError that names it. */
-async function download(url) {
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw named('ModelError', `could not download ${url}: ${error.message}`);
+/**
+ * Downloads are tried this often before the model fails to load. Chromium fails one of two
+ * downloads of one file that run at once (net::ERR_CACHE_WRITE_FAILURE, seen when a worker
+ * restarted while the service worker was caching model.bpk); a flaky network does the same.
+ */
+const DOWNLOAD_ATTEMPTS = 3;
+const RETRY_PAUSE_MS = 200;
+
+/**
+ * `read(response)` of a successful response for `url`, downloading again when the request or
+ * the body's transfer fails; an HTTP error is final. Errors are ModelErrors that name `url`.
+ */
+async function download(url, read) {
+  let failure;
+  for (let attempt = 1; attempt <= DOWNLOAD_ATTEMPTS; attempt++) {
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * (attempt - 1)));
+    let response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      failure = error;
+      continue;
+    }
+    if (!response.ok) throw named('ModelError', `could not download ${url}: HTTP ${response.status}`);
+    try {
+      return await read(response);
+    } catch (error) {
+      if (error.name === 'ModelError') throw error;
+      failure = error;
+    }
   }
-  if (!response.ok) {
-    throw named('ModelError', `could not download ${url}: HTTP ${response.status}`);
-  }
-  return response;
+  const tries = DOWNLOAD_ATTEMPTS > 1 ? ` (tried ${DOWNLOAD_ATTEMPTS} times)` : '';
+  throw named('ModelError', `could not download ${url}: ${failure.message}${tries}`);
 }
 
 async function fetchBytes(url) {
-  return new Uint8Array(await (await download(url)).arrayBuffer());
+  return download(url, async (response) => new Uint8Array(await response.arrayBuffer()));
 }
 
 function named(name, message) {
@@ -65,13 +86,23 @@ async function loadModule(kind, compiled) {
   return { glue, module };
 }
 
+/**
+ * The compiled module at `url`: streamed when served as application/wasm, else from its bytes.
+ * A module that does not compile is final; a transfer that fails is downloaded again.
+ */
 async function compileWasm(url) {
-  const response = await download(url);
-  try {
-    return await WebAssembly.compileStreaming(response.clone());
-  } catch {
-    return await WebAssembly.compile(await response.arrayBuffer());
-  }
+  return download(url, async (response) => {
+    try {
+      return await WebAssembly.compileStreaming(response.clone());
+    } catch {
+      const bytes = await response.arrayBuffer();
+      try {
+        return await WebAssembly.compile(bytes);
+      } catch (error) {
+        throw named('ModelError', `${url} is not a usable WebAssembly module: ${error.message}`);
+      }
+    }
+  });
 }
 
 async function load({ model: base, backend, shared }) {

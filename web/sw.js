@@ -21,13 +21,37 @@ const SHELL = [
   'training_curves.svg', 'confusion_matrix.svg', 'reliability.svg', 'risk_coverage.svg',
 ];
 
+/**
+ * Each file is tried this often: Chromium fails one of two downloads of one file that run at
+ * once (net::ERR_CACHE_WRITE_FAILURE), as when the widget's worker restarts and fetches
+ * model.bpk while this worker caches it; one failed file would otherwise leave the page
+ * without offline use until the next visit.
+ */
+const ATTEMPTS = 3;
+
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    await cache.addAll(SHELL.map((file) => new Request(new URL(file, self.registration.scope), { cache: 'no-cache' })));
+    try {
+      await Promise.all(SHELL.map((file) => add(cache, new URL(file, self.registration.scope))));
+    } catch (error) {
+      await caches.delete(CACHE);
+      throw error;
+    }
     await self.skipWaiting();
   })());
 });
+
+async function add(cache, url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cache.add(new Request(url, { cache: 'no-cache' }));
+    } catch (error) {
+      if (attempt >= ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {

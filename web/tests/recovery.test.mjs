@@ -79,6 +79,38 @@ test('two widgets: the second one\'s photo in flight when the first one\'s reque
   assert.equal(outcome.trap, 'Crash');
   assert.ok(outcome.detail, `the second widget got no answer: ${outcome.status}`);
   assert.ok(maxDifference(outcome.detail.probabilities, expected[photo].probabilities) < 1e-4);
+  // The page's service worker was caching model.bpk while the new worker downloaded it: in
+  // Chromium one of the two downloads can fail (ERR_CACHE_WRITE_FAILURE); both are retried.
+  const cached = await page.evaluate(async () => {
+    const installed = navigator.serviceWorker.ready.then(() => caches.keys());
+    const late = new Promise((resolve) => setTimeout(() => resolve(null), 60_000));
+    const names = await Promise.race([installed, late]);
+    return names && Promise.all(['model.bpk', 'skin-lesion_bg.wasm'].map(async (f) => !!(await caches.match(f))));
+  });
+  assert.deepEqual(cached, [true, true], 'the page still works offline after the restart');
+  await page.context().close();
+});
+
+test('a download that fails is tried again: the model loads and classifies', async () => {
+  const { page } = await openPage(browser, `${hostServer.origin}/`);
+  await page.waitForFunction(() => document.querySelector('skin-lesion-classifier')?.dataset.ready);
+  const failures = { 'model.bpk': 0, 'skin-lesion_bg.wasm': 0 };
+  // The worker's next download of each file fails once, as a dropped connection would.
+  await page.context().route(/\/(model\.bpk|skin-lesion_bg\.wasm)$/, (route) => {
+    const file = new URL(route.request().url()).pathname.slice(1);
+    failures[file] += 1;
+    return failures[file] === 1 ? route.abort('connectionreset') : route.continue();
+  });
+  const photo = samplePhotos(1)[3];
+  const expected = predictJson([photo]);
+  const outcome = await page.evaluate(async ({ bytes, origin }) => {
+    const { load } = await import(`${origin}/skin-lesion-classifier.js`);
+    // Another backend: another worker, which downloads the model and the module again.
+    const classifier = await load({ backend: 'auto', model: `${origin}/` });
+    return classifier.classify(new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }));
+  }, { bytes: bytesOf(photo), origin: widgetServer.origin });
+  assert.deepEqual(failures, { 'model.bpk': 2, 'skin-lesion_bg.wasm': 2 }, 'each file failed once and was downloaded again');
+  assert.ok(maxDifference(outcome.probabilities, expected[photo].probabilities) < 1e-4);
   await page.context().close();
 });
 
