@@ -9,7 +9,6 @@ use burn::config::Config;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::NUM_CLASSES;
 use crate::model::density::Mahalanobis;
 use crate::patient::{Patient, PatientConfig};
 
@@ -31,8 +30,9 @@ pub struct AnswerConfig {
 }
 
 impl AnswerConfig {
-    /// Checks the settings can answer for a network of `feature_width` pooled features.
-    pub fn validate(&self, feature_width: usize) -> Result<(), String> {
+    /// Checks the settings can answer for a network of `classes` outputs and `feature_width`
+    /// pooled features.
+    pub fn validate(&self, classes: usize, feature_width: usize) -> Result<(), String> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(format!("temperature {} must be positive", self.temperature));
         }
@@ -43,7 +43,7 @@ impl AnswerConfig {
             ));
         }
         if let Some(patient) = &self.patient {
-            patient.validate()?;
+            patient.validate(classes)?;
         }
         if let Some(ood) = &self.ood {
             if !ood.threshold.is_finite() {
@@ -103,14 +103,14 @@ impl OodMethod {
 /// The answer for one photo.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
-    /// Calibrated probabilities in [`crate::CLASSES`] order.
-    pub probabilities: [f32; NUM_CLASSES],
+    /// Calibrated probabilities in the order of the model's classes (`config.json`).
+    pub probabilities: Vec<f32>,
     /// The most probable class.
     pub top: usize,
     /// The second most probable class (the other candidate when unsure).
     pub runner_up: usize,
     /// The logits averaged over the views (decision offsets included, no temperature).
-    pub logits: [f32; NUM_CLASSES],
+    pub logits: Vec<f32>,
     /// The out-of-distribution score (higher: less like the training photos).
     pub ood_score: f32,
     /// The picture does not look like a dermatoscopy photo of a skin lesion.
@@ -127,7 +127,7 @@ pub struct NonFinite(pub &'static str);
 /// The answer from the logits and features averaged over a photo's views.
 pub fn answer(
     config: &AnswerConfig,
-    logits: [f32; NUM_CLASSES],
+    logits: Vec<f32>,
     features: &[f32],
     density: Option<&Mahalanobis>,
 ) -> Result<Answer, NonFinite> {
@@ -144,13 +144,13 @@ pub fn answer(
     };
     check_finite(&[ood_score])?;
     Ok(Answer {
+        unsure: probabilities[top] < config.unsure_below,
         probabilities,
         top,
         runner_up,
         logits,
         ood_score,
         out_of_distribution,
-        unsure: probabilities[top] < config.unsure_below,
     })
 }
 
@@ -159,22 +159,18 @@ impl Answer {
     /// top classes and "unsure" change; the out-of-distribution verdict is the photo's.
     pub fn with_patient(mut self, config: &AnswerConfig, patient: &Patient) -> Self {
         let (probabilities, top, runner_up) = decide(config, &self.logits, patient);
+        self.unsure = probabilities[top] < config.unsure_below;
         self.probabilities = probabilities;
         self.top = top;
         self.runner_up = runner_up;
-        self.unsure = probabilities[top] < config.unsure_below;
         self
     }
 }
 
 /// Calibrated probabilities, the top class and the runner-up: the softmax of the logits over
 /// the temperature, plus the patient data's terms when the model has them.
-fn decide(
-    config: &AnswerConfig,
-    logits: &[f32; NUM_CLASSES],
-    patient: &Patient,
-) -> ([f32; NUM_CLASSES], usize, usize) {
-    let mut scaled = logits.map(|l| l / config.temperature);
+fn decide(config: &AnswerConfig, logits: &[f32], patient: &Patient) -> (Vec<f32>, usize, usize) {
+    let mut scaled: Vec<f32> = logits.iter().map(|l| l / config.temperature).collect();
     if let Some(tables) = &config.patient {
         for (s, t) in scaled.iter_mut().zip(tables.terms(patient)) {
             *s += t;
@@ -182,14 +178,15 @@ fn decide(
     }
     let probabilities = softmax(&scaled);
     let top = argmax(&probabilities);
-    (probabilities, top, argmax_except(&probabilities, top))
+    let runner_up = argmax_except(&probabilities, top);
+    (probabilities, top, runner_up)
 }
 
 /// The score of `method`; a model whose config asks for the density carries it (checked on
 /// load), so a missing one is a programming error.
 pub fn ood_score(
     method: OodMethod,
-    logits: &[f32; NUM_CLASSES],
+    logits: &[f32],
     features: &[f32],
     density: Option<&Mahalanobis>,
 ) -> f32 {
@@ -218,11 +215,11 @@ fn check_finite(values: &[f32]) -> Result<(), NonFinite> {
 }
 
 /// `exp(x) / Σ exp(x)`, stable for large logits.
-pub fn softmax<const N: usize>(logits: &[f32; N]) -> [f32; N] {
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp = logits.map(|l| (l - max).exp());
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
     let total: f32 = exp.iter().sum();
-    exp.map(|e| e / total)
+    exp.iter().map(|e| e / total).collect()
 }
 
 /// Index of the largest value (the first one on ties).
@@ -252,8 +249,8 @@ mod tests {
     #[test]
     fn temperature_softens_without_changing_the_top_class() {
         let logits = [2.0, 0.5, 0.0, -1.0, 1.0, 0.0, -3.0];
-        let sharp = answer(&plain(), logits, &[], None).unwrap();
-        let soft = answer(&plain().with_temperature(2.0), logits, &[], None).unwrap();
+        let sharp = answer(&plain(), logits.to_vec(), &[], None).unwrap();
+        let soft = answer(&plain().with_temperature(2.0), logits.to_vec(), &[], None).unwrap();
         assert_eq!((sharp.top, soft.top), (0, 0));
         assert_eq!((sharp.runner_up, soft.runner_up), (4, 4));
         assert!(soft.probabilities[0] < sharp.probabilities[0]);
@@ -267,18 +264,30 @@ mod tests {
     fn unsure_below_the_threshold() {
         let logits = [1.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0];
         let config = plain().with_unsure_below(0.5);
-        let a = answer(&config, logits, &[], None).unwrap();
+        let a = answer(&config, logits.to_vec(), &[], None).unwrap();
         assert!(a.unsure, "{a:?}");
         assert_eq!((a.top, a.runner_up), (0, 1));
-        let confident = answer(&config, [9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[], None).unwrap();
+        let confident = answer(
+            &config,
+            [9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0].to_vec(),
+            &[],
+            None,
+        )
+        .unwrap();
         assert!(!confident.unsure);
     }
 
     #[test]
     fn energy_flags_flat_logits() {
         let config = plain().with_ood(Some(OodConfig::new(OodMethod::Energy, [0, 0], -3.0)));
-        let confident = answer(&config, [8.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[], None).unwrap();
-        let flat = answer(&config, [0.0; 7], &[], None).unwrap();
+        let confident = answer(
+            &config,
+            [8.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0].to_vec(),
+            &[],
+            None,
+        )
+        .unwrap();
+        let flat = answer(&config, [0.0; 7].to_vec(), &[], None).unwrap();
         assert!(!confident.out_of_distribution && flat.out_of_distribution);
         assert!((flat.ood_score + 7f32.ln()).abs() < 1e-6);
     }
@@ -288,13 +297,13 @@ mod tests {
         let width = 2;
         let density = Mahalanobis::new(
             vec![1.0, 0.0, 0.0, 1.0],
-            vec![0.0; NUM_CLASSES * width],
-            [1.0; NUM_CLASSES],
+            vec![0.0; 7 * width],
+            vec![1.0; 7],
             width,
         );
         let config = plain().with_ood(Some(OodConfig::new(OodMethod::Mahalanobis, [0, 2], 4.0)));
-        let near = answer(&config, [0.0; 7], &[1.0, 1.0], Some(&density)).unwrap();
-        let far = answer(&config, [0.0; 7], &[3.0, 0.0], Some(&density)).unwrap();
+        let near = answer(&config, [0.0; 7].to_vec(), &[1.0, 1.0], Some(&density)).unwrap();
+        let far = answer(&config, [0.0; 7].to_vec(), &[3.0, 0.0], Some(&density)).unwrap();
         assert_eq!((near.ood_score, far.ood_score), (2.0, 9.0));
         assert!(!near.out_of_distribution && far.out_of_distribution);
     }
@@ -304,19 +313,19 @@ mod tests {
         let mut logits = [0.0; 7];
         logits[3] = f32::NAN;
         assert_eq!(
-            answer(&plain(), logits, &[], None).unwrap_err(),
+            answer(&plain(), logits.to_vec(), &[], None).unwrap_err(),
             NonFinite("NaN")
         );
         logits[3] = f32::INFINITY;
-        assert!(answer(&plain(), logits, &[], None).is_err());
-        assert!(answer(&plain(), [0.0; 7], &[f32::NAN], None).is_err());
+        assert!(answer(&plain(), logits.to_vec(), &[], None).is_err());
+        assert!(answer(&plain(), [0.0; 7].to_vec(), &[f32::NAN], None).is_err());
     }
 
     #[test]
     fn patient_data_moves_the_probabilities_but_not_the_ood_verdict() {
-        let rows = |n: usize, class: usize| -> Vec<[f32; NUM_CLASSES]> {
+        let rows = |n: usize, class: usize| -> Vec<Vec<f32>> {
             (0..n)
-                .map(|_| std::array::from_fn(|c| if c == class { 3.0 } else { 0.0 }))
+                .map(|_| (0..7).map(|c| if c == class { 3.0 } else { 0.0 }).collect())
                 .collect()
         };
         let tables = PatientConfig::new(1.0, vec![50.0], rows(2, 0), rows(2, 0), rows(14, 6));
@@ -325,7 +334,7 @@ mod tests {
             .with_patient(Some(tables))
             .with_ood(Some(OodConfig::new(OodMethod::Energy, [0, 0], -3.0)));
         let logits = [1.0, 0.0, 0.0, 0.0, 1.2, 0.0, 0.0];
-        let photo = answer(&config, logits, &[], None).unwrap();
+        let photo = answer(&config, logits.to_vec(), &[], None).unwrap();
         assert_eq!(photo.top, 4);
         assert_eq!(
             photo.clone().with_patient(&config, &Patient::UNKNOWN),

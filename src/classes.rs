@@ -1,7 +1,6 @@
-//! The seven HAM10000 diagnostic categories, in the order the network's outputs use.
-
-/// Number of classes the model predicts.
-pub const NUM_CLASSES: usize = 7;
+//! The seven HAM10000 diagnostic categories: the shipped model's classes, in the order of its
+//! outputs, and the descriptions shown for their codes. A model's own class list is in its
+//! `config.json` ([`crate::ModelConfig::classes`]); nothing else assumes there are seven.
 
 /// One diagnostic category of HAM10000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -16,7 +15,7 @@ pub struct Class {
 
 /// The classes in model output order (alphabetical by code, as in the original Keras project,
 /// so its published confusion matrix lines up with ours).
-pub const CLASSES: [Class; NUM_CLASSES] = [
+pub const CLASSES: [Class; 7] = [
     Class {
         code: "akiec",
         name: "Actinic keratoses / intraepithelial carcinoma",

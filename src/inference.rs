@@ -15,7 +15,7 @@ use crate::model::Outputs;
 use crate::model::density::Mahalanobis;
 use crate::preprocess::{self, PreprocessError};
 use crate::weights::{self, WeightsError};
-use crate::{ModelConfig, NUM_CLASSES, Network};
+use crate::{ModelConfig, Network};
 
 /// A photo as the caller has it.
 #[derive(Debug, Clone, Copy)]
@@ -54,14 +54,15 @@ pub enum InferenceError {
 pub struct ViewSums {
     /// How many views were summed.
     pub views: usize,
-    pub logits: [f32; NUM_CLASSES],
+    /// One per class of the model.
+    pub logits: Vec<f32>,
     pub features: Vec<f32>,
 }
 
 impl ViewSums {
     /// Add another part's sums (of other views of the same photo).
     pub fn add(&mut self, other: &ViewSums) -> Result<(), InferenceError> {
-        if other.features.len() != self.features.len() {
+        if other.features.len() != self.features.len() || other.logits.len() != self.logits.len() {
             return Err(InferenceError::Request(
                 "view sums of different models".into(),
             ));
@@ -79,34 +80,31 @@ impl ViewSums {
     }
 
     /// The mean logits and features over the summed views.
-    pub fn means(&self) -> ([f32; NUM_CLASSES], Vec<f32>) {
+    pub fn means(&self) -> (Vec<f32>, Vec<f32>) {
         let scale = 1.0 / self.views.max(1) as f32;
-        let logits = self.logits.map(|l| l * scale);
-        (logits, self.features.iter().map(|f| f * scale).collect())
+        let mean = |values: &[f32]| values.iter().map(|v| v * scale).collect();
+        (mean(&self.logits), mean(&self.features))
     }
 
     /// `[views, logits.., features..]`: one flat array for handing between workers.
     pub fn to_flat(&self) -> Vec<f32> {
-        let mut flat = Vec::with_capacity(1 + NUM_CLASSES + self.features.len());
+        let mut flat = Vec::with_capacity(1 + self.logits.len() + self.features.len());
         flat.push(self.views as f32);
         flat.extend_from_slice(&self.logits);
         flat.extend_from_slice(&self.features);
         flat
     }
 
-    /// The inverse of [`Self::to_flat`].
-    pub fn from_flat(flat: &[f32]) -> Result<Self, InferenceError> {
+    /// The inverse of [`Self::to_flat`], for a model of `classes` classes.
+    pub fn from_flat(flat: &[f32], classes: usize) -> Result<Self, InferenceError> {
         let bad = || InferenceError::Request(format!("{} numbers are not view sums", flat.len()));
-        if flat.len() <= 1 + NUM_CLASSES
-            || !(1.0..=8.0).contains(&flat[0])
-            || flat[0].fract() != 0.0
-        {
+        if flat.len() <= 1 + classes || !(1.0..=8.0).contains(&flat[0]) || flat[0].fract() != 0.0 {
             return Err(bad());
         }
         Ok(Self {
             views: flat[0] as usize,
-            logits: flat[1..=NUM_CLASSES].try_into().map_err(|_| bad())?,
-            features: flat[1 + NUM_CLASSES..].to_vec(),
+            logits: flat[1..=classes].to_vec(),
+            features: flat[1 + classes..].to_vec(),
         })
     }
 }
@@ -165,6 +163,11 @@ impl Classifier {
     /// The architecture and answer settings.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// How many classes the model answers with (`config.json`'s list).
+    pub fn classes(&self) -> usize {
+        self.config.classes.len()
     }
 
     /// The device the model runs on.
@@ -230,7 +233,7 @@ impl Classifier {
             let (outputs, count) = self.run(chunk, chunk.len() / input_len, range.clone())?;
             let logits = outputs.logits.try_into_data().map_err(backend)?;
             let features = outputs.features.try_into_data().map_err(backend)?;
-            sums.extend(split(logits, features, count)?);
+            sums.extend(split(logits, features, count, self.classes())?);
         }
         Ok(sums)
     }
@@ -244,7 +247,7 @@ impl Classifier {
         let (outputs, count) = self.run(input, 1, range)?;
         let logits = outputs.logits.into_data_async().await.map_err(backend)?;
         let features = outputs.features.into_data_async().await.map_err(backend)?;
-        let mut sums = split(logits, features, count)?;
+        let mut sums = split(logits, features, count, self.classes())?;
         Ok(sums.remove(0))
     }
 
@@ -277,11 +280,16 @@ impl Classifier {
     /// The answer from sums over all of this model's views.
     pub fn answer(&self, sums: &ViewSums) -> Result<Answer, InferenceError> {
         let views = self.config.preprocess.test_time_views;
-        if sums.views != views || sums.features.len() != self.config.feature_width() {
+        if sums.views != views
+            || sums.features.len() != self.config.feature_width()
+            || sums.logits.len() != self.classes()
+        {
             return Err(InferenceError::Request(format!(
-                "sums over {} views of {} features are not this model's {views} views of {}",
+                "sums over {} views of {} classes and {} features are not this model's {views} views of {} and {}",
                 sums.views,
+                sums.logits.len(),
                 sums.features.len(),
+                self.classes(),
                 self.config.feature_width()
             )));
         }
@@ -325,7 +333,7 @@ impl Classifier {
     }
 
     fn class_map(&self, input: &[f32], class: usize) -> Result<(Tensor<4>, usize), InferenceError> {
-        if class >= NUM_CLASSES {
+        if class >= self.classes() {
             return Err(InferenceError::Request(format!(
                 "there is no class {class}"
             )));
@@ -375,22 +383,23 @@ fn backend<E: std::fmt::Debug>(error: E) -> InferenceError {
     InferenceError::Backend(format!("cannot read the outputs: {error:?}"))
 }
 
-/// Per-image [`ViewSums`] from `[batch, NUM_CLASSES]` logits and `[batch, width]` features.
+/// Per-image [`ViewSums`] from `[batch, classes]` logits and `[batch, width]` features.
 fn split(
     logits: TensorData,
     features: TensorData,
     views: usize,
+    classes: usize,
 ) -> Result<Vec<ViewSums>, InferenceError> {
     let logits = logits.try_into_vec_as::<f32>().map_err(backend)?;
     let features = features.try_into_vec_as::<f32>().map_err(backend)?;
-    let batch = logits.len() / NUM_CLASSES;
+    let batch = logits.len() / classes.max(1);
     let width = features.len() / batch.max(1);
     Ok(logits
-        .chunks_exact(NUM_CLASSES)
+        .chunks_exact(classes.max(1))
         .zip(features.chunks_exact(width.max(1)))
         .map(|(l, f)| ViewSums {
             views,
-            logits: l.try_into().expect("NUM_CLASSES wide"),
+            logits: l.to_vec(),
             features: f.to_vec(),
         })
         .collect())
@@ -425,7 +434,7 @@ mod tests {
         let mut sums = ready_now(classifier.view_sums_async(&input, 0..4)).unwrap();
         let second = ready_now(classifier.view_sums_async(&input, 4..8)).unwrap();
         // Through the flat form the workers exchange.
-        sums.add(&ViewSums::from_flat(&second.to_flat()).unwrap())
+        sums.add(&ViewSums::from_flat(&second.to_flat(), 7).unwrap())
             .unwrap();
         let split = classifier.answer(&sums).unwrap();
         for (x, y) in whole.probabilities.iter().zip(&split.probabilities) {
@@ -444,15 +453,15 @@ mod tests {
 
     #[test]
     fn flat_sums_are_checked() {
-        assert!(ViewSums::from_flat(&[1.0; 5]).is_err());
-        assert!(ViewSums::from_flat(&[9.0; 20]).is_err());
-        assert!(ViewSums::from_flat(&[1.5; 20]).is_err());
+        assert!(ViewSums::from_flat(&[1.0; 5], 7).is_err());
+        assert!(ViewSums::from_flat(&[9.0; 20], 7).is_err());
+        assert!(ViewSums::from_flat(&[1.5; 20], 7).is_err());
         let sums = ViewSums {
             views: 2,
-            logits: [1.0; NUM_CLASSES],
+            logits: vec![1.0; 7],
             features: vec![0.5; 4],
         };
-        assert_eq!(ViewSums::from_flat(&sums.to_flat()).unwrap(), sums);
+        assert_eq!(ViewSums::from_flat(&sums.to_flat(), 7).unwrap(), sums);
     }
 
     /// The flex backend's read-back is ready at once: poll the future a single time.

@@ -22,7 +22,7 @@ pub mod web;
 pub mod weights;
 
 pub use answer::Answer;
-pub use classes::{CLASSES, Class, NUM_CLASSES};
+pub use classes::{CLASSES, Class};
 pub use inference::{Classifier, InferenceError, Photo, ViewSums};
 pub use model::{
     LesionNet, LesionNetConfig, ModelConfig, Network, NetworkConfig, PreprocessConfig,

@@ -12,8 +12,6 @@ use burn::config::Config;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::NUM_CLASSES;
-
 /// What a person may say about the patient; every field may be unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Patient {
@@ -221,11 +219,11 @@ pub struct PatientConfig {
     /// and at or above the edge before it.
     pub age_edges: Vec<f32>,
     /// `log p(age bin | class)`, one row per bin (`age_edges.len() + 1` rows).
-    pub age: Vec<[f32; NUM_CLASSES]>,
+    pub age: Vec<Vec<f32>>,
     /// `log p(sex | class)`, one row per [`SEXES`] entry.
-    pub sex: Vec<[f32; NUM_CLASSES]>,
+    pub sex: Vec<Vec<f32>>,
     /// `log p(site | class)`, one row per [`SITES`] entry.
-    pub site: Vec<[f32; NUM_CLASSES]>,
+    pub site: Vec<Vec<f32>>,
 }
 
 impl PatientConfig {
@@ -241,8 +239,9 @@ impl PatientConfig {
     }
 
     /// What the patient data adds to each class's calibrated log-probability.
-    pub fn terms(&self, patient: &Patient) -> [f32; NUM_CLASSES] {
-        let mut rows: Vec<&[f32; NUM_CLASSES]> = Vec::new();
+    pub fn terms(&self, patient: &Patient) -> Vec<f32> {
+        let classes = self.sex.first().map_or(0, Vec::len);
+        let mut rows: Vec<&[f32]> = Vec::new();
         if let Some(age) = patient.age {
             rows.push(&self.age[Self::age_bin(&self.age_edges, age)]);
         }
@@ -252,11 +251,14 @@ impl PatientConfig {
         if let Some(site) = patient.site {
             rows.push(&self.site[SITES.iter().position(|&s| s == site).expect("listed")]);
         }
-        std::array::from_fn(|c| self.weight * rows.iter().map(|r| r[c]).sum::<f32>())
+        (0..classes)
+            .map(|c| self.weight * rows.iter().map(|r| r[c]).sum::<f32>())
+            .collect()
     }
 
-    /// Whether the tables have the shapes [`Self::terms`] indexes and hold numbers.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Whether the tables have the shapes [`Self::terms`] indexes (one column per class of
+    /// `classes`) and hold numbers.
+    pub fn validate(&self, classes: usize) -> Result<(), String> {
         let shapes = [
             ("age", self.age.len(), self.age_edges.len() + 1),
             ("sex", self.sex.len(), SEXES.len()),
@@ -269,7 +271,14 @@ impl PatientConfig {
                 ));
             }
         }
-        let values = self.age.iter().chain(&self.sex).chain(&self.site).flatten();
+        let rows = || self.age.iter().chain(&self.sex).chain(&self.site);
+        if let Some(row) = rows().find(|r| r.len() != classes) {
+            return Err(format!(
+                "a patient table row has {} columns instead of one per class ({classes})",
+                row.len()
+            ));
+        }
+        let values = rows().flatten();
         if !self.weight.is_finite() || self.weight < 0.0 || values.clone().any(|v| !v.is_finite()) {
             return Err("the patient tables must hold finite numbers".into());
         }
@@ -284,9 +293,13 @@ impl PatientConfig {
 mod tests {
     use super::*;
 
-    fn table(rows: usize, class: usize, value: f32) -> Vec<[f32; NUM_CLASSES]> {
+    fn table(rows: usize, class: usize, value: f32) -> Vec<Vec<f32>> {
         (0..rows)
-            .map(|r| std::array::from_fn(|c| if r == 0 && c == class { value } else { 0.0 }))
+            .map(|r| {
+                (0..7)
+                    .map(|c| if r == 0 && c == class { value } else { 0.0 })
+                    .collect()
+            })
             .collect()
     }
 
@@ -334,7 +347,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_add_nothing() {
-        assert_eq!(config().terms(&Patient::UNKNOWN), [0.0; NUM_CLASSES]);
+        assert_eq!(config().terms(&Patient::UNKNOWN), vec![0.0; 7]);
     }
 
     #[test]
@@ -349,7 +362,7 @@ mod tests {
             age: Some(30.0),
             ..Patient::UNKNOWN
         };
-        assert_eq!(c.terms(&older), [0.0; NUM_CLASSES]);
+        assert_eq!(c.terms(&older), vec![0.0; 7]);
         let all = Patient {
             age: Some(10.0),
             sex: Some(Sex::Female),
@@ -367,14 +380,14 @@ mod tests {
 
     #[test]
     fn tables_of_the_wrong_shape_are_refused() {
-        assert_eq!(config().validate(), Ok(()));
+        assert_eq!(config().validate(7), Ok(()));
         let short = PatientConfig {
             site: table(3, 0, 0.0),
             ..config()
         };
         assert!(
             short
-                .validate()
+                .validate(7)
                 .unwrap_err()
                 .contains("site table has 3 rows instead of 14")
         );
@@ -382,6 +395,6 @@ mod tests {
             weight: f32::NAN,
             ..config()
         };
-        assert!(nan.validate().is_err());
+        assert!(nan.validate(7).is_err());
     }
 }

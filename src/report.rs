@@ -85,7 +85,7 @@ pub struct StartingWeights {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionOffsets {
     /// Added to each class's logit, in model order.
-    pub offsets: [f32; crate::NUM_CLASSES],
+    pub offsets: Vec<f32>,
     /// What the offsets maximise.
     pub objective: String,
     pub val_balanced_accuracy_before: f64,
@@ -139,7 +139,7 @@ pub struct OodCandidate {
     /// The share of dev pictures above the threshold that flags 5% of validation photos.
     pub dev_flagged: f64,
     /// The share of each class's validation photos above that threshold, in model order.
-    pub val_flagged_by_class: [f64; crate::NUM_CLASSES],
+    pub val_flagged_by_class: Vec<f64>,
 }
 
 /// The out-of-distribution set's figures.

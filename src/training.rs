@@ -9,6 +9,7 @@ use burn::config::Config;
 use std::path::PathBuf;
 
 use crate::model::lite0::Lite0Config;
+use crate::model::{ClassName, ham10000_classes};
 use crate::weights::Storage;
 use crate::{ModelConfig, NetworkConfig, PreprocessConfig};
 
@@ -111,6 +112,9 @@ pub struct TrainingConfig {
     /// (half the download of a large network).
     #[config(default = "Storage::F16")]
     pub storage: Storage,
+    /// The classes, in the order of the network's outputs: `None` is HAM10000's seven. A run
+    /// on other data sets it from the data (`--classes` fixes it beforehand).
+    pub classes: Option<Vec<ClassName>>,
     /// Start from these weights (a `best.bpk` of an earlier run) instead of random (or, for a
     /// pretrained architecture, ImageNet) ones: a second stage with a fresh learning-rate
     /// cycle.
@@ -120,7 +124,15 @@ pub struct TrainingConfig {
 impl TrainingConfig {
     /// The model this recipe trains, before its answer is fitted.
     pub fn model(&self) -> ModelConfig {
-        ModelConfig::new(self.network.clone(), self.preprocess.clone())
+        let classes = self.classes.clone().unwrap_or_else(ham10000_classes);
+        ModelConfig::new(self.network.clone(), self.preprocess.clone()).with_classes(classes)
+    }
+
+    /// The recipe for data of classes `classes`: HAM10000's seven stay `None`, as in every
+    /// recipe written before class lists could change.
+    pub fn for_classes(self, classes: &[ClassName]) -> Self {
+        let own = (classes != ham10000_classes().as_slice()).then(|| classes.to_vec());
+        self.with_classes(own)
     }
 
     /// Optimiser steps in one epoch (the last batch may be short).

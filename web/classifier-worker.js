@@ -135,7 +135,7 @@ async function load({ model: base, backend, shared }) {
 /** What the page needs to know about the loaded model. */
 function info() {
   const { classifier } = model;
-  return { backend: model.backend, classes: model.glue.classes(), cropShare: classifier.cropShare, checksum: classifier.checksum };
+  return { backend: model.backend, classes: classifier.classes(), cropShare: classifier.cropShare, checksum: classifier.checksum };
 }
 
 /** Load the model on `backend` (fetching its module unless `compiled` is given) and warm it up. */

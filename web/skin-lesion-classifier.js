@@ -126,7 +126,7 @@ export class Classifier {
     return this.#info.backend;
   }
 
-  /** The seven classes in model order: [{code, name, description}]. */
+  /** The model's classes in the order of its outputs: [{code, name, description}]. */
   get classes() {
     return this.#info.classes;
   }

@@ -43,9 +43,17 @@ fn ratio(num: usize, den: usize) -> f64 {
 }
 
 impl Metrics {
+    /// [`Self::from_confusion`] with the classes named by their index, for figures that need
+    /// no names (a search's objective, a bootstrap resample).
+    pub fn unnamed(matrix: ConfusionMatrix) -> Self {
+        let names: Vec<String> = (0..matrix.classes()).map(|c| c.to_string()).collect();
+        let codes: Vec<&str> = names.iter().map(String::as_str).collect();
+        Self::from_confusion(&codes, matrix, None)
+    }
+
     /// Derive every metric from a confusion matrix, and AUC from `macro_auc` when given.
-    pub fn from_confusion(
-        classes: &[&str],
+    pub fn from_confusion<S: AsRef<str>>(
+        classes: &[S],
         matrix: ConfusionMatrix,
         macro_auc: Option<f64>,
     ) -> Self {
@@ -72,7 +80,7 @@ impl Metrics {
             weighted_f1 += f1 * support as f64;
             hits += matrix.hits(c);
             per_class.insert(
-                code.to_string(),
+                code.as_ref().to_string(),
                 ClassMetrics {
                     precision,
                     recall,
@@ -83,7 +91,7 @@ impl Metrics {
         }
         let n = classes.len() as f64;
         Self {
-            classes: classes.iter().map(|c| c.to_string()).collect(),
+            classes: classes.iter().map(|c| c.as_ref().to_string()).collect(),
             confusion_matrix: matrix,
             per_class,
             accuracy: ratio(hits, total),
@@ -100,7 +108,11 @@ impl Metrics {
 
     /// Metrics of hard predictions plus AUC from the per-sample probabilities
     /// (`probabilities[i]` is sample i's distribution over `classes`).
-    pub fn from_predictions(classes: &[&str], truth: &[usize], probabilities: &[Vec<f32>]) -> Self {
+    pub fn from_predictions<S: AsRef<str>>(
+        classes: &[S],
+        truth: &[usize],
+        probabilities: &[Vec<f32>],
+    ) -> Self {
         assert_eq!(
             truth.len(),
             probabilities.len(),

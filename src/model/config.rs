@@ -14,8 +14,8 @@ use super::lite0::{self, Lite0Config};
 use super::net::LesionNetConfig;
 use super::network::Network;
 use super::views::VIEW_COUNTS;
+use crate::CLASSES;
 use crate::answer::AnswerConfig;
-use crate::{CLASSES, NUM_CLASSES};
 
 /// The `config.json` layout this code reads and writes; the checksum covers it.
 pub const CONFIG_FORMAT: u32 = 2;
@@ -102,7 +102,7 @@ impl NetworkConfig {
     /// feature density over `density_width` features when the answer uses one.
     pub fn init(&self, classes: usize, density_width: Option<usize>, device: &Device) -> Network {
         match self {
-            Self::LesionNet(c) => Network::LesionNet(c.init(density_width, device)),
+            Self::LesionNet(c) => Network::LesionNet(c.init(classes, density_width, device)),
             Self::Lite0(c) => Network::Lite0(c.init(classes, density_width, device)),
         }
     }
@@ -156,22 +156,88 @@ impl NetworkConfig {
     }
 }
 
-/// One class the model answers with: its code and the name shown to people.
+/// One class the model answers with: its code, the name shown to people and, optionally, one
+/// line on what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClassName {
     pub code: String,
     pub name: String,
+    /// Absent for HAM10000's codes, whose descriptions are built in ([`CLASSES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl ClassName {
+    /// A class named `name`, without a description of its own.
+    pub fn new(code: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            name: name.into(),
+            description: None,
+        }
+    }
+
+    /// Its own description, else HAM10000's for a HAM10000 code, else none.
+    pub fn described(&self) -> DescribedClass {
+        let known = crate::classes::class_index(&self.code).map(|i| CLASSES[i].description);
+        DescribedClass {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            description: self
+                .description
+                .clone()
+                .or(known.map(str::to_owned))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A class as the page shows it: `{code, name, description}` (the description may be empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DescribedClass {
+    pub code: String,
+    pub name: String,
+    pub description: String,
 }
 
 /// HAM10000's seven classes, in the order of the network's outputs.
 pub fn ham10000_classes() -> Vec<ClassName> {
     CLASSES
         .iter()
-        .map(|c| ClassName {
-            code: c.code.into(),
-            name: c.name.into(),
-        })
+        .map(|c| ClassName::new(c.code, c.name))
         .collect()
+}
+
+/// The most classes a model may have: a damaged or hostile `config.json` must not ask for a
+/// head of millions of outputs.
+pub const MAX_CLASSES: usize = 1000;
+
+/// Checks a class list: at least two classes, at most [`MAX_CLASSES`], unique non-empty codes
+/// of letters, digits, `_` and `-` (they name files and JSON keys), and names.
+pub fn validate_classes(classes: &[ClassName]) -> Result<(), String> {
+    if classes.len() < 2 || classes.len() > MAX_CLASSES {
+        return Err(format!(
+            "a model needs 2 to {MAX_CLASSES} classes, not {}",
+            classes.len()
+        ));
+    }
+    for (i, class) in classes.iter().enumerate() {
+        let code = &class.code;
+        let usable = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+        if code.is_empty() || code.len() > 64 || !code.chars().all(usable) {
+            return Err(format!(
+                "class code {code:?} must be 1 to 64 letters, digits, '_' or '-'"
+            ));
+        }
+        if class.name.trim().is_empty() {
+            return Err(format!("class {code:?} has no name"));
+        }
+        if classes[..i].iter().any(|c| &c.code == code) {
+            return Err(format!("class code {code:?} is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// A model folder's `config.json`.
@@ -193,7 +259,8 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// An unfitted model of `network` fed as `preprocess` says, with HAM10000's classes.
+    /// An unfitted model of `network` fed as `preprocess` says, with HAM10000's classes
+    /// ([`Self::with_classes`] gives it others).
     pub fn new(network: impl Into<NetworkConfig>, preprocess: PreprocessConfig) -> Self {
         Self {
             format: CONFIG_FORMAT,
@@ -203,6 +270,21 @@ impl ModelConfig {
             answer: None,
             checksum: None,
         }
+    }
+
+    pub fn with_classes(mut self, classes: Vec<ClassName>) -> Self {
+        self.classes = classes;
+        self
+    }
+
+    /// The classes with their descriptions, as the page and `predict` show them.
+    pub fn described_classes(&self) -> Vec<DescribedClass> {
+        self.classes.iter().map(ClassName::described).collect()
+    }
+
+    /// The class codes in the order of the network's outputs.
+    pub fn class_codes(&self) -> Vec<&str> {
+        self.classes.iter().map(|c| c.code.as_str()).collect()
     }
 
     pub fn with_answer(mut self, answer: Option<AnswerConfig>) -> Self {
@@ -280,17 +362,11 @@ impl ModelConfig {
                 self.format
             ));
         }
-        let codes: Vec<&str> = self.classes.iter().map(|c| c.code.as_str()).collect();
-        let expected: Vec<&str> = CLASSES.iter().map(|c| c.code).collect();
-        if codes != expected {
-            return Err(format!(
-                "classes {codes:?} are not the {NUM_CLASSES} this version answers with ({expected:?})"
-            ));
-        }
+        validate_classes(&self.classes)?;
         self.preprocess.validate()?;
         self.network.validate(self.preprocess.input_size)?;
         if let Some(answer) = &self.answer {
-            answer.validate(self.feature_width())?;
+            answer.validate(self.classes.len(), self.feature_width())?;
         }
         Ok(())
     }
@@ -338,13 +414,45 @@ mod tests {
     }
 
     #[test]
-    fn another_format_or_class_list_is_refused_with_a_reason() {
+    fn another_format_or_a_bad_class_list_is_refused_with_a_reason() {
         let mut old = model();
         old.format = 1;
         assert!(old.validate().unwrap_err().contains("format 1"));
-        let mut three = model();
-        three.classes.truncate(3);
-        assert!(three.validate().unwrap_err().contains("classes"));
+        let three = |codes: [&str; 3]| {
+            model().with_classes(codes.map(|c| ClassName::new(c, c.to_uppercase())).to_vec())
+        };
+        assert_eq!(three(["a", "b", "scc"]).validate(), Ok(()));
+        assert!(
+            three(["a", "b", "a"])
+                .validate()
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(
+            three(["a", "b", "x y"])
+                .validate()
+                .unwrap_err()
+                .contains("\"x y\"")
+        );
+        let mut one = model();
+        one.classes.truncate(1);
+        assert!(one.validate().unwrap_err().contains("2 to"));
+        let mut nameless = three(["a", "b", "c"]);
+        nameless.classes[2].name = " ".into();
+        assert!(nameless.validate().unwrap_err().contains("no name"));
+    }
+
+    #[test]
+    fn a_class_without_a_description_gets_ham10000s_when_the_code_is_one_of_its() {
+        let mut classes = vec![
+            ClassName::new("mel", "Melanoma"),
+            ClassName::new("scc", "SCC"),
+        ];
+        classes[1].description = Some("Squamous cell carcinoma.".into());
+        let shown = model().with_classes(classes).described_classes();
+        assert!(shown[0].description.contains("pigment cells"));
+        assert_eq!(shown[1].description, "Squamous cell carcinoma.");
+        assert_eq!(ClassName::new("x", "X").described().description, "");
     }
 
     #[test]

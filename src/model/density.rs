@@ -1,7 +1,7 @@
 //! How dense the training photos' features are around a new photo's: the out-of-distribution
 //! score.
 //!
-//! Why: the classifier answers one of seven classes for any picture, a cat's included, and its
+//! Why: the classifier answers one of its classes for any picture, a cat's included, and its
 //! top probability is as high on such pictures as on real dermatoscopy photos. The pooled
 //! features that feed the head say more: a picture unlike anything in training lands far from
 //! every class's mean. The distance used is Mahalanobis's under one covariance shared by the
@@ -15,26 +15,24 @@
 use burn::module::Param;
 use burn::prelude::*;
 
-use crate::NUM_CLASSES;
-
 /// The stored density: tensors, so they travel in `model.bpk` with the network.
 #[derive(Module, Debug)]
 pub struct FeatureDensity {
     /// `[width, width]`: rows map a feature vector to whitened coordinates.
     whitening: Param<Tensor<2>>,
-    /// `[NUM_CLASSES, width]`: each class's mean feature vector, whitened.
+    /// `[classes, width]`: each class's mean feature vector, whitened.
     centres: Param<Tensor<2>>,
-    /// `[NUM_CLASSES]`: each class's squared distance is divided by its scale.
+    /// `[classes]`: each class's squared distance is divided by its scale.
     scales: Param<Tensor<1>>,
 }
 
 impl FeatureDensity {
     /// Placeholders of the right shapes, for loading stored values into.
-    pub fn zeros(width: usize, device: &Device) -> Self {
+    pub fn zeros(classes: usize, width: usize, device: &Device) -> Self {
         Mahalanobis::new(
             vec![0.0; width * width],
-            vec![0.0; NUM_CLASSES * width],
-            [1.0; NUM_CLASSES],
+            vec![0.0; classes * width],
+            vec![1.0; classes],
             width,
         )
         .to_module(device)
@@ -45,9 +43,7 @@ impl FeatureDensity {
     pub fn to_scorer(&self) -> Mahalanobis {
         let values = |t: Tensor<1>| t.into_data().try_into_vec_as::<f32>().expect("f32 tensor");
         let [width, _] = self.whitening.val().dims();
-        let scales: [f32; NUM_CLASSES] = values(self.scales.val())
-            .try_into()
-            .expect("one scale per class");
+        let scales = values(self.scales.val());
         Mahalanobis {
             width,
             whitening: values(self.whitening.val().flatten(0, 1)),
@@ -63,20 +59,15 @@ pub struct Mahalanobis {
     width: usize,
     whitening: Vec<f32>,
     centres: Vec<f32>,
-    scales: [f32; NUM_CLASSES],
+    scales: Vec<f32>,
 }
 
 impl Mahalanobis {
-    /// From row-major `whitening` (`width` x `width`), whitened class means (`NUM_CLASSES` x
-    /// `width`) and the classes' scales.
-    pub fn new(
-        whitening: Vec<f32>,
-        centres: Vec<f32>,
-        scales: [f32; NUM_CLASSES],
-        width: usize,
-    ) -> Self {
+    /// From row-major `whitening` (`width` x `width`), whitened class means (one row of
+    /// `width` per class) and the classes' scales.
+    pub fn new(whitening: Vec<f32>, centres: Vec<f32>, scales: Vec<f32>, width: usize) -> Self {
         assert_eq!(whitening.len(), width * width, "whitening is width x width");
-        assert_eq!(centres.len(), NUM_CLASSES * width, "one centre per class");
+        assert_eq!(centres.len(), scales.len() * width, "one centre per class");
         Self {
             width,
             whitening,
@@ -90,13 +81,19 @@ impl Mahalanobis {
         self.width
     }
 
+    /// The classes it has a centre for.
+    pub fn classes(&self) -> usize {
+        self.scales.len()
+    }
+
     /// The same density with other scales.
-    pub fn with_scales(self, scales: [f32; NUM_CLASSES]) -> Self {
+    pub fn with_scales(self, scales: Vec<f32>) -> Self {
+        assert_eq!(scales.len(), self.scales.len(), "one scale per class");
         Self { scales, ..self }
     }
 
     /// `|W f - W μ_c|²` for every class.
-    pub fn distances(&self, features: &[f32]) -> [f64; NUM_CLASSES] {
+    pub fn distances(&self, features: &[f32]) -> Vec<f64> {
         assert_eq!(
             features.len(),
             self.width,
@@ -112,7 +109,7 @@ impl Mahalanobis {
                     .sum()
             })
             .collect();
-        let mut out = [0.0; NUM_CLASSES];
+        let mut out = vec![0.0; self.scales.len()];
         for (d, centre) in out.iter_mut().zip(self.centres.chunks_exact(self.width)) {
             *d = whitened
                 .iter()
@@ -139,10 +136,10 @@ impl Mahalanobis {
             let data = TensorData::new(values.to_vec(), [rows, self.width]);
             Param::from_tensor(Tensor::<2>::from_data(data, device)).set_require_grad(false)
         };
-        let scales = TensorData::new(self.scales.to_vec(), [NUM_CLASSES]);
+        let scales = TensorData::new(self.scales.clone(), [self.scales.len()]);
         FeatureDensity {
             whitening: matrix(&self.whitening, self.width),
-            centres: matrix(&self.centres, NUM_CLASSES),
+            centres: matrix(&self.centres, self.scales.len()),
             scales: Param::from_tensor(Tensor::<1>::from_data(scales, device))
                 .set_require_grad(false),
         }
@@ -153,15 +150,16 @@ impl Mahalanobis {
 mod tests {
     use super::*;
 
-    const ONES: [f32; NUM_CLASSES] = [1.0; NUM_CLASSES];
+    const CLASSES: usize = 7;
+    const ONES: [f32; CLASSES] = [1.0; CLASSES];
 
     #[test]
     fn the_identity_whitening_gives_the_squared_distance_to_the_nearest_centre() {
         let width = 2;
-        let mut centres = vec![100.0; NUM_CLASSES * width];
+        let mut centres = vec![100.0; CLASSES * width];
         centres[..2].copy_from_slice(&[1.0, 1.0]);
         centres[2..4].copy_from_slice(&[-3.0, 0.0]);
-        let scorer = Mahalanobis::new(vec![1.0, 0.0, 0.0, 1.0], centres, ONES, width);
+        let scorer = Mahalanobis::new(vec![1.0, 0.0, 0.0, 1.0], centres, ONES.to_vec(), width);
         assert!((scorer.score(&[1.0, 2.0]) - 1.0).abs() < 1e-6);
         assert!((scorer.score(&[-3.0, 0.5]) - 0.25).abs() < 1e-6);
     }
@@ -171,8 +169,8 @@ mod tests {
         let width = 2;
         let scorer = Mahalanobis::new(
             vec![2.0, 0.0, 0.0, 0.5],
-            vec![0.0; NUM_CLASSES * width],
-            ONES,
+            vec![0.0; CLASSES * width],
+            ONES.to_vec(),
             width,
         );
         // Whitened (2 * 1, 0.5 * 4) = (2, 2): 8.
@@ -182,12 +180,12 @@ mod tests {
     #[test]
     fn a_class_scale_divides_that_class_distance() {
         let width = 1;
-        let mut centres = vec![1000.0; NUM_CLASSES];
+        let mut centres = vec![1000.0; CLASSES];
         centres[0] = 0.0;
         centres[1] = 10.0;
         let mut scales = ONES;
         scales[1] = 4.0;
-        let scorer = Mahalanobis::new(vec![1.0], centres, scales, width);
+        let scorer = Mahalanobis::new(vec![1.0], centres, scales.to_vec(), width);
         // 6 is 36 from class 0 and 16 from class 1, which counts as 16 / 4 = 4.
         assert!((scorer.score(&[6.0]) - 4.0).abs() < 1e-6);
         assert_eq!(scorer.distances(&[6.0])[..2], [36.0, 16.0]);
@@ -197,9 +195,9 @@ mod tests {
     fn the_stored_tensors_give_back_the_same_scorer() {
         let width = 3;
         let whitening: Vec<f32> = (0..9).map(|i| i as f32 * 0.5 - 1.0).collect();
-        let centres: Vec<f32> = (0..NUM_CLASSES * width).map(|i| i as f32).collect();
+        let centres: Vec<f32> = (0..CLASSES * width).map(|i| i as f32).collect();
         let scales = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let scorer = Mahalanobis::new(whitening, centres, scales, width);
+        let scorer = Mahalanobis::new(whitening, centres, scales.to_vec(), width);
         assert_eq!(scorer.to_module(&Device::flex()).to_scorer(), scorer);
     }
 }

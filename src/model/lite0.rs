@@ -159,7 +159,7 @@ impl Lite0Config {
             bn1: norm(HEAD, device),
             dropout: DropoutConfig::new(self.dropout).init(),
             fc: LinearConfig::new(HEAD, classes).init(device),
-            density: density_width.map(|width| FeatureDensity::zeros(width, device)),
+            density: density_width.map(|width| FeatureDensity::zeros(classes, width, device)),
         }
     }
 

@@ -13,8 +13,8 @@ pub mod views;
 
 pub use block::ConvBlock;
 pub use config::{
-    CONFIG_FORMAT, ClassName, MAX_INPUT, MAX_RESIZE, ModelConfig, NetworkConfig, PreprocessConfig,
-    ham10000_classes,
+    CONFIG_FORMAT, ClassName, DescribedClass, MAX_CLASSES, MAX_INPUT, MAX_RESIZE, ModelConfig,
+    NetworkConfig, PreprocessConfig, ham10000_classes, validate_classes,
 };
 pub use head::Outputs;
 pub use net::{LesionNet, LesionNetConfig, limits};

@@ -8,7 +8,6 @@ use burn::prelude::*;
 use super::density::FeatureDensity;
 use super::head::{self, Outputs};
 use super::{ConvBlock, Stem};
-use crate::NUM_CLASSES;
 
 /// The from-scratch network's architecture ([`super::NetworkConfig::LesionNet`]); its defaults
 /// are the shipped recipe's.
@@ -43,9 +42,9 @@ pub mod limits {
 }
 
 impl LesionNetConfig {
-    /// Build the network with freshly initialised weights, with room for a feature density
-    /// over `density_width` features when the answer uses one.
-    pub fn init(&self, density_width: Option<usize>, device: &Device) -> LesionNet {
+    /// Build the network of `classes` outputs with freshly initialised weights, with room for
+    /// a feature density over `density_width` features when the answer uses one.
+    pub fn init(&self, classes: usize, density_width: Option<usize>, device: &Device) -> LesionNet {
         let mut blocks = Vec::with_capacity(self.stages);
         let stem = (self.stem > 1).then(|| Stem::new(self.base_width, self.stem, device));
         let mut channels = if stem.is_some() { self.base_width } else { 3 };
@@ -59,8 +58,8 @@ impl LesionNetConfig {
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
-            head: LinearConfig::new(channels, NUM_CLASSES).init(device),
-            density: density_width.map(|width| FeatureDensity::zeros(width, device)),
+            head: LinearConfig::new(channels, classes).init(device),
+            density: density_width.map(|width| FeatureDensity::zeros(classes, width, device)),
         }
     }
 
@@ -132,7 +131,7 @@ pub struct LesionNet {
 }
 
 impl LesionNet {
-    /// Normalised images `[batch, 3, size, size]` to class logits `[batch, NUM_CLASSES]`
+    /// Normalised images `[batch, 3, size, size]` to class logits `[batch, classes]`
     /// (what training optimises: dropout is active on an autodiff device).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.head
@@ -183,7 +182,7 @@ impl LesionNet {
         head::outputs(self.stage_means(images), &self.dropout, &self.head)
     }
 
-    /// The head's weights `[NUM_CLASSES, channels]` and biases: a class's activation map is
+    /// The head's weights `[classes, channels]` and biases: a class's activation map is
     /// its weights applied to [`Self::maps`] at each position.
     pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
         head::weights(&self.head)
@@ -211,6 +210,8 @@ impl LesionNet {
 mod tests {
     use super::*;
 
+    const CLASSES: usize = 7;
+
     /// A narrow network, run on 32-pixel inputs.
     fn small() -> LesionNetConfig {
         LesionNetConfig::new().with_base_width(4)
@@ -231,10 +232,10 @@ mod tests {
     fn the_default_network_has_one_logit_per_class() {
         let device = Device::flex();
         let config = LesionNetConfig::new();
-        let net = config.init(None, &device);
+        let net = config.init(CLASSES, None, &device);
         let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         let out = net.outputs(x);
-        assert_eq!(out.logits.dims(), [2, NUM_CLASSES]);
+        assert_eq!(out.logits.dims(), [2, CLASSES]);
         assert_eq!(
             out.features.dims(),
             [2, super::super::NetworkConfig::from(config).feature_width()]
@@ -246,11 +247,11 @@ mod tests {
     fn the_stem_shrinks_the_input_before_the_stages() {
         let device = Device::flex();
         let config = small().with_stem(2);
-        let net = config.init(None, &device);
+        let net = config.init(CLASSES, None, &device);
         let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         // 64 / 2 (stem) = 32; the last of 4 stages sees 4x4 before its pooling.
         assert_eq!(net.maps(x.clone()).dims(), [2, 32, 4, 4]);
-        assert_eq!(net.forward(x).dims(), [2, NUM_CLASSES]);
+        assert_eq!(net.forward(x).dims(), [2, CLASSES]);
         // 5 stages leave 1x1, a sixth would leave nothing.
         assert!(config.clone().with_stages(5).validate(64).is_ok());
         assert!(config.with_stages(6).validate(64).is_err());
@@ -259,13 +260,13 @@ mod tests {
     #[test]
     fn class_offsets_shift_the_logits() {
         let device = Device::flex();
-        let net = small().init(None, &device);
+        let net = small().init(CLASSES, None, &device);
         let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let before = values(net.outputs(x.clone()).logits);
         let offsets = [0.0, 1.5, 0.0, 0.0, -2.0, 0.0, 0.25];
         let after = values(net.with_class_offsets(&offsets).outputs(x).logits);
         for (i, (a, b)) in after.iter().zip(&before).enumerate() {
-            assert!((a - b - offsets[i % NUM_CLASSES]).abs() < 1e-5);
+            assert!((a - b - offsets[i % CLASSES]).abs() < 1e-5);
         }
     }
 
@@ -274,7 +275,7 @@ mod tests {
         let device = Device::flex();
         let config = small().with_stem(2);
         device.seed(11);
-        let net = super::super::Network::LesionNet(config.init(None, &device));
+        let net = super::super::Network::LesionNet(config.init(CLASSES, None, &device));
         // A ramp from left to right, brighter in the top-left corner: the turn moves both.
         let values_: Vec<f32> = (0..2 * 3 * 32 * 32)
             .map(|i| {
@@ -300,7 +301,7 @@ mod tests {
     #[test]
     fn view_sums_add_up_across_ranges() {
         let device = Device::flex();
-        let net = super::super::Network::LesionNet(small().init(None, &device));
+        let net = super::super::Network::LesionNet(small().init(CLASSES, None, &device));
         let x = Tensor::<4>::random([3, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let whole = net.view_sums(x.clone(), 0..8);
         let (a, b) = (net.view_sums(x.clone(), 0..3), net.view_sums(x, 3..8));

@@ -10,7 +10,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend};
 use super::error::WebError;
-use crate::{Answer, CLASSES, Classifier, NUM_CLASSES, Photo, ViewSums};
+use crate::{Answer, Classifier, Photo, ViewSums};
 
 /// A loaded, warmed-up model on one backend.
 #[wasm_bindgen]
@@ -24,20 +24,22 @@ pub struct WebClassifier {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsAnswer {
-    probabilities: [f32; NUM_CLASSES],
-    top: &'static str,
-    runner_up: &'static str,
+    probabilities: Vec<f32>,
+    top: String,
+    runner_up: String,
     ood_score: f32,
     out_of_distribution: bool,
     unsure: bool,
 }
 
-impl From<Answer> for JsAnswer {
-    fn from(a: Answer) -> Self {
+impl JsAnswer {
+    /// `a` with its classes named by `classifier`'s codes.
+    fn new(a: Answer, classifier: &Classifier) -> Self {
+        let code = |i: usize| classifier.config().classes[i].code.clone();
         Self {
+            top: code(a.top),
+            runner_up: code(a.runner_up),
             probabilities: a.probabilities,
-            top: CLASSES[a.top].code,
-            runner_up: CLASSES[a.runner_up].code,
             ood_score: a.ood_score,
             out_of_distribution: a.out_of_distribution,
             unsure: a.unsure,
@@ -122,13 +124,16 @@ impl WebClassifier {
     /// The answer from view sums that together cover every view once, laid end to end:
     /// `{probabilities, top, runnerUp, oodScore, outOfDistribution, unsure}`.
     pub fn answer(&self, sums: &[f32]) -> Result<JsValue, JsValue> {
-        let part = 1 + NUM_CLASSES + self.inner.config().feature_width();
+        let classes = self.inner.classes();
+        let part = 1 + classes + self.inner.config().feature_width();
         if sums.is_empty() || !sums.len().is_multiple_of(part) {
             return Err(
                 WebError::Input(format!("{} numbers are not whole view sums", sums.len())).into(),
             );
         }
-        let mut parts = sums.chunks_exact(part).map(ViewSums::from_flat);
+        let mut parts = sums
+            .chunks_exact(part)
+            .map(|p| ViewSums::from_flat(p, classes));
         let mut total = parts
             .next()
             .expect("at least one part")
@@ -139,7 +144,7 @@ impl WebClassifier {
                 .map_err(WebError::from)?;
         }
         let answer = self.inner.answer(&total).map_err(WebError::from)?;
-        to_js(&JsAnswer::from(answer))
+        to_js(&JsAnswer::new(answer, &self.inner))
     }
 
     /// Where the network looked for class `code` in a prepared input: resolves to a
@@ -147,7 +152,11 @@ impl WebClassifier {
     pub fn saliency(&self, input: Vec<f32>, code: String) -> Promise {
         let classifier = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let class = crate::classes::class_index(&code)
+            let class = classifier
+                .config()
+                .classes
+                .iter()
+                .position(|c| c.code == code)
                 .ok_or_else(|| WebError::Input(format!("no class {code:?}")))?;
             let map = classifier
                 .saliency_async(&input, class)
@@ -155,6 +164,12 @@ impl WebClassifier {
                 .map_err(WebError::from)?;
             Ok(Float32Array::from(&map[..]).into())
         })
+    }
+
+    /// The model's classes in the order of its outputs (`config.json`'s list):
+    /// `[{code, name, description}]`.
+    pub fn classes(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.config().described_classes())
     }
 
     /// The checksum that ties this model's config to its weights: which model this is.
@@ -200,10 +215,4 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = trapForTests)]
 pub fn trap_for_tests() {
     core::arch::wasm32::unreachable()
-}
-
-/// The seven classes in model order: `[{code, name, description}]`.
-#[wasm_bindgen]
-pub fn classes() -> Result<JsValue, JsValue> {
-    to_js(&CLASSES)
 }

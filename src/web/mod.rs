@@ -11,7 +11,7 @@ mod classifier;
 mod error;
 
 pub use backend::Backend;
-pub use classifier::{WebClassifier, classes, trap_for_tests};
+pub use classifier::{WebClassifier, trap_for_tests};
 pub use error::WebError;
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ fn training_and_inference_forward_paths_agree_on_photos() {
     let values = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();
     let trained = values(classifier.model().forward(x.clone()));
     let inferred = values(classifier.model().outputs(x).logits);
-    assert_eq!(trained.len(), photos.len() * crate::NUM_CLASSES);
+    assert_eq!(trained.len(), photos.len() * crate::CLASSES.len());
     let worst = trained
         .iter()
         .zip(&inferred)

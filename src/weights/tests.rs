@@ -22,11 +22,7 @@ fn input(config: &ModelConfig, batch: usize) -> Vec<f32> {
         .collect()
 }
 
-fn probabilities(
-    classifier: &Classifier,
-    x: &[f32],
-    batch: usize,
-) -> Vec<[f32; crate::NUM_CLASSES]> {
+fn probabilities(classifier: &Classifier, x: &[f32], batch: usize) -> Vec<Vec<f32>> {
     classifier
         .classify_batch(x, batch)
         .unwrap()
@@ -178,7 +174,7 @@ fn patient_tables_round_trip() {
     use crate::patient::{PatientConfig, SITES};
     let plain = small().with_answer(Some(AnswerConfig::new().with_temperature(1.5)));
     assert_eq!(config_from_json(&config_to_json(&plain)).unwrap(), plain);
-    let rows = |n: usize| vec![[-1.0; crate::NUM_CLASSES]; n];
+    let rows = |n: usize| vec![vec![-1.0; 7]; n];
     let tables = PatientConfig::new(0.5, vec![40.0], rows(2), rows(2), rows(SITES.len()));
     let with = small().with_answer(Some(AnswerConfig::new().with_patient(Some(tables))));
     let json = config_to_json(&with);

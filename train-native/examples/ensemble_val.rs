@@ -12,14 +12,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use skin_lesion::{Classifier, NUM_CLASSES, TrainingConfig, weights};
+use skin_lesion::{Classifier, TrainingConfig, weights};
 use train_native::checkpoint::{self, State};
 use train_native::cli::PathArgs;
 use train_native::data::corrupt::WARM_CAST;
 use train_native::score::{self, Images};
 use train_native::{offsets, robustness};
 
-type Rows = Vec<[f32; NUM_CLASSES]>;
+type Rows = Vec<Vec<f32>>;
 
 /// One run's log probabilities on the validation photos, as they are and under the warm cast.
 struct Member {
@@ -66,7 +66,9 @@ fn main() -> Result<()> {
         let classifier = Classifier::new(model, config.clone(), Device::flex());
         let clean = score::score(&classifier, &images)?.answers;
         let warm = robustness::answers_under(&classifier, &photos, &WARM_CAST)?;
-        let log = |a: &skin_lesion::Answer| a.probabilities.map(|p| p.max(1e-12).ln());
+        let log = |a: &skin_lesion::Answer| -> Vec<f32> {
+            a.probabilities.iter().map(|p| p.max(1e-12).ln()).collect()
+        };
         members.push(Member {
             name: dir
                 .file_name()
@@ -112,10 +114,13 @@ fn subsets(n: usize) -> Vec<Vec<usize>> {
 fn mean(rows: &[&Rows]) -> Rows {
     (0..rows[0].len())
         .map(|i| {
-            std::array::from_fn(|c| {
-                let p: f32 = rows.iter().map(|r| r[i][c].exp()).sum::<f32>() / rows.len() as f32;
-                p.max(1e-12).ln()
-            })
+            (0..rows[0][i].len())
+                .map(|c| {
+                    let p: f32 =
+                        rows.iter().map(|r| r[i][c].exp()).sum::<f32>() / rows.len() as f32;
+                    p.max(1e-12).ln()
+                })
+                .collect()
         })
         .collect()
 }

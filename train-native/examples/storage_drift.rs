@@ -76,7 +76,7 @@ fn main() -> Result<()> {
             .flat_map(|(a, b)| {
                 a.probabilities
                     .iter()
-                    .zip(b.probabilities)
+                    .zip(&b.probabilities)
                     .map(|(x, y)| (x - y).abs())
             })
             .fold(0.0f32, f32::max);

@@ -7,6 +7,8 @@
 //! `OUT_DIR/nan-model/` holds the shipped model with every weight set to NaN, its config signed
 //! for them: the page must report an error, never "NaN% confidence". `OUT_DIR/other-model/` is
 //! the shipped model under another checksum: a new version for the offline cache's tests.
+//! `OUT_DIR/three-class-model/` is a small untrained network of three classes of its own: the
+//! widget must show that model's classes, not HAM10000's.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -76,7 +78,8 @@ fn main() -> Result<()> {
         encode(&DynamicImage::ImageRgb8(huge), ImageFormat::Png),
     )?;
     nan_model(&out.join("nan-model"))?;
-    other_model(&out.join("other-model"))
+    other_model(&out.join("other-model"))?;
+    three_class_model(&out.join("three-class-model"))
 }
 
 /// Sets every float parameter to NaN.
@@ -96,13 +99,7 @@ fn nan_model(out: &Path) -> Result<()> {
     let config = weights::config_for(&json, &bytes)?.with_checksum(None);
     let model = weights::from_bytes(&config, &bytes, &Device::flex())?.map(&mut Poison);
     let poisoned = weights::to_bytes(model)?;
-    std::fs::create_dir_all(out)?;
-    write(out, WEIGHTS_FILE, poisoned.clone())?;
-    write(
-        out,
-        CONFIG_FILE,
-        weights::config_to_json(&weights::signed(&config, &poisoned)).into_bytes(),
-    )
+    write_model(out, &config, poisoned)
 }
 
 /// The shipped weights with another config (a slightly higher "unsure" threshold), signed:
@@ -115,13 +112,38 @@ fn other_model(out: &Path) -> Result<()> {
     if let Some(answer) = config.answer.as_mut() {
         answer.unsure_below = (answer.unsure_below + 0.01).min(1.0);
     }
+    write_model(out, &config, bytes)
+}
+
+/// A small from-scratch network (random weights, seed 7) answering with three classes, one of
+/// them described in its config; signed, without fitted answer settings.
+fn three_class_model(out: &Path) -> Result<()> {
+    use skin_lesion::model::{ClassName, LesionNetConfig, ModelConfig, PreprocessConfig};
+    let mut seb = ClassName::new("seb", "Seborrhoeic keratosis");
+    seb.description = Some("A harmless warty growth of older skin.".into());
+    let classes = vec![
+        ClassName::new("scc", "Squamous cell carcinoma"),
+        ClassName::new("ak", "Actinic keratosis"),
+        seb,
+    ];
+    let preprocess = PreprocessConfig::new()
+        .with_input_size(32)
+        .with_resize_size(36)
+        .with_test_time_views(2);
+    let network = LesionNetConfig::new().with_base_width(4).with_stages(2);
+    let config = ModelConfig::new(network, preprocess).with_classes(classes);
+    let device = Device::flex();
+    device.seed(7);
+    let bytes = weights::to_shipped_bytes(&config, config.init(&device), Default::default())?;
+    write_model(out, &config, bytes)
+}
+
+/// `weights` and `config` signed for them, as a model folder `out`.
+fn write_model(out: &Path, config: &skin_lesion::ModelConfig, weights: Vec<u8>) -> Result<()> {
     std::fs::create_dir_all(out)?;
-    write(out, WEIGHTS_FILE, bytes.clone())?;
-    write(
-        out,
-        CONFIG_FILE,
-        weights::config_to_json(&weights::signed(&config, &bytes)).into_bytes(),
-    )
+    let signed = weights::config_to_json(&weights::signed(config, &weights));
+    write(out, CONFIG_FILE, signed.into_bytes())?;
+    write(out, WEIGHTS_FILE, weights)
 }
 
 fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<()> {

@@ -192,6 +192,10 @@ pub struct RecipeArgs {
     /// time, read from the `state.json` beside the file, are carried into the report.
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,
+    /// The classes and their order, as codes (`--classes mel,nv,bkl`): a HAM10000 `dx` or a
+    /// class folder's name. Without it, the data set's own labels make the list.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub classes: Option<Vec<String>>,
     /// Side of the network input in pixels.
     #[arg(long)]
     pub input_size: Option<usize>,
@@ -352,6 +356,15 @@ impl RecipeArgs {
         override_network(self, &mut config)?;
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
+        if let Some(codes) = &self.classes {
+            let classes: Vec<_> = codes
+                .iter()
+                .map(|c| crate::data::classes::named(c.trim()))
+                .collect();
+            skin_lesion::model::validate_classes(&classes)
+                .map_err(|e| anyhow::anyhow!("--classes: {e}"))?;
+            config.classes = Some(classes);
+        }
         Ok(config)
     }
 }
@@ -534,7 +547,7 @@ mod tests {
         // Set after the overrides, since they are options rather than values.
         let mut flagged: Vec<String> = OVERRIDDEN.iter().map(|p| p.replace(' ', "")).collect();
         flagged.extend(NETWORK_OVERRIDDEN.iter().map(|p| p.to_string()));
-        flagged.extend(["split.limit".to_string(), "init".to_string()]);
+        flagged.extend(["split.limit", "init", "classes"].map(String::from));
         fields.sort();
         fields.dedup();
         flagged.sort();

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use skin_lesion::ModelConfig;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::preprocess::{MEAN, STD};
 use skin_lesion::report::{DecisionOffsets, ModelCard, Normalization, Report, Sections};
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
-use skin_lesion::{ModelConfig, classes::class_codes};
 
 use crate::checkpoint::State;
 use crate::data::Prepared;
@@ -156,7 +156,7 @@ pub fn plot_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
         ),
         (
             CONFUSION_FILE.into(),
-            plots::confusion_matrix(&report.metrics, &class_codes())?.into_bytes(),
+            plots::confusion_matrix(&report.metrics, &report.metrics.classes)?.into_bytes(),
         ),
         (
             RELIABILITY_FILE.into(),

@@ -6,16 +6,21 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skin_lesion::NUM_CLASSES;
-use skin_lesion::classes::class_codes;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::Intervals;
 
 /// Resamples drawn.
 pub const RESAMPLES: usize = 1000;
 
-/// Intervals for predictions `predicted` of photos with classes `labels` and lesions `lesions`.
-pub fn bootstrap(predicted: &[usize], labels: &[usize], lesions: &[&str], seed: u64) -> Intervals {
+/// Intervals for predictions `predicted` of photos with classes `labels` (of `classes`) and
+/// lesions `lesions`.
+pub fn bootstrap(
+    classes: usize,
+    predicted: &[usize],
+    labels: &[usize],
+    lesions: &[&str],
+    seed: u64,
+) -> Intervals {
     let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
     for (i, lesion) in lesions.iter().enumerate() {
         groups.entry(lesion).or_default().push(i);
@@ -24,13 +29,13 @@ pub fn bootstrap(predicted: &[usize], labels: &[usize], lesions: &[&str], seed: 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut balanced, mut f1) = (Vec::with_capacity(RESAMPLES), Vec::with_capacity(RESAMPLES));
     for _ in 0..RESAMPLES {
-        let mut matrix = ConfusionMatrix::new(NUM_CLASSES);
+        let mut matrix = ConfusionMatrix::new(classes);
         for _ in 0..groups.len() {
             for &i in &groups[rng.random_range(0..groups.len())] {
                 matrix.add(labels[i], predicted[i]);
             }
         }
-        let m = Metrics::from_confusion(&class_codes(), matrix, None);
+        let m = Metrics::unnamed(matrix);
         balanced.push(m.balanced_accuracy);
         f1.push(m.macro_f1);
     }
@@ -56,6 +61,8 @@ fn percentiles(values: &mut [f64]) -> [f64; 2] {
 mod tests {
     use super::*;
 
+    const NUM_CLASSES: usize = 7;
+
     #[test]
     fn the_interval_holds_the_figure_and_narrows_with_more_lesions() {
         // Right 80% of the time, one photo per lesion, then the same with 10x the lesions.
@@ -72,7 +79,7 @@ mod tests {
         let width = |n: usize| {
             let (p, l, lesions) = make(n);
             let refs: Vec<&str> = lesions.iter().map(String::as_str).collect();
-            let i = bootstrap(&p, &l, &refs, 1);
+            let i = bootstrap(NUM_CLASSES, &p, &l, &refs, 1);
             assert!(
                 i.balanced_accuracy[0] < 0.8 && 0.8 < i.balanced_accuracy[1],
                 "{i:?}"
@@ -97,10 +104,10 @@ mod tests {
             .collect();
         let lesions: Vec<String> = (0..200).map(|i| format!("L{}", i / 10)).collect();
         let refs: Vec<&str> = lesions.iter().map(String::as_str).collect();
-        let grouped = bootstrap(&predicted, &labels, &refs, 3);
+        let grouped = bootstrap(NUM_CLASSES, &predicted, &labels, &refs, 3);
         let alone: Vec<String> = (0..200).map(|i| format!("P{i}")).collect();
         let refs: Vec<&str> = alone.iter().map(String::as_str).collect();
-        let independent = bootstrap(&predicted, &labels, &refs, 3);
+        let independent = bootstrap(NUM_CLASSES, &predicted, &labels, &refs, 3);
         let w = |i: &Intervals| i.balanced_accuracy[1] - i.balanced_accuracy[0];
         assert!(
             w(&grouped) > 2.0 * w(&independent),

@@ -18,9 +18,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use skin_lesion::Answer;
-use skin_lesion::NUM_CLASSES;
 use skin_lesion::answer::argmax;
-use skin_lesion::classes::class_codes;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::CrossFit;
 
@@ -35,7 +33,7 @@ pub const OBJECTIVE: &str = "mean of validation balanced accuracy and macro F1";
 
 /// Offsets fitted within the range cross-fitting chose.
 pub struct Fitted {
-    pub offsets: [f32; NUM_CLASSES],
+    pub offsets: Vec<f32>,
     pub limit: f32,
     pub cross_fit: Vec<CrossFit>,
 }
@@ -43,7 +41,7 @@ pub struct Fitted {
 /// Fit offsets to validation `answers` (their logits) within the range that cross-fitting on
 /// halves of them prefers.
 pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
-    let logits: Vec<[f32; NUM_CLASSES]> = answers.iter().map(|a| a.logits).collect();
+    let logits: Vec<Vec<f32>> = answers.iter().map(|a| a.logits.clone()).collect();
     let fitted = fit_logits(&logits, labels, seed);
     let scores: Vec<String> = fitted
         .cross_fit
@@ -63,7 +61,7 @@ pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
 }
 
 /// [`fit`] on the logits (or log probabilities) themselves, quietly.
-pub fn fit_logits(logits: &[[f32; NUM_CLASSES]], labels: &[usize], seed: u64) -> Fitted {
+pub fn fit_logits(logits: &[Vec<f32>], labels: &[usize], seed: u64) -> Fitted {
     let (limit, cross_fit) = choose_limit(logits, labels, seed);
     Fitted {
         offsets: fit_within(logits, labels, limit),
@@ -79,34 +77,34 @@ pub fn objective(m: &Metrics) -> f64 {
 
 /// Metrics of hard predictions `argmax(logits + offsets)` (the logits of a photo, or its log
 /// probabilities: they differ by a constant per photo, which no argmax sees).
-pub fn metrics_with(
-    logits: &[[f32; NUM_CLASSES]],
-    labels: &[usize],
-    offsets: &[f32; NUM_CLASSES],
-) -> Metrics {
-    let mut matrix = ConfusionMatrix::new(NUM_CLASSES);
+pub fn metrics_with(logits: &[Vec<f32>], labels: &[usize], offsets: &[f32]) -> Metrics {
+    let mut matrix = ConfusionMatrix::new(offsets.len());
     for (row, &t) in logits.iter().zip(labels) {
-        let shifted: [f32; NUM_CLASSES] = std::array::from_fn(|c| row[c] + offsets[c]);
-        matrix.add(t, argmax(&shifted));
+        matrix.add(t, argmax(&shifted(row, offsets)));
     }
-    Metrics::from_confusion(&class_codes(), matrix, None)
+    Metrics::unnamed(matrix)
+}
+
+fn shifted(row: &[f32], offsets: &[f32]) -> Vec<f32> {
+    row.iter().zip(offsets).map(|(l, o)| l + o).collect()
+}
+
+/// The number of classes of a set of logit rows.
+fn width(logits: &[Vec<f32>]) -> usize {
+    logits.first().map_or(0, Vec::len)
 }
 
 /// Offsets in [-limit, limit] (steps of 0.1) maximising [`objective`]. A change must gain at
 /// least 0.001 to be taken, so offsets stay at zero unless they help.
-pub fn fit_within(
-    logits: &[[f32; NUM_CLASSES]],
-    labels: &[usize],
-    limit: f32,
-) -> [f32; NUM_CLASSES] {
+pub fn fit_within(logits: &[Vec<f32>], labels: &[usize], limit: f32) -> Vec<f32> {
     let steps = (limit * 10.0).round() as i32;
-    let mut offsets = [0.0f32; NUM_CLASSES];
+    let mut offsets = vec![0.0f32; width(logits)];
     let mut best = objective(&metrics_with(logits, labels, &offsets));
     for _sweep in 0..4 {
         let mut changed = false;
-        for c in 0..NUM_CLASSES {
+        for c in 0..offsets.len() {
             for step in -steps..=steps {
-                let mut trial = offsets;
+                let mut trial = offsets.clone();
                 trial[c] = step as f32 / 10.0;
                 let score = objective(&metrics_with(logits, labels, &trial));
                 if score > best + 1e-3 {
@@ -130,17 +128,13 @@ pub fn fit_within(
 /// each half holds about half of every rare class), offsets are fitted on one half and applied
 /// to the other, both ways round; the objective is computed on the pooled out-of-half
 /// predictions and averaged over the halvings. The best range wins; ties go to the narrower.
-pub fn choose_limit(
-    logits: &[[f32; NUM_CLASSES]],
-    labels: &[usize],
-    seed: u64,
-) -> (f32, Vec<CrossFit>) {
+pub fn choose_limit(logits: &[Vec<f32>], labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
     let mut totals = [0.0f64; LIMITS.len()];
     for repeat in 0..REPEATS {
         let halves = halve(labels, seed.wrapping_add(repeat));
         let part = |half: &[usize]| {
             (
-                half.iter().map(|&i| logits[i]).collect::<Vec<_>>(),
+                half.iter().map(|&i| logits[i].clone()).collect::<Vec<_>>(),
                 half.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
             )
         };
@@ -148,16 +142,14 @@ pub fn choose_limit(
         for (total, &limit) in totals.iter_mut().zip(&LIMITS) {
             let (on_b, on_a) = (fit_within(&a.0, &a.1, limit), fit_within(&b.0, &b.1, limit));
             // Pool the out-of-half predictions: b's photos with a's offsets, and the reverse.
-            let shifted: Vec<[f32; NUM_CLASSES]> =
+            let pooled: Vec<Vec<f32>> =
                 b.0.iter()
-                    .map(|lp| std::array::from_fn(|c| lp[c] + on_b[c]))
-                    .chain(
-                        a.0.iter()
-                            .map(|lp| std::array::from_fn(|c| lp[c] + on_a[c])),
-                    )
+                    .map(|lp| shifted(lp, &on_b))
+                    .chain(a.0.iter().map(|lp| shifted(lp, &on_a)))
                     .collect();
             let pooled_labels: Vec<usize> = b.1.iter().chain(&a.1).copied().collect();
-            *total += objective(&metrics_with(&shifted, &pooled_labels, &[0.0; NUM_CLASSES]));
+            let none = vec![0.0; width(logits)];
+            *total += objective(&metrics_with(&pooled, &pooled_labels, &none));
         }
     }
     let scores: Vec<CrossFit> = LIMITS
@@ -182,7 +174,8 @@ pub fn choose_limit(
 fn halve(labels: &[usize], seed: u64) -> [Vec<usize>; 2] {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut halves = [Vec::new(), Vec::new()];
-    for class in 0..NUM_CLASSES {
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    for class in 0..classes {
         let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
         members.shuffle(&mut rng);
         // Alternate which half gets a class's odd photo out, so the halves stay the same size.
@@ -198,11 +191,13 @@ fn halve(labels: &[usize], seed: u64) -> [Vec<usize>; 2] {
 mod tests {
     use super::*;
 
+    const NUM_CLASSES: usize = 7;
+
     /// Natural logs of probabilities: the scale offsets are added on.
-    fn log_probs(probabilities: &[Vec<f32>]) -> Vec<[f32; NUM_CLASSES]> {
+    fn log_probs(probabilities: &[Vec<f32>]) -> Vec<Vec<f32>> {
         probabilities
             .iter()
-            .map(|p| std::array::from_fn(|c| p[c].ln()))
+            .map(|p| p.iter().map(|v| v.ln()).collect())
             .collect()
     }
 
@@ -224,7 +219,7 @@ mod tests {
             probs.push(p);
             labels.push(t);
         }
-        let before = metrics_with(&log_probs(&probs), &labels, &[0.0; NUM_CLASSES]);
+        let before = metrics_with(&log_probs(&probs), &labels, &[0.0; NUM_CLASSES][..]);
         let offsets = fit_within(&log_probs(&probs), &labels, 2.0);
         let after = metrics_with(&log_probs(&probs), &labels, &offsets);
         assert!(objective(&after) > objective(&before));
@@ -310,7 +305,7 @@ mod tests {
         let labels: Vec<usize> = (0..70).map(|i| i % 7).collect();
         assert_eq!(
             fit_within(&log_probs(&probs), &labels, 2.0),
-            [0.0; NUM_CLASSES]
+            vec![0.0; NUM_CLASSES]
         );
     }
 }

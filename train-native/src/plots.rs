@@ -142,7 +142,7 @@ pub fn training_curves(history: &[EpochRecord]) -> Result<String> {
 
 /// The confusion matrix as a heatmap: colour is the row-normalised fraction (recall on the
 /// diagonal), the number is the count.
-pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
+pub fn confusion_matrix<S: AsRef<str>>(metrics: &Metrics, classes: &[S]) -> Result<String> {
     use plotters::style::text_anchor::{HPos, Pos, VPos};
     let m = &metrics.confusion_matrix.0;
     let n = classes.len();
@@ -156,9 +156,9 @@ pub fn confusion_matrix(metrics: &Metrics, classes: &[&str]) -> Result<String> {
             .map_err(err)?;
         // Row 0 (akiec) at the top: y runs upwards, so class t sits at y = n - 1 - t.
         let name = |v: &SegmentValue<usize>, flip: bool| match v {
-            SegmentValue::CenterOf(i) if *i < n => {
-                classes[if flip { n - 1 - *i } else { *i }].to_string()
-            }
+            SegmentValue::CenterOf(i) if *i < n => classes[if flip { n - 1 - *i } else { *i }]
+                .as_ref()
+                .to_string(),
             _ => String::new(),
         };
         chart

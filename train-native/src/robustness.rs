@@ -35,7 +35,7 @@ pub fn evaluate(
     let mut warm_cast = Vec::new();
     for (severity, corruption) in suite() {
         let answers = answers_under(classifier, &photos, &corruption)?;
-        let (metrics, flagged) = metrics_and_refused(&answers, &labels);
+        let (metrics, flagged) = metrics_and_refused(&answers, &labels, &dataset.codes());
         if corruption == WARM_CAST {
             warm_cast = answers;
         }
@@ -77,7 +77,11 @@ pub fn metrics_under(
 ) -> Result<(Metrics, f64)> {
     let photos = decode_all(dataset, indices)?;
     let answers = answers_under(classifier, &photos, corruption)?;
-    Ok(metrics_and_refused(&answers, &dataset.labels(indices)))
+    Ok(metrics_and_refused(
+        &answers,
+        &dataset.labels(indices),
+        &dataset.codes(),
+    ))
 }
 
 /// The answers to the photos under one corruption (noise seeded by the photo's position).
@@ -118,9 +122,9 @@ pub fn decode_all(dataset: &Dataset, indices: &[usize]) -> Result<Vec<Decoded>> 
 }
 
 /// The metrics of the answers, and the share refused.
-fn metrics_and_refused(answers: &[Answer], labels: &[usize]) -> (Metrics, f64) {
+fn metrics_and_refused(answers: &[Answer], labels: &[usize], codes: &[String]) -> (Metrics, f64) {
     (
-        score::metrics(answers, labels),
+        score::metrics(answers, labels, codes),
         score::refused_share(answers),
     )
 }

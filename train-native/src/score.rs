@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use skin_lesion::metrics::Metrics;
-use skin_lesion::{Answer, Classifier, ViewSums, classes::class_codes};
+use skin_lesion::{Answer, Classifier, ViewSums};
 
 use crate::data::cache::ImageCache;
 use crate::data::{Dataset, batch};
@@ -15,11 +15,12 @@ use crate::data::{Dataset, batch};
 /// same floating-point sums and reproduces its figures exactly.
 pub const EVAL_BATCH: usize = 100;
 
-/// Some cached images and their classes.
+/// Some cached images, their classes and the data set's class codes.
 pub struct Images<'a> {
     pub cache: &'a ImageCache,
     pub indices: &'a [usize],
     pub labels: Vec<usize>,
+    pub codes: Vec<String>,
 }
 
 impl<'a> Images<'a> {
@@ -29,6 +30,7 @@ impl<'a> Images<'a> {
             cache,
             indices,
             labels: dataset.labels(indices),
+            codes: dataset.codes(),
         }
     }
 }
@@ -65,7 +67,7 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> 
         let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
         Ok(classifier.classify_batch(&inputs, chunk.len())?)
     })?;
-    Ok(scored(answers, &images.labels))
+    Ok(scored(answers, &images.labels, &images.codes))
 }
 
 /// The sums over every view of the central crops of `images`: what the answer's calibration
@@ -86,8 +88,8 @@ pub fn answers_of(classifier: &Classifier, sums: &[ViewSums]) -> Result<Vec<Answ
         .collect::<Result<_, _>>()?)
 }
 
-/// Metrics and loss of `answers` against `labels`.
-pub fn scored(answers: Vec<Answer>, labels: &[usize]) -> ScoredAnswers {
+/// Metrics and loss of `answers` against `labels` (of classes `codes`).
+pub fn scored(answers: Vec<Answer>, labels: &[usize], codes: &[String]) -> ScoredAnswers {
     let loss = answers
         .iter()
         .zip(labels)
@@ -95,16 +97,16 @@ pub fn scored(answers: Vec<Answer>, labels: &[usize]) -> ScoredAnswers {
         .sum::<f64>()
         / labels.len() as f64;
     ScoredAnswers {
-        metrics: metrics(&answers, labels),
+        metrics: metrics(&answers, labels, codes),
         loss,
         answers,
     }
 }
 
-/// The metrics of `answers` against `labels`.
-pub fn metrics(answers: &[Answer], labels: &[usize]) -> Metrics {
-    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.to_vec()).collect();
-    Metrics::from_predictions(&class_codes(), labels, &probabilities)
+/// The metrics of `answers` against `labels` (of classes `codes`).
+pub fn metrics(answers: &[Answer], labels: &[usize], codes: &[String]) -> Metrics {
+    let probabilities: Vec<Vec<f32>> = answers.iter().map(|a| a.probabilities.clone()).collect();
+    Metrics::from_predictions(codes, labels, &probabilities)
 }
 
 /// The share of `answers` refused as not dermatoscopy photos.

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Fixture, METRIC_KEYS, cli, json, refused};
+use common::{Fixture, METRIC_KEYS, cli, json, refused, tree};
 use serde_json::Value;
 
 /// 8 lesions per class, 2 photos each.
@@ -270,6 +270,130 @@ fn evaluate_all_writes_one_prediction_per_photo() {
         .count() as f64
         / 112.0;
     assert!((accuracy - json(&eval_out)["accuracy"].as_f64().unwrap()).abs() < 1e-9);
+}
+
+/// [`tree`] of owned `(class, name)` pairs.
+fn owned_tree(photos: &[(String, String)]) -> tempfile::TempDir {
+    let pairs: Vec<(&str, &str)> = photos
+        .iter()
+        .map(|(c, n)| (c.as_str(), n.as_str()))
+        .collect();
+    tree(&pairs)
+}
+
+/// The class codes of `predict --json`'s answer to `photo` with the model folder `model`.
+fn predicted_codes(model: &Path, photo: &Path) -> Vec<String> {
+    let out = cli()
+        .args(["predict", "--json", "--weights"])
+        .arg(model.join("model.bpk"))
+        .arg(photo)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    line["probabilities"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_folder_of_three_classes_trains_a_model_that_answers_with_their_names() {
+    // 10 lesions of two photos per class, grouped by groups.csv; `scc` is no HAM10000 code.
+    let mut photos = Vec::new();
+    let mut groups = String::from("image,group\n");
+    for class in ["scc", "bcc", "ak"] {
+        for lesion in 0..10 {
+            for photo in 0..2 {
+                let name = format!("{class}{lesion}_{photo}");
+                groups.push_str(&format!("{class}/{name}.jpg,{class}{lesion}\n"));
+                photos.push((class.to_string(), name));
+            }
+        }
+    }
+    let data = owned_tree(&photos);
+    std::fs::write(data.path().join("groups.csv"), groups).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    cli()
+        .args(train_args(data.path(), work.path()))
+        .assert()
+        .success();
+    let model = work.path().join("model");
+    let config = json(&model.join("config.json"));
+    let codes: Vec<&str> = config["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["ak", "bcc", "scc"]);
+    let report = json(&model.join("report.json"));
+    assert_eq!(report["classes"], serde_json::json!(["ak", "bcc", "scc"]));
+    assert!(report["per_class"]["scc"]["support"].as_u64().unwrap() > 0);
+    let photo = data.path().join("scc/scc0_0.jpg");
+    assert_eq!(predicted_codes(&model, &photo), ["ak", "bcc", "scc"]);
+    // The table names the classes too, and evaluate reads the folder with the model's classes.
+    let table = cli()
+        .args(["predict", "--weights"])
+        .arg(model.join("model.bpk"))
+        .arg(data.path().join("ak/ak0_0.jpg"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8_lossy(&table);
+    assert!(
+        table.contains("  scc ") && table.contains("  ak "),
+        "{table}"
+    );
+    cli()
+        .args(["evaluate", "--split", "all", "--no-cache", "--data"])
+        .arg(data.path())
+        .arg("--weights")
+        .arg(model.join("model.bpk"))
+        .arg("--out")
+        .arg(work.path().join("eval.json"))
+        .assert()
+        .success();
+}
+
+#[test]
+fn an_isic_ground_truth_csv_trains_a_model_of_its_classes() {
+    let classes = ["MEL", "SCC", "NV"];
+    let mut truth = format!("image,{},UNK\n", classes.join(","));
+    let mut photos = Vec::new();
+    for (c, class) in classes.iter().enumerate() {
+        for n in 0..16 {
+            let name = format!("ISIC_{c}{n:02}");
+            let cells: Vec<&str> = (0..3).map(|k| if k == c { "1.0" } else { "0.0" }).collect();
+            truth.push_str(&format!("{name},{},0.0\n", cells.join(",")));
+            photos.push((class.to_string(), name));
+        }
+    }
+    // The photos sit in folders named like classes: the ground truth decides, not the folders.
+    let data = owned_tree(&photos);
+    std::fs::write(
+        data.path().join("ISIC_2019_Training_GroundTruth.csv"),
+        truth,
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    cli()
+        .args(train_args(data.path(), work.path()))
+        .assert()
+        .success();
+    let model = work.path().join("model");
+    assert_eq!(
+        json(&model.join("report.json"))["classes"],
+        serde_json::json!(["mel", "nv", "scc"])
+    );
+    let codes = predicted_codes(&model, &data.path().join("SCC/ISIC_100.jpg"));
+    assert_eq!(codes, ["mel", "nv", "scc"]);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 use common::Fixture;
 use skin_lesion::training::SplitConfig;
 use train_native::data::cache::ImageCache;
+use train_native::data::classes::named;
 use train_native::data::metadata::METADATA_FILE;
 use train_native::data::{Dataset, Split};
 
@@ -15,10 +16,13 @@ fn loads_the_official_layout_with_part_folders() {
         ("HAM_1", "ISIC_2", "mel"),
         ("HAM_2", "ISIC_3", "nv"),
     ]);
-    let ds = Dataset::load(fx.dir()).unwrap();
+    let ds = Dataset::load(fx.dir(), None).unwrap();
     assert_eq!(ds.records.len(), 3);
-    assert_eq!(ds.records[0].label, 4);
-    assert_eq!(ds.records[2].label, 5);
+    // The classes its rows use, in HAM10000's order.
+    assert_eq!(ds.codes(), ["mel", "nv"]);
+    assert_eq!(ds.classes[0].name, "Melanoma");
+    assert_eq!(ds.records[0].label, 0);
+    assert_eq!(ds.records[2].label, 1);
     assert_eq!(ds.records[1].line, 3);
     let patient = ds.records[0].patient;
     assert_eq!(patient.age, Some(50.0));
@@ -33,18 +37,24 @@ fn loads_the_official_layout_with_part_folders() {
 }
 
 #[test]
-fn reports_an_unknown_dx_with_file_and_line() {
+fn any_dx_makes_a_class_and_one_outside_the_given_list_is_named_with_file_and_line() {
     let fx = Fixture::new(&[("HAM_1", "ISIC_1", "mel"), ("HAM_2", "ISIC_2", "melanoma")]);
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let ds = Dataset::load(fx.dir(), None).unwrap();
+    assert_eq!(ds.codes(), ["mel", "melanoma"]);
+    let wanted = [named("mel"), named("nv")];
+    let err = format!("{:#}", Dataset::load(fx.dir(), Some(&wanted)).unwrap_err());
     assert!(err.contains("HAM10000_metadata.csv: line 3"), "{err}");
-    assert!(err.contains("unknown dx `melanoma`"), "{err}");
+    assert!(
+        err.contains("unknown dx `melanoma`") && err.contains("mel, nv"),
+        "{err}"
+    );
 }
 
 #[test]
 fn reports_a_missing_image() {
     let fx = Fixture::new(&[("HAM_1", "ISIC_1", "mel"), ("HAM_2", "ISIC_2", "nv")]);
     std::fs::remove_file(fx.image_path("ISIC_2")).unwrap();
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let err = format!("{:#}", Dataset::load(fx.dir(), None).unwrap_err());
     assert!(
         err.contains("line 3") && err.contains("ISIC_2.jpg was not found"),
         "{err}"
@@ -60,15 +70,15 @@ fn patient_columns_are_optional_and_unknown_values_are_unknown() {
          HAM_1,ISIC_1,mel,,unknown,elbow\nHAM_2,ISIC_2,nv,35,female,lower extremity\n",
     )
     .unwrap();
-    let ds = Dataset::load(fx.dir()).unwrap();
+    let ds = Dataset::load(fx.dir(), None).unwrap();
     assert!(ds.records[0].patient.is_unknown());
     assert_eq!(ds.records[1].patient.given(), "age, sex, body site");
     std::fs::write(
         fx.dir().join(METADATA_FILE),
-        "lesion_id,image_id,dx\nHAM_1,ISIC_1,mel\n",
+        "lesion_id,image_id,dx\nHAM_1,ISIC_1,mel\nHAM_2,ISIC_2,nv\n",
     )
     .unwrap();
-    let ds = Dataset::load(fx.dir()).unwrap();
+    let ds = Dataset::load(fx.dir(), None).unwrap();
     assert!(ds.records[0].patient.is_unknown());
 }
 
@@ -80,7 +90,7 @@ fn reports_a_missing_column_and_a_malformed_row() {
         "lesion_id,image_id,diagnosis\nHAM_1,ISIC_1,mel\n",
     )
     .unwrap();
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let err = format!("{:#}", Dataset::load(fx.dir(), None).unwrap_err());
     assert!(err.contains("missing column `dx`"), "{err}");
 
     std::fs::write(
@@ -88,7 +98,7 @@ fn reports_a_missing_column_and_a_malformed_row() {
         "lesion_id,image_id,dx,dx_type\nHAM_1,ISIC_1,mel,histo\nHAM_2,ISIC_2\n",
     )
     .unwrap();
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let err = format!("{:#}", Dataset::load(fx.dir(), None).unwrap_err());
     assert!(
         err.contains("malformed CSV") && err.contains("line 3"),
         "{err}"
@@ -99,7 +109,7 @@ fn reports_a_missing_column_and_a_malformed_row() {
         "lesion_id,image_id,dx\nHAM_1,,mel\n",
     )
     .unwrap();
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let err = format!("{:#}", Dataset::load(fx.dir(), None).unwrap_err());
     assert!(err.contains("line 2: empty `image_id`"), "{err}");
 }
 
@@ -107,7 +117,7 @@ fn reports_a_missing_column_and_a_malformed_row() {
 fn a_missing_folder_says_what_to_download() {
     let err = format!(
         "{:#}",
-        Dataset::load(Path::new("/nonexistent/ham10000")).unwrap_err()
+        Dataset::load(Path::new("/nonexistent/ham10000"), None).unwrap_err()
     );
     assert!(
         err.contains("Harvard Dataverse") && err.contains("--data"),
@@ -115,7 +125,7 @@ fn a_missing_folder_says_what_to_download() {
     );
     let fx = Fixture::new(&[("HAM_1", "ISIC_1", "mel")]);
     std::fs::remove_file(fx.dir().join(METADATA_FILE)).unwrap();
-    let err = format!("{:#}", Dataset::load(fx.dir()).unwrap_err());
+    let err = format!("{:#}", Dataset::load(fx.dir(), None).unwrap_err());
     assert!(err.contains("HAM10000_metadata.csv is missing"), "{err}");
 }
 
@@ -123,7 +133,7 @@ fn a_missing_folder_says_what_to_download() {
 fn an_undecodable_jpeg_is_named() {
     let fx = Fixture::new(&[("HAM_1", "ISIC_1", "mel"), ("HAM_2", "ISIC_2", "nv")]);
     std::fs::write(fx.image_path("ISIC_2"), b"\xFF\xD8\xFF\xE0 truncated").unwrap();
-    let ds = Dataset::load(fx.dir()).unwrap();
+    let ds = Dataset::load(fx.dir(), None).unwrap();
     let err = format!(
         "{:#}",
         ImageCache::load_or_build(&ds.records, 16, None)
@@ -193,12 +203,12 @@ fn the_split_keeps_lesions_whole_and_stratifies() {
         .map(|(a, b, c)| (a.as_str(), b.as_str(), *c))
         .collect();
     let fx = Fixture::new(&rows);
-    check_split(&Dataset::load(fx.dir()).unwrap());
+    check_split(&Dataset::load(fx.dir(), None).unwrap());
 }
 
 #[test]
 #[ignore = "needs HAM10000 in ../shared/ham10000"]
 fn the_split_of_the_real_data_keeps_lesions_whole_and_stratifies() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ham10000");
-    check_split(&Dataset::load(&dir).unwrap());
+    check_split(&Dataset::load(&dir, None).unwrap());
 }

@@ -2,7 +2,7 @@
 // Chromium driven by playwright-core, real HAM10000 photos from ../shared, and the reference
 // answers from `train-native predict --json`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,20 @@ export async function serve(root = DIST, options = {}) {
     throw new Error(`${root} has no index.html: run \`trunk build --release\` first`);
   }
   return serveStatic(root, options);
+}
+
+/**
+ * A host site of another origin, served: `index.html` holding `html`, and a copy of each model
+ * folder of `models` (`{folder: dir}`, its config.json and model.bpk).
+ */
+export async function hostSite(html, models = {}) {
+  const site = mkdtempSync(path.join(tmpdir(), 'host-site-'));
+  writeFileSync(path.join(site, 'index.html'), html);
+  for (const [name, dir] of Object.entries(models)) {
+    mkdirSync(path.join(site, name));
+    for (const file of ['config.json', 'model.bpk']) copyFileSync(path.join(dir, file), path.join(site, name, file));
+  }
+  return serve(site);
 }
 
 /** Debian's Chromium, headless, with WebGPU on its bundled SwiftShader. */
@@ -148,7 +162,7 @@ export function fixtures() {
     cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
   }
   const list = (kind) => readdirSync(path.join(fixtureDir, kind)).sort().map((f) => path.join(fixtureDir, kind, f));
-  return { ok: list('ok'), bad: list('bad'), nanModel: path.join(fixtureDir, 'nan-model'), otherModel: path.join(fixtureDir, 'other-model') };
+  return { ok: list('ok'), bad: list('bad'), nanModel: path.join(fixtureDir, 'nan-model'), otherModel: path.join(fixtureDir, 'other-model'), threeClassModel: path.join(fixtureDir, 'three-class-model') };
 }
 
 /** Largest absolute difference between two probability maps. */

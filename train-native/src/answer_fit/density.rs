@@ -1,7 +1,6 @@
 //! Fitting the feature density of the training photos ([`skin_lesion::model::density`]): class
 //! means and one covariance shared by the classes, inverted through its Cholesky factor.
 
-use skin_lesion::NUM_CLASSES;
 use skin_lesion::model::density::Mahalanobis;
 
 /// How far the covariance is pulled towards a multiple of the identity (its mean variance):
@@ -10,11 +9,12 @@ use skin_lesion::model::density::Mahalanobis;
 /// compared on validation and the dev pictures; README, "Pictures it was not made for").
 pub const SHRINKAGE: f64 = 0.3;
 
-/// The density of `features` (one vector per training photo) with classes `labels`.
-pub fn fit(features: &[Vec<f32>], labels: &[usize], shrinkage: f64) -> Mahalanobis {
+/// The density of `features` (one vector per training photo) with labels `labels` among
+/// `classes` classes (a class without photos gets a centre at 0).
+pub fn fit(features: &[Vec<f32>], labels: &[usize], classes: usize, shrinkage: f64) -> Mahalanobis {
     let width = features[0].len();
-    let mut means = vec![vec![0.0f64; width]; NUM_CLASSES];
-    let mut counts = [0usize; NUM_CLASSES];
+    let mut means = vec![vec![0.0f64; width]; classes];
+    let mut counts = vec![0usize; classes];
     for (f, &y) in features.iter().zip(labels) {
         counts[y] += 1;
         means[y]
@@ -69,31 +69,24 @@ pub fn fit(features: &[Vec<f32>], labels: &[usize], shrinkage: f64) -> Mahalanob
     Mahalanobis::new(
         whitening.iter().map(|&w| w as f32).collect(),
         centres,
-        [1.0; NUM_CLASSES],
+        vec![1.0; classes],
         width,
     )
 }
 
 /// Each class's mean squared distance of its own training photos to its centre: the scales of
 /// the class-scaled score (a class with no photos keeps 1).
-pub fn class_scales(
-    density: &Mahalanobis,
-    features: &[Vec<f32>],
-    labels: &[usize],
-) -> [f32; NUM_CLASSES] {
-    let mut sums = [0.0f64; NUM_CLASSES];
-    let mut counts = [0usize; NUM_CLASSES];
+pub fn class_scales(density: &Mahalanobis, features: &[Vec<f32>], labels: &[usize]) -> Vec<f32> {
+    let mut sums = vec![0.0f64; density.classes()];
+    let mut counts = vec![0usize; density.classes()];
     for (f, &y) in features.iter().zip(labels) {
         sums[y] += density.distances(f)[y];
         counts[y] += 1;
     }
-    std::array::from_fn(|c| {
-        if counts[c] == 0 {
-            1.0
-        } else {
-            (sums[c] / counts[c] as f64) as f32
-        }
-    })
+    sums.iter()
+        .zip(&counts)
+        .map(|(&sum, &n)| if n == 0 { 1.0 } else { (sum / n as f64) as f32 })
+        .collect()
 }
 
 /// `L⁻¹` for the lower-triangular Cholesky factor `L` of a symmetric positive definite matrix:
@@ -154,7 +147,7 @@ mod tests {
             features.push(vec![(2.0 * a + 10.0 * class as f64) as f32, (a + b) as f32]);
             labels.push(class);
         }
-        let density = fit(&features, &labels, 0.0);
+        let density = fit(&features, &labels, 7, 0.0);
         // Σ⁻¹ = [[0.5, -0.5], [-0.5, 1]]: the point (2, 0) from class 0's mean (0, 0) is 2 away.
         assert!(
             (density.score(&[2.0, 0.0]) - 2.0).abs() < 0.15,

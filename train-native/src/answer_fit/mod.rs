@@ -19,9 +19,7 @@ use skin_lesion::metrics::roc_auc;
 use skin_lesion::model::density::Mahalanobis;
 use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
 use skin_lesion::weights::Storage;
-use skin_lesion::{
-    Answer, Classifier, ModelConfig, NUM_CLASSES, Network, Photo, ViewSums, weights,
-};
+use skin_lesion::{Answer, Classifier, ModelConfig, Network, Photo, ViewSums, weights};
 
 use crate::data::Prepared;
 use crate::score::{self, Images, answers_of};
@@ -98,7 +96,7 @@ impl Candidate {
                 .iter()
                 .map(|f| f[features.clone()].to_vec())
                 .collect();
-            let plain = density::fit(&sliced, labels, density::SHRINKAGE);
+            let plain = density::fit(&sliced, labels, config.classes.len(), density::SHRINKAGE);
             match method {
                 OodMethod::ClassScaledMahalanobis => {
                     let scales = density::class_scales(&plain, &sliced, labels);
@@ -145,17 +143,20 @@ impl Candidate {
     /// pictures and of each class's validation photos above the threshold that refuses 5% of
     /// all validation photos.
     fn figures(&self, val: &ViewMeans, labels: &[usize], dev: &ViewMeans) -> OodCandidate {
+        let classes = val.logits.first().map_or(0, Vec::len);
         let (val, dev) = (self.scores(val), self.scores(dev));
         let threshold = density::threshold(&val, FLAGGED_SHARE);
-        let val_flagged_by_class = std::array::from_fn(|c| {
-            let class: Vec<f32> = val
-                .iter()
-                .zip(labels)
-                .filter(|(_, y)| **y == c)
-                .map(|(s, _)| *s)
-                .collect();
-            flagged(&class, threshold)
-        });
+        let val_flagged_by_class = (0..classes)
+            .map(|c| {
+                let class: Vec<f32> = val
+                    .iter()
+                    .zip(labels)
+                    .filter(|(_, y)| **y == c)
+                    .map(|(s, _)| *s)
+                    .collect();
+                flagged(&class, threshold)
+            })
+            .collect();
         OodCandidate {
             method: self.name(),
             dev_auroc: auroc(&dev, &val),
@@ -167,7 +168,7 @@ impl Candidate {
 
 /// Means over the views of each photo's logits and features.
 struct ViewMeans {
-    logits: Vec<[f32; NUM_CLASSES]>,
+    logits: Vec<Vec<f32>>,
     features: Vec<Vec<f32>>,
 }
 
@@ -259,6 +260,7 @@ pub fn fit(
             answers: &answers,
             patients: &val_patients,
             labels: &val_labels,
+            codes: &val_images.codes,
         },
         &answer,
     );

@@ -8,7 +8,7 @@ use skin_lesion::answer::AnswerConfig;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::patient::{PatientConfig, SEXES, SITES};
 use skin_lesion::report::{PatientReport, WeightScore};
-use skin_lesion::{Answer, NUM_CLASSES, Patient};
+use skin_lesion::{Answer, Patient};
 
 use crate::score::scored;
 use crate::{intervals, offsets};
@@ -32,42 +32,57 @@ pub const METHOD: &str = "log p(age bin | class) + log p(sex | class) + log p(bo
     training split (ten-year age bins, Laplace smoothing), times one weight, added to the calibrated \
     log-probabilities for each field given; a field not given adds nothing";
 
-/// The tables at weight 1, counted over `patients` of classes `labels`.
-pub fn tables(patients: &[Patient], labels: &[usize]) -> PatientConfig {
-    let age = log_likelihoods(AGE_EDGES.len() + 1, patients, labels, |p| {
+/// The tables at weight 1, counted over `patients` with labels `labels` among `classes`.
+pub fn tables(patients: &[Patient], labels: &[usize], classes: usize) -> PatientConfig {
+    let count = |values: usize, value_of: &dyn Fn(&Patient) -> Option<usize>| {
+        log_likelihoods(Field { values, classes }, patients, labels, value_of)
+    };
+    let age = count(AGE_EDGES.len() + 1, &|p| {
         p.age.map(|a| PatientConfig::age_bin(&AGE_EDGES, a))
     });
-    let sex = log_likelihoods(SEXES.len(), patients, labels, |p| {
+    let sex = count(SEXES.len(), &|p| {
         p.sex.and_then(|s| SEXES.iter().position(|&x| x == s))
     });
-    let site = log_likelihoods(SITES.len(), patients, labels, |p| {
+    let site = count(SITES.len(), &|p| {
         p.site.and_then(|s| SITES.iter().position(|&x| x == s))
     });
     PatientConfig::new(1.0, AGE_EDGES.to_vec(), age, sex, site)
 }
 
+/// A table's shape: values of the field (rows) and classes (columns).
+#[derive(Clone, Copy)]
+struct Field {
+    values: usize,
+    classes: usize,
+}
+
 /// `log p(value | class)` for one field over the photos where it is known, smoothed.
 fn log_likelihoods(
-    values: usize,
+    field: Field,
     patients: &[Patient],
     labels: &[usize],
-    value_of: impl Fn(&Patient) -> Option<usize>,
-) -> Vec<[f32; NUM_CLASSES]> {
-    let mut counts = vec![[0usize; NUM_CLASSES]; values];
+    value_of: &dyn Fn(&Patient) -> Option<usize>,
+) -> Vec<Vec<f32>> {
+    let Field { values, classes } = field;
+    let mut counts = vec![vec![0usize; classes]; values];
     for (p, &label) in patients.iter().zip(labels) {
         if let Some(v) = value_of(p) {
             counts[v][label] += 1;
         }
     }
-    let totals: [usize; NUM_CLASSES] = std::array::from_fn(|c| counts.iter().map(|r| r[c]).sum());
+    let totals: Vec<usize> = (0..classes)
+        .map(|c| counts.iter().map(|r| r[c]).sum())
+        .collect();
     counts
         .iter()
         .map(|row| {
-            std::array::from_fn(|c| {
-                let p =
-                    (row[c] as f64 + SMOOTHING) / (totals[c] as f64 + SMOOTHING * values as f64);
-                p.ln() as f32
-            })
+            (0..classes)
+                .map(|c| {
+                    let p = (row[c] as f64 + SMOOTHING)
+                        / (totals[c] as f64 + SMOOTHING * values as f64);
+                    p.ln() as f32
+                })
+                .collect()
         })
         .collect()
 }
@@ -79,16 +94,17 @@ pub struct Fit {
     pub candidates: Vec<WeightScore>,
 }
 
-/// Photos' answers (the photo alone), their patient data and classes.
+/// Photos' answers (the photo alone), their patient data and classes (of `codes`).
 pub struct Scored<'a> {
     pub answers: &'a [Answer],
     pub patients: &'a [Patient],
     pub labels: &'a [usize],
+    pub codes: &'a [String],
 }
 
 /// Count the tables on the training photos and choose the weight on validation by [`RULE`].
 pub fn fit(train: (&[Patient], &[usize]), val: &Scored, answer: &AnswerConfig) -> Fit {
-    let tables = tables(train.0, train.1);
+    let tables = tables(train.0, train.1, val.codes.len());
     let candidates: Vec<WeightScore> = WEIGHTS
         .iter()
         .map(|&weight| {
@@ -135,7 +151,12 @@ pub fn with_patients(
 }
 
 fn metrics_with(config: &AnswerConfig, s: &Scored) -> Metrics {
-    scored(with_patients(config, s.answers, s.patients), s.labels).metrics
+    scored(
+        with_patients(config, s.answers, s.patients),
+        s.labels,
+        s.codes,
+    )
+    .metrics
 }
 
 /// What the report says about patient data: the figures with it on validation and test, the
@@ -158,12 +179,17 @@ pub fn report(r: &ReportInputs) -> PatientReport {
     let validation = metrics_with(config, &r.val);
     let test_answers = with_patients(config, r.test.answers, r.test.patients);
     let predicted: Vec<usize> = test_answers.iter().map(|a| a.top).collect();
-    let test = scored(test_answers, r.test.labels).metrics;
-    let intervals = intervals::bootstrap(&predicted, r.test.labels, r.test_lesions, 1);
+    let test = scored(test_answers, r.test.labels, r.test.codes).metrics;
+    let classes = r.test.codes.len();
+    let intervals = intervals::bootstrap(classes, &predicted, r.test.labels, r.test_lesions, 1);
     let warm_cast = |patients: &[Patient]| {
-        scored(with_patients(config, r.warm_cast, patients), r.test.labels)
-            .metrics
-            .balanced_accuracy
+        scored(
+            with_patients(config, r.warm_cast, patients),
+            r.test.labels,
+            r.test.codes,
+        )
+        .metrics
+        .balanced_accuracy
     };
     let unknown = vec![Patient::UNKNOWN; r.warm_cast.len()];
     let share = |known: fn(&Patient) -> bool| {
@@ -210,6 +236,8 @@ pub fn report(r: &ReportInputs) -> PatientReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NUM_CLASSES: usize = 7;
     use skin_lesion::patient::{Sex, Site};
 
     fn patient(age: f32, sex: Sex, site: Site) -> Patient {
@@ -229,8 +257,8 @@ mod tests {
             Patient::UNKNOWN,
         ];
         let labels = [1, 1, 5, 5];
-        let t = tables(&patients, &labels);
-        assert_eq!(t.validate(), Ok(()));
+        let t = tables(&patients, &labels, NUM_CLASSES);
+        assert_eq!(t.validate(NUM_CLASSES), Ok(()));
         // Class 1: both known photos on the face: (2 + 1) / (2 + 14).
         let face = SITES.iter().position(|&s| s == Site::Face).unwrap();
         assert!((t.site[face][1] - (3.0f32 / 16.0).ln()).abs() < 1e-6);
@@ -249,7 +277,7 @@ mod tests {
     fn the_weight_that_helps_validation_is_chosen_and_zero_ships_nothing() {
         // The photo cannot tell class 0 from 3; the body site can.
         let answer = |top: usize| {
-            let mut logits = [0.0; NUM_CLASSES];
+            let mut logits = vec![0.0; NUM_CLASSES];
             logits[top] = 2.0;
             logits[if top == 0 { 3 } else { 0 }] = 1.9;
             skin_lesion::answer::answer(&AnswerConfig::new(), logits, &[], None).unwrap()
@@ -267,10 +295,12 @@ mod tests {
         let patients: Vec<Patient> = (0..20)
             .map(|i| on(if i % 2 == 0 { Site::Back } else { Site::Foot }))
             .collect();
+        let codes: Vec<String> = (0..7).map(|c| c.to_string()).collect();
         let val = Scored {
             answers: &answers,
             patients: &patients,
             labels: &labels,
+            codes: &codes,
         };
         let fit = fit((&train_patients, &train_labels), &val, &AnswerConfig::new());
         assert!(fit.weight > 0.0 && fit.config.is_some());

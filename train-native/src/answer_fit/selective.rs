@@ -88,16 +88,16 @@ pub fn curve(answers: &[Answer], labels: &[usize]) -> Vec<RiskCoveragePoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skin_lesion::NUM_CLASSES;
+    const NUM_CLASSES: usize = 7;
 
     fn answer(top: usize, confidence: f32, unsure: bool) -> Answer {
-        let mut probabilities = [(1.0 - confidence) / 6.0; NUM_CLASSES];
+        let mut probabilities = vec![(1.0 - confidence) / 6.0; NUM_CLASSES];
         probabilities[top] = confidence;
         Answer {
             probabilities,
             top,
             runner_up: (top + 1) % NUM_CLASSES,
-            logits: [0.0; NUM_CLASSES],
+            logits: vec![0.0; NUM_CLASSES],
             ood_score: 0.0,
             out_of_distribution: false,
             unsure,

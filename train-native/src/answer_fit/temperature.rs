@@ -2,7 +2,6 @@
 //! softmax, chosen to minimise the validation negative log-likelihood. It cannot change which
 //! class is on top, only how sure the answer says it is.
 
-use skin_lesion::NUM_CLASSES;
 use skin_lesion::answer::softmax;
 
 /// The range searched, on a log scale.
@@ -10,12 +9,13 @@ const LOWEST: f64 = 0.05;
 const HIGHEST: f64 = 20.0;
 
 /// Mean negative log-likelihood of `labels` under `softmax(logits / t)`.
-pub fn nll(logits: &[[f32; NUM_CLASSES]], labels: &[usize], t: f64) -> f64 {
+pub fn nll(logits: &[Vec<f32>], labels: &[usize], t: f64) -> f64 {
     let total: f64 = logits
         .iter()
         .zip(labels)
         .map(|(l, &y)| {
-            let p = softmax(&l.map(|v| (f64::from(v) / t) as f32));
+            let scaled: Vec<f32> = l.iter().map(|&v| (f64::from(v) / t) as f32).collect();
+            let p = softmax(&scaled);
             -f64::from(p[y].max(1e-30)).ln()
         })
         .sum();
@@ -24,7 +24,7 @@ pub fn nll(logits: &[[f32; NUM_CLASSES]], labels: &[usize], t: f64) -> f64 {
 
 /// The temperature in [0.05, 20] minimising [`nll`]: golden-section search on log t (the NLL
 /// of a fixed set of logits is unimodal in t).
-pub fn fit(logits: &[[f32; NUM_CLASSES]], labels: &[usize]) -> f32 {
+pub fn fit(logits: &[Vec<f32>], labels: &[usize]) -> f32 {
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
     let (mut a, mut b) = (LOWEST.ln(), HIGHEST.ln());
     let f = |x: f64| nll(logits, labels, x.exp());
@@ -50,8 +50,10 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
+    const NUM_CLASSES: usize = 7;
+
     /// Logits of a model that is right 70% of the time, scaled by `sharpness`.
-    fn overconfident(sharpness: f32) -> (Vec<[f32; NUM_CLASSES]>, Vec<usize>) {
+    fn overconfident(sharpness: f32) -> (Vec<Vec<f32>>, Vec<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let (mut logits, mut labels) = (Vec::new(), Vec::new());
         for i in 0..2000 {
@@ -66,7 +68,7 @@ mod tests {
                 *v = rng.random_range(-0.5..0.5);
             }
             l[top] += 2.0;
-            logits.push(l.map(|v| v * sharpness));
+            logits.push(l.iter().map(|v| v * sharpness).collect());
             labels.push(label);
         }
         (logits, labels)
@@ -86,7 +88,7 @@ mod tests {
     #[test]
     fn it_never_leaves_the_searched_range() {
         // All right by a small margin: sharper is always better, down to the lowest t.
-        let logits = vec![[0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]; 10];
+        let logits = vec![vec![0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]; 10];
         let t = fit(&logits, &[0; 10]);
         assert!((0.05..0.06).contains(&t), "{t}");
         // All wrong: flatter is always better, up to the highest.

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use skin_lesion::Answer;
 use skin_lesion::metrics::{Calibration, Metrics};
 use skin_lesion::report::Robustness;
 use skin_lesion::training::SplitConfig;
-use skin_lesion::{Answer, classes::class_codes};
 
 use crate::cli::{EvalSplit, EvaluateArgs};
 use crate::data::cache::ImageCache;
@@ -52,8 +52,11 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let images = Images::new(&dataset, &cache, &indices);
     let scored = score::score(classifier, &images)?;
     bar.finish_and_clear();
-    let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
-        scored.answers.iter().map(|a| a.probabilities).collect();
+    let probabilities: Vec<&[f32]> = scored
+        .answers
+        .iter()
+        .map(|a| &a.probabilities[..])
+        .collect();
     let calibration = Calibration::of(&probabilities, &images.labels);
     println!(
         "{} images ({name}) from {} with {}\n",
@@ -104,7 +107,8 @@ fn photos(
     loaded: &model_files::Loaded,
 ) -> Result<(Dataset, &'static str, Vec<usize>)> {
     let data_dir = args.paths.data.clone().unwrap_or_else(paths::default_data);
-    let dataset = Dataset::load(&data_dir)?;
+    // The model's own classes, in its order: a photo of another class is an error.
+    let dataset = Dataset::load(&data_dir, Some(&loaded.classifier.config().classes))?;
     if args.split == EvalSplit::All {
         let all = (0..dataset.records.len()).collect();
         return Ok((dataset, "all", all));
@@ -125,10 +129,10 @@ fn photos(
     Ok((dataset, part.as_str(), indices))
 }
 
-/// One row per photo: its ids, true and predicted class, and the seven probabilities (for
+/// One row per photo: its ids, true and predicted class, and each class's probability (for
 /// error analysis, or for joining with the metadata CSV's other columns).
 pub fn predictions_csv(dataset: &Dataset, indices: &[usize], answers: &[Answer]) -> String {
-    let codes = class_codes();
+    let codes = dataset.codes();
     let mut csv = format!("image_id,lesion_id,dx,predicted,{}\n", codes.join(","));
     for (&i, answer) in indices.iter().zip(answers) {
         let record = &dataset.records[i];

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 use skin_lesion::preprocess::{center_crop, decode};
-use skin_lesion::{CLASSES, Classifier, Photo};
+use skin_lesion::{Classifier, Photo};
 
 use crate::cli::ExplainArgs;
 use crate::fsutil::write_atomic;
@@ -20,7 +20,7 @@ const OVERLAY_SIDE: u32 = 256;
 #[derive(Serialize)]
 struct Line {
     file: String,
-    top: &'static str,
+    top: String,
     /// `side` x `side` values in [0, 1], row-major over the crop the network saw.
     side: usize,
     map: Vec<f32>,
@@ -73,7 +73,7 @@ fn explain(classifier: &Classifier, path: &Path) -> Result<(Line, RgbImage)> {
     );
     let line = Line {
         file: path.display().to_string(),
-        top: CLASSES[answer.top].code,
+        top: config.classes[answer.top].code.clone(),
         side: config.preprocess.input_size,
         map,
     };

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
-use skin_lesion::{Answer, CLASSES, Classifier, Patient, Photo};
+use skin_lesion::model::DescribedClass;
+use skin_lesion::{Answer, Classifier, Patient, Photo};
 
 use crate::cli::PredictArgs;
 use crate::model_files;
@@ -50,15 +51,16 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
+    let classes = classifier.config().described_classes();
     let mut failed = 0;
     for path in &args.images {
         let file = path.display().to_string();
         match classify(&classifier, path, &patient) {
             Ok(answer) if args.json => println!(
                 "{}",
-                serde_json::to_string(&line(file, &answer, used.clone()))?
+                serde_json::to_string(&line(file, &answer, &classes, used.clone()))?
             ),
-            Ok(answer) => print_table(&file, &answer, used.as_deref()),
+            Ok(answer) => print_table(&file, &answer, &classes, used.as_deref()),
             Err(error) => {
                 failed += 1;
                 if args.json {
@@ -102,28 +104,36 @@ fn classify(
     Ok(answer.with_patient(&classifier.answer_config(), patient))
 }
 
-fn line(file: String, answer: &Answer, patient_data: Option<String>) -> Line<'static> {
+fn line<'a>(
+    file: String,
+    answer: &Answer,
+    classes: &'a [DescribedClass],
+    patient_data: Option<String>,
+) -> Line<'a> {
     Line {
         file,
-        top: CLASSES[answer.top].code,
-        probabilities: CLASSES
+        top: &classes[answer.top].code,
+        probabilities: classes
             .iter()
-            .zip(answer.probabilities)
-            .map(|(c, p)| (c.code, p))
+            .zip(&answer.probabilities)
+            .map(|(c, &p)| (c.code.as_str(), p))
             .collect(),
         out_of_distribution: answer.out_of_distribution,
         ood_score: answer.ood_score,
         unsure: answer.unsure,
-        unsure_between: answer
-            .unsure
-            .then(|| [CLASSES[answer.top].code, CLASSES[answer.runner_up].code]),
+        unsure_between: answer.unsure.then(|| {
+            [
+                &classes[answer.top].code[..],
+                &classes[answer.runner_up].code[..],
+            ]
+        }),
         patient_data,
     }
 }
 
-fn print_table(file: &str, answer: &Answer, patient: Option<&str>) {
-    let top = &CLASSES[answer.top];
-    let second = &CLASSES[answer.runner_up];
+fn print_table(file: &str, answer: &Answer, classes: &[DescribedClass], patient: Option<&str>) {
+    let top = &classes[answer.top];
+    let second = &classes[answer.runner_up];
     if answer.out_of_distribution {
         println!(
             "{file}: this does not look like a dermatoscopy photo of a skin lesion (score {:.1}), so the model cannot classify it; its answer would have been:",
@@ -143,7 +153,7 @@ fn print_table(file: &str, answer: &Answer, patient: Option<&str>) {
             100.0 * answer.probabilities[answer.top]
         );
     }
-    for (class, p) in CLASSES.iter().zip(answer.probabilities) {
+    for (class, p) in classes.iter().zip(&answer.probabilities) {
         println!("  {:<6} {:>6.2}%  {}", class.code, 100.0 * p, class.name);
     }
     if let Some(fields) = patient {

@@ -1,13 +1,21 @@
-//! Reading HAM10000: metadata, the lesion-grouped split, the decoded-image cache and batches.
+//! Reading a data set (HAM10000's layout, or a folder per class): its records and classes, the
+//! lesion-grouped split, the decoded-image cache and batches.
 
 pub mod augment;
 pub mod batch;
 pub mod cache;
+pub mod classes;
 pub mod corrupt;
+mod dataset;
+pub mod image_folder;
+pub mod isic;
 pub mod metadata;
 mod prepared;
+mod record;
 pub mod split;
+mod table;
 
-pub use metadata::{Dataset, Record};
+pub use dataset::Dataset;
 pub use prepared::{Prepared, prepare};
+pub use record::{Layout, Record};
 pub use split::{Split, SplitName};

@@ -18,7 +18,7 @@ pub struct Prepared {
 /// Load the data set, split it and fill the image cache.
 pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
     let data_dir = paths.data.clone().unwrap_or_else(paths::default_data);
-    let dataset = Dataset::load(&data_dir)?.limited(config.split.limit);
+    let dataset = Dataset::load(&data_dir, config.classes.as_deref())?.limited(config.split.limit);
     let split = Split::new(&dataset.records, &config.split)?;
     if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
         bail!(

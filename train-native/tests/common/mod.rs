@@ -51,6 +51,27 @@ impl Fixture {
     }
 }
 
+/// A folder per class: `DIR/<class>/<name>.jpg` for each `(class, name)`, each class in a
+/// colour of its own (so that a model can learn it).
+pub fn tree(photos: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, (class, name)) in photos.iter().enumerate() {
+        let folder = dir.path().join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        let shade = class.bytes().map(u32::from).sum::<u32>() * 37 % 200;
+        let img = image::RgbImage::from_fn(40, 30, |x, y| {
+            let noise = ((x * 31 + y * 17 + k as u32 * 13) % 23) as u8;
+            image::Rgb([
+                shade as u8 + noise,
+                (200 - shade) as u8,
+                ((x + y) * 3) as u8,
+            ])
+        });
+        img.save(folder.join(format!("{name}.jpg"))).unwrap();
+    }
+    dir
+}
+
 /// The train-native binary.
 pub fn cli() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("train-native").unwrap()

@@ -66,6 +66,7 @@ pub fn calibrate_and_export(
     let val = scored(
         answer_fit::answers(&classifier, &val_images)?,
         &val_images.labels,
+        &val_images.codes,
     );
     let offsets = offsets(&val.metrics);
     if let Some(o) = &offsets {
@@ -81,6 +82,7 @@ pub fn calibrate_and_export(
     let test = scored(
         answer_fit::answers(&classifier, &test_images)?,
         &test_images.labels,
+        &test_images.codes,
     );
     eprintln!(
         "\nbest epoch {} (validation balanced accuracy {:.4}); test split:\n",
@@ -119,8 +121,7 @@ fn test_sections(
     calibrated: &answer_fit::FittedAnswer,
     ood_dir: &std::path::Path,
 ) -> Result<Sections> {
-    let probabilities: Vec<[f32; skin_lesion::NUM_CLASSES]> =
-        test.answers.iter().map(|a| a.probabilities).collect();
+    let probabilities: Vec<&[f32]> = test.answers.iter().map(|a| &a.probabilities[..]).collect();
     let calibration = Calibration::of(&probabilities, &images.labels);
     let predicted: Vec<usize> = test.answers.iter().map(|a| a.top).collect();
     let lesions: Vec<&str> = images
@@ -128,7 +129,8 @@ fn test_sections(
         .iter()
         .map(|&i| data.dataset.records[i].lesion_id.as_str())
         .collect();
-    let intervals = intervals::bootstrap(&predicted, &images.labels, &lesions, 1);
+    let intervals =
+        intervals::bootstrap(images.codes.len(), &predicted, &images.labels, &lesions, 1);
     let report_set = ood_set::load(ood_dir, "report")?;
     let ood = answer_fit::ood_report(
         classifier,
@@ -159,11 +161,13 @@ fn test_sections(
             answers: &val.answers,
             patients: &val_patients,
             labels: &val_labels,
+            codes: &images.codes,
         },
         test: patient::Scored {
             answers: &test.answers,
             patients: &test_patients,
             labels: &images.labels,
+            codes: &images.codes,
         },
         test_lesions: &lesions,
         warm_cast: &suite.warm_cast,

@@ -38,6 +38,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         ood: args.ood_dir.clone(),
     };
     let data = prepare(&config, &args.paths)?;
+    let config = config.for_classes(&data.dataset.classes);
     let selected = backend::select(args.backend)?;
     let mut session = Session::start(&config, &data, &selected, &dirs.run, args.resume)?;
     let progress = progress::Progress::new(&config, session.state().epoch);

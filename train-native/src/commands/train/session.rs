@@ -13,7 +13,7 @@ use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skin_lesion::report::EpochRecord;
-use skin_lesion::{Classifier, NUM_CLASSES, Network, TrainingConfig, weights};
+use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
 use super::progress::Progress;
 use super::schedule::learning_rate;
@@ -101,7 +101,7 @@ impl<'a> Session<'a> {
         let train = &data.split.train;
         let sampler = Sampler::new(
             train.iter().map(|&i| (i, data.dataset.records[i].label)),
-            NUM_CLASSES,
+            data.dataset.classes.len(),
             config.sampling_power,
         );
         Ok(Self {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::prelude::*;
 use serde::Serialize;
-use skin_lesion::{Classifier, NUM_CLASSES};
+use skin_lesion::Classifier;
 
 use super::best::{BestNetwork, TrainedRun, best_network};
 use crate::data::corrupt::WARM_CAST;
@@ -29,7 +29,7 @@ pub struct Figures {
     pub views: usize,
     /// The decision offsets fitted on validation and their range chosen by cross-fitting
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
-    pub offsets: Option<[f32; NUM_CLASSES]>,
+    pub offsets: Option<Vec<f32>>,
     pub offset_limit: Option<f32>,
     pub balanced_accuracy: f64,
     pub macro_f1: f64,
@@ -52,9 +52,10 @@ pub fn report(run: &TrainedRun) -> Result<()> {
     } = *run;
     // The offsets only shift the mean logits, so the clean figures after them come from the
     // answers `best_network` already has; the warm cast needs the photos run again.
-    let logits: Vec<[f32; NUM_CLASSES]> = raw.answers.iter().map(|a| a.logits).collect();
-    let shift = fitted.as_ref().map_or([0.0; NUM_CLASSES], |f| f.offsets);
-    let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), &shift);
+    let logits: Vec<Vec<f32>> = raw.answers.iter().map(|a| a.logits.clone()).collect();
+    let none = vec![0.0; data.dataset.classes.len()];
+    let shift = fitted.as_ref().map_or(&none, |f| &f.offsets);
+    let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), shift);
     let classifier = Classifier::new(model, config.model(), Device::flex());
     let (warm, _) =
         robustness::metrics_under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
@@ -62,7 +63,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,
         views: config.preprocess.test_time_views,
-        offsets: fitted.as_ref().map(|f| f.offsets),
+        offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
         balanced_accuracy: clean.balanced_accuracy,
         macro_f1: clean.macro_f1,
