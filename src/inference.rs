@@ -195,7 +195,7 @@ impl Classifier {
                 pixels,
             } => preprocess::from_rgba(width, height, pixels)?,
         };
-        Ok(preprocess::prepare(&image, &self.config))
+        Ok(preprocess::prepare(&image, &self.config.preprocess))
     }
 
     /// Refuse a range that is not a non-empty run of this model's views.

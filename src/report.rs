@@ -56,6 +56,9 @@ pub struct ModelCard {
     /// The pretrained weights a fine-tuned network started from (none for a network trained
     /// from scratch).
     pub starting_weights: Option<StartingWeights>,
+    /// The trained model a run with `--init` started from (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<StartedFrom>,
     /// The best epoch (by validation balanced accuracy), 1-based.
     pub best_epoch: usize,
     /// The validation figures of the shipped model (best epoch, offsets applied).
@@ -65,6 +68,19 @@ pub struct ModelCard {
     /// How outputs become answers (temperature, unsure and out-of-distribution thresholds),
     /// as in `config.json`.
     pub answer: Option<crate::answer::AnswerConfig>,
+}
+
+/// The weights a run continued from (`train --init`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartedFrom {
+    /// The weights file, as given.
+    pub weights: String,
+    /// SHA-256 of that file.
+    pub sha256: String,
+    /// The classes that network answered with.
+    pub classes: Vec<String>,
+    /// Whether its classifier was replaced for another class list (everything else kept).
+    pub new_head: bool,
 }
 
 /// A pretrained network's origin, as the registry names it.

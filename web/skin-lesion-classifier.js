@@ -143,7 +143,7 @@ export class Classifier {
 
   /**
    * Classify a photo: a Blob/File (JPEG, PNG, WebP, BMP, GIF), an ImageBitmap or an ImageData.
-   * Resolves to {top, probabilities: {akiec, bcc, bkl, df, mel, nv, vasc} (calibrated),
+   * Resolves to {top, probabilities: {code: p} for each of the model's classes (calibrated),
    * outOfDistribution, oodScore, unsure, candidates: [top, runner-up], backend, ms, workers}
    * (`workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
    */

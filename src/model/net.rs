@@ -194,6 +194,15 @@ impl LesionNet {
         self
     }
 
+    /// The same features with a new, freshly initialised classifier of `classes` outputs
+    /// (fine-tuning a trained network on another class list).
+    pub fn with_new_head(mut self, classes: usize, device: &Device) -> Self {
+        // burn keeps a linear layer's weight as `[inputs, outputs]`.
+        let [channels, _] = self.head.weight.val().dims();
+        self.head = LinearConfig::new(channels, classes).init(device);
+        self
+    }
+
     /// The same network carrying `density` (or none), fitted on its training features.
     pub fn with_density(mut self, density: Option<FeatureDensity>) -> Self {
         self.density = density;

@@ -106,6 +106,18 @@ impl Network {
         }
     }
 
+    /// The same network with a new classifier of `classes` outputs (Lite0's behind `dropout`):
+    /// a trained network fine-tuned on another class list keeps everything but its head.
+    pub fn with_new_head(self, classes: usize, dropout: f64, device: &Device) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net.with_new_head(classes, device)),
+            Self::Lite0(net) => {
+                let config = super::lite0::Lite0Config::new().with_dropout(dropout);
+                Self::Lite0(net.with_new_head(classes, &config, device))
+            }
+        }
+    }
+
     /// The feature density stored with the weights, if this is a shipped model.
     pub fn density(&self) -> Option<&FeatureDensity> {
         match self {
@@ -119,6 +131,24 @@ impl Network {
 mod tests {
     use super::*;
     use crate::preprocess::normalize;
+
+    #[test]
+    fn a_new_head_answers_with_the_new_classes_over_the_same_features() {
+        let device = Device::flex();
+        let scratch = crate::LesionNetConfig::new()
+            .with_base_width(4)
+            .init(7, None, &device);
+        let lite0 = crate::model::lite0::Lite0Config::new().init(7, None, &device);
+        for net in [Network::LesionNet(scratch), Network::Lite0(lite0)] {
+            let x =
+                Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+            let before = net.outputs(x.clone());
+            let after = net.with_new_head(3, 0.2, &device).outputs(x);
+            assert_eq!(after.logits.dims(), [2, 3]);
+            let (a, b) = (before.features.into_data(), after.features.into_data());
+            assert_eq!(a, b, "the layers below the head are kept");
+        }
+    }
 
     #[test]
     fn lite0_sees_what_tensorflow_would_feed_it() {

@@ -21,35 +21,28 @@ pub use error::PreprocessError;
 pub use geometry::{center_crop, square_resize};
 pub use normalize::{MEAN, STD, normalize, normalize_into};
 
-use crate::ModelConfig;
+use crate::PreprocessConfig;
 use image::RgbImage;
 
 /// The network input for an already decoded photo: `3 * input_size^2` floats, channel-major.
-pub fn prepare(photo: &Decoded, config: &ModelConfig) -> Vec<f32> {
-    let mut out = vec![0.0; 3 * config.preprocess.input_size * config.preprocess.input_size];
-    from_square(
-        photo.square(config.preprocess.resize_size as u32),
-        config,
-        &mut out,
-    );
+pub fn prepare(photo: &Decoded, config: &PreprocessConfig) -> Vec<f32> {
+    let mut out = vec![0.0; 3 * config.input_size * config.input_size];
+    from_square(photo.square(config.resize_size as u32), config, &mut out);
     out
 }
 
 /// Write the network input for a photo's central square (`resize_size` pixels a side) into
 /// `out`: colour constancy when `config` asks for it, then the central crop, normalised.
 /// Inference and training's evaluation both come through here.
-pub fn from_square(mut square: RgbImage, config: &ModelConfig, out: &mut [f32]) {
-    if config.preprocess.colour_constancy {
+pub fn from_square(mut square: RgbImage, config: &PreprocessConfig, out: &mut [f32]) {
+    if config.colour_constancy {
         constancy(&mut square);
     }
-    normalize_into(
-        &center_crop(&square, config.preprocess.input_size as u32),
-        out,
-    );
+    normalize_into(&center_crop(&square, config.input_size as u32), out);
 }
 
 /// The network input for an encoded photo (JPEG, PNG, WebP, BMP or GIF).
-pub fn preprocess(bytes: &[u8], config: &ModelConfig) -> Result<Vec<f32>, PreprocessError> {
+pub fn preprocess(bytes: &[u8], config: &PreprocessConfig) -> Result<Vec<f32>, PreprocessError> {
     Ok(prepare(&decode(bytes)?, config))
 }
 

@@ -34,7 +34,7 @@ fn a_photo_becomes_an_input_of_the_configured_size() {
     let config = ModelConfig::new(LesionNetConfig::new(), PreprocessConfig::new());
     let bytes =
         shared_photo().unwrap_or_else(|| encode(gradient(200, 150).into(), ImageFormat::Jpeg));
-    let input = preprocess(&bytes, &config).unwrap();
+    let input = preprocess(&bytes, &config.preprocess).unwrap();
     assert_eq!(
         input.len(),
         3 * config.preprocess.input_size * config.preprocess.input_size
@@ -51,7 +51,7 @@ fn output_is_channel_major_and_standardised() {
             .with_resize_size(4),
     );
     let image = ImageBuffer::from_pixel(4, 4, Rgb([255u8, 0, 128]));
-    let out = prepare(&Decoded::upright(image), &config);
+    let out = prepare(&Decoded::upright(image), &config.preprocess);
     let expected = [
         (1.0 - MEAN[0]) / STD[0],
         (0.0 - MEAN[1]) / STD[1],
@@ -113,7 +113,10 @@ fn converts_grayscale_alpha_and_16_bit() {
     ] {
         let bytes = encode(image, ImageFormat::Png);
         assert_eq!(decode(&bytes).unwrap().dimensions(), (90, 60));
-        assert_eq!(preprocess(&bytes, &config).unwrap().len(), 3 * 64 * 64);
+        assert_eq!(
+            preprocess(&bytes, &config.preprocess).unwrap().len(),
+            3 * 64 * 64
+        );
     }
     // 16-bit is scaled, not truncated: full-scale blue stays full-scale.
     let rgb16: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_pixel(2, 2, Rgb([0, 0, 65535]));

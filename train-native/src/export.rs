@@ -38,7 +38,7 @@ pub struct Exported {
 }
 
 /// Build the report: the test figures, the run's history and the model card.
-pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
+pub fn report(e: &Exported, state: &State, data: &Prepared) -> Result<Report> {
     let (dataset, split) = (&data.dataset, &data.split);
     let mut split_counts = BTreeMap::new();
     let mut split_lesions = BTreeMap::new();
@@ -57,7 +57,7 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
     let config = &e.config;
     let training = &state.config;
     let (val_fraction, test_fraction) = (training.split.val_fraction, training.split.test_fraction);
-    Report {
+    Ok(Report {
         metrics: e.test.clone(),
         sections: e.sections.clone(),
         history: state.full_history(),
@@ -83,12 +83,8 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
             training_seconds: (state.total_seconds() * 10.0).round() / 10.0,
             hardware: state.hardware.clone(),
             backend: state.backend.clone(),
-            dataset: format!(
-                "HAM10000 (Tschandl et al. 2018, doi:10.1038/sdata.2018.161), {} images of {} lesions",
-                dataset.records.len(),
-                dataset.lesion_count()
-            ),
-            dataset_license: "CC BY-NC-SA 4.0".into(),
+            dataset: dataset.description(),
+            dataset_license: dataset.licence(),
             split_method: format!(
                 "grouped by lesion_id (no lesion in two parts), stratified by class; {:.0}% / {:.0}% / {:.0}% of lesions for train / validation / test; the test split is used once, after model selection on validation balanced accuracy",
                 100.0 * (1.0 - val_fraction - test_fraction),
@@ -100,12 +96,13 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Report {
             split_lesions,
             training: training.clone(),
             starting_weights: crate::pretrained::starting_weights(&training.network),
+            started_from: crate::commands::train::init::started_from(training)?,
             best_epoch: state.full_best_epoch(),
             validation: e.val.clone(),
             decision_offsets: e.offsets.clone(),
             answer: config.answer.clone(),
         },
-    }
+    })
 }
 
 /// How a photo becomes the network's input, in words.
@@ -128,7 +125,7 @@ fn preprocessing(config: &ModelConfig) -> String {
 
 /// Write the model, config, report and plots into `out`.
 pub fn export(e: &Exported, state: &State, data: &Prepared, out: &Path) -> Result<()> {
-    let report = report(e, state, data);
+    let report = report(e, state, data)?;
     let mut files = vec![
         (WEIGHTS_FILE.to_string(), e.weights.clone()),
         (

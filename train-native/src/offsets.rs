@@ -22,6 +22,18 @@ use skin_lesion::answer::argmax;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::CrossFit;
 
+/// Validation photos every class needs for offsets to be fitted: with fewer, a class's offset
+/// follows one or two photos (the export then ships none and says why).
+pub const MIN_PHOTOS_PER_CLASS: usize = 10;
+
+/// The first class (its code and count) with fewer than [`MIN_PHOTOS_PER_CLASS`] of `labels`.
+pub fn scarce_class(labels: &[usize], codes: &[String]) -> Option<(String, usize)> {
+    codes.iter().enumerate().find_map(|(c, code)| {
+        let n = labels.iter().filter(|&&l| l == c).count();
+        (n < MIN_PHOTOS_PER_CLASS).then(|| (code.clone(), n))
+    })
+}
+
 /// The offset ranges [`choose_limit`] compares: none up to the widest, [-2, 2].
 pub const LIMITS: [f32; 5] = [0.0, 0.5, 1.0, 1.5, 2.0];
 

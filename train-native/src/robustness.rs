@@ -101,7 +101,7 @@ pub fn answers_under(
                     image: corruption.apply(&photo.image, &mut rng),
                     orientation: photo.orientation,
                 };
-                preprocess::prepare(&changed, config)
+                preprocess::prepare(&changed, &config.preprocess)
             })
             .collect();
         Ok(classifier.classify_batch(&inputs, chunk.len())?)

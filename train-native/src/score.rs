@@ -64,7 +64,7 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> 
         bail!("no images to evaluate");
     }
     let answers = in_batches(images.indices, |_, chunk| {
-        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
+        let inputs = batch::inputs(images.cache, chunk, &classifier.config().preprocess, None);
         Ok(classifier.classify_batch(&inputs, chunk.len())?)
     })?;
     Ok(scored(answers, &images.labels, &images.codes))
@@ -75,7 +75,7 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> 
 pub fn view_sums(classifier: &Classifier, images: &Images) -> Result<Vec<ViewSums>> {
     let views = classifier.config().preprocess.test_time_views;
     in_batches(images.indices, |_, chunk| {
-        let inputs = batch::inputs(images.cache, chunk, classifier.config(), None);
+        let inputs = batch::inputs(images.cache, chunk, &classifier.config().preprocess, None);
         Ok(classifier.view_sums(&inputs, chunk.len(), 0..views)?)
     })
 }

@@ -272,6 +272,25 @@ fn evaluate_all_writes_one_prediction_per_photo() {
     assert!((accuracy - json(&eval_out)["accuracy"].as_f64().unwrap()).abs() < 1e-9);
 }
 
+/// A folder per class: 10 lesions of two photos for each of `scc` (no HAM10000 code), `bcc`
+/// and `ak`, grouped by its groups.csv.
+fn three_class_folder() -> tempfile::TempDir {
+    let mut photos = Vec::new();
+    let mut groups = String::from("image,group\n");
+    for class in ["scc", "bcc", "ak"] {
+        for lesion in 0..10 {
+            for photo in 0..2 {
+                let name = format!("{class}{lesion}_{photo}");
+                groups.push_str(&format!("{class}/{name}.jpg,{class}{lesion}\n"));
+                photos.push((class.to_string(), name));
+            }
+        }
+    }
+    let data = owned_tree(&photos);
+    std::fs::write(data.path().join("groups.csv"), groups).unwrap();
+    data
+}
+
 /// [`tree`] of owned `(class, name)` pairs.
 fn owned_tree(photos: &[(String, String)]) -> tempfile::TempDir {
     let pairs: Vec<(&str, &str)> = photos
@@ -303,20 +322,7 @@ fn predicted_codes(model: &Path, photo: &Path) -> Vec<String> {
 
 #[test]
 fn a_folder_of_three_classes_trains_a_model_that_answers_with_their_names() {
-    // 10 lesions of two photos per class, grouped by groups.csv; `scc` is no HAM10000 code.
-    let mut photos = Vec::new();
-    let mut groups = String::from("image,group\n");
-    for class in ["scc", "bcc", "ak"] {
-        for lesion in 0..10 {
-            for photo in 0..2 {
-                let name = format!("{class}{lesion}_{photo}");
-                groups.push_str(&format!("{class}/{name}.jpg,{class}{lesion}\n"));
-                photos.push((class.to_string(), name));
-            }
-        }
-    }
-    let data = owned_tree(&photos);
-    std::fs::write(data.path().join("groups.csv"), groups).unwrap();
+    let data = three_class_folder();
     let work = tempfile::tempdir().unwrap();
     cli()
         .args(train_args(data.path(), work.path()))
@@ -360,6 +366,68 @@ fn a_folder_of_three_classes_trains_a_model_that_answers_with_their_names() {
         .arg(work.path().join("eval.json"))
         .assert()
         .success();
+}
+
+#[test]
+fn init_from_a_model_of_other_classes_keeps_its_layers_and_starts_a_new_classifier() {
+    let seven = Trained::new();
+    let data = three_class_folder();
+    let work = tempfile::tempdir().unwrap();
+    let args = with_option(&train_args(data.path(), work.path()), "--epochs", "1");
+    let out = cli()
+        .args(&args)
+        .arg("--init")
+        .arg(seven.model())
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let log = String::from_utf8_lossy(&out);
+    assert!(
+        log.contains("answers with 7 classes; a new classifier starts for the 3 of this data"),
+        "{log}"
+    );
+    let report = json(&work.path().join("model/report.json"));
+    assert_eq!(report["classes"], serde_json::json!(["ak", "bcc", "scc"]));
+    let from = &report["model"]["started_from"];
+    assert_eq!(from["new_head"], true);
+    assert_eq!(from["classes"].as_array().unwrap().len(), 7);
+    assert!(from["weights"].as_str().unwrap().ends_with("model.bpk"));
+    // The earlier run's three epochs are carried into the history.
+    assert_eq!(report["history"].as_array().unwrap().len(), 4);
+    // The same class list keeps the classifier.
+    let again = tempfile::tempdir().unwrap();
+    let args = with_option(&train_args(data.path(), again.path()), "--epochs", "1");
+    let model = work.path().join("model");
+    cli()
+        .args(&args)
+        .arg("--init")
+        .arg(&model)
+        .assert()
+        .success();
+    let report = json(&again.path().join("model/report.json"));
+    assert_eq!(report["model"]["started_from"]["new_head"], false);
+}
+
+#[test]
+fn a_class_too_small_for_the_split_is_refused_with_its_counts() {
+    let mut photos: Vec<(String, String)> = (0..12)
+        .flat_map(|n| {
+            [
+                ("a".to_string(), format!("a{n}")),
+                ("b".to_string(), format!("b{n}")),
+            ]
+        })
+        .collect();
+    photos.push(("rare".into(), "r0".into()));
+    let data = owned_tree(&photos);
+    let work = tempfile::tempdir().unwrap();
+    let out = refused(cli().args(train_args(data.path(), work.path())));
+    assert!(
+        out.contains("class rare has no photo in the") && out.contains("1 lesions or groups"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -74,8 +74,12 @@ pub fn fit(features: &[Vec<f32>], labels: &[usize], classes: usize, shrinkage: f
     )
 }
 
+/// Training photos a class needs for a scale of its own: with fewer, its mean distance is
+/// noise, and it keeps 1 (the plain distance).
+pub const MIN_SCALE_PHOTOS: usize = 10;
+
 /// Each class's mean squared distance of its own training photos to its centre: the scales of
-/// the class-scaled score (a class with no photos keeps 1).
+/// the class-scaled score (a class with fewer than [`MIN_SCALE_PHOTOS`] keeps 1).
 pub fn class_scales(density: &Mahalanobis, features: &[Vec<f32>], labels: &[usize]) -> Vec<f32> {
     let mut sums = vec![0.0f64; density.classes()];
     let mut counts = vec![0usize; density.classes()];
@@ -85,7 +89,13 @@ pub fn class_scales(density: &Mahalanobis, features: &[Vec<f32>], labels: &[usiz
     }
     sums.iter()
         .zip(&counts)
-        .map(|(&sum, &n)| if n == 0 { 1.0 } else { (sum / n as f64) as f32 })
+        .map(|(&sum, &n)| {
+            if n < MIN_SCALE_PHOTOS {
+                1.0
+            } else {
+                (sum / n as f64) as f32
+            }
+        })
         .collect()
 }
 

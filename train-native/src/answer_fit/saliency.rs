@@ -87,7 +87,7 @@ pub fn evaluate(
             continue;
         };
         let mask = load_mask(&path, config)?;
-        let input = batch::inputs(images.cache, &[i], config, None);
+        let input = batch::inputs(images.cache, &[i], &config.preprocess, None);
         let map = classifier.saliency(&input, answer.top)?;
         for ((hits, mass), candidate) in [(&mut map_sums, &map), (&mut prior_sums, &prior)] {
             let (hit, share) = score(candidate, &mask);

@@ -4,7 +4,7 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use skin_lesion::{ModelConfig, preprocess};
+use skin_lesion::{PreprocessConfig, preprocess};
 
 use super::augment::Augment;
 use super::cache::ImageCache;
@@ -16,10 +16,10 @@ use super::cache::ImageCache;
 pub fn inputs(
     cache: &ImageCache,
     indices: &[usize],
-    model: &ModelConfig,
+    config: &PreprocessConfig,
     augment: Option<(&Augment, u64)>,
 ) -> Vec<f32> {
-    let side = model.preprocess.input_size;
+    let side = config.input_size;
     let plane = 3 * side * side;
     let mut data = vec![0.0f32; indices.len() * plane];
     data.par_chunks_mut(plane)
@@ -35,7 +35,7 @@ pub fn inputs(
                     );
                     preprocess::normalize_into(&aug.apply(&square, side as u32, &mut rng), out);
                 }
-                None => preprocess::from_square(square, model, out),
+                None => preprocess::from_square(square, config, out),
             }
         });
     data

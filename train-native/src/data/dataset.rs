@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
 
-use super::record::Record;
+use super::record::{LayoutKind, Record};
 use super::{image_folder, isic, metadata};
 
 /// The data set: every metadata row, each with its image file found, and its classes.
@@ -18,6 +18,7 @@ pub struct Dataset {
     pub records: Vec<Record>,
     /// The classes, in the order of the model's outputs.
     pub classes: Vec<ClassName>,
+    pub kind: LayoutKind,
 }
 
 impl Dataset {
@@ -46,7 +47,37 @@ impl Dataset {
             root: dir.to_path_buf(),
             records: layout.records,
             classes: layout.classes,
+            kind: layout.kind,
         })
+    }
+
+    /// HAM10000 itself: its layout and its seven classes (the model card then cites it).
+    pub fn is_ham10000(&self) -> bool {
+        self.kind == LayoutKind::Ham10000 && self.classes == skin_lesion::model::ham10000_classes()
+    }
+
+    /// The model card's line on the data: HAM10000's citation, or the layout and folder.
+    pub fn description(&self) -> String {
+        let counts = format!(
+            "{} images of {} lesions",
+            self.records.len(),
+            self.lesion_count()
+        );
+        if self.is_ham10000() {
+            format!("HAM10000 (Tschandl et al. 2018, doi:10.1038/sdata.2018.161), {counts}")
+        } else {
+            let name = self.root.file_name().unwrap_or_default().to_string_lossy();
+            format!("{name} ({}), {counts}", self.kind.describe())
+        }
+    }
+
+    /// The data's licence where the trainer knows it (HAM10000's), else a note that it does not.
+    pub fn licence(&self) -> String {
+        if self.is_ham10000() {
+            "CC BY-NC-SA 4.0".into()
+        } else {
+            "not recorded: the data's own".into()
+        }
     }
 
     /// The class codes, in the order of the model's outputs.

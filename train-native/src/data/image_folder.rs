@@ -6,7 +6,7 @@
 //! Photos that cannot be decoded are skipped and counted, not fatal: a folder of a clinic's
 //! own photos often holds a few broken files, and one should not stop a run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -15,7 +15,7 @@ use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
 
 use super::classes;
-use super::record::{Layout, Record};
+use super::record::{Layout, LayoutKind, Record};
 use super::table::Table;
 
 /// The optional file of group ids.
@@ -32,16 +32,6 @@ struct Found {
 /// Read `dir` as a folder per class.
 pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
     let found = find_photos(dir)?;
-    let folders: BTreeSet<String> = found.iter().map(|f| f.code.clone()).collect();
-    let classes = classes::resolve(&folders, wanted)?;
-    if let Some(missing) = classes.iter().find(|c| !folders.contains(&c.code)) {
-        bail!(
-            "{}: no folder {:?} for class {:?}",
-            dir.display(),
-            missing.code,
-            missing.code
-        );
-    }
     let groups = read_groups(dir, &found)?;
     let (usable, skipped) = decodable(found);
     if skipped > 0 {
@@ -62,7 +52,9 @@ pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
             patient: Patient::UNKNOWN,
         })
         .collect();
-    let classes = classes::assign(&mut records, &codes, Some(&classes), |_, code, known| {
+    // A class without a folder is allowed here (`evaluate` on photos of some of a model's
+    // classes); training refuses a class missing from a split part.
+    let classes = classes::assign(&mut records, &codes, wanted, |_, code, known| {
         anyhow::anyhow!(
             "{}: folder {code:?} is not one of the classes asked for ({known})",
             dir.display()
@@ -71,7 +63,11 @@ pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
     if records.is_empty() {
         bail!("{}: no photo could be decoded", dir.display());
     }
-    Ok(Layout { records, classes })
+    Ok(Layout {
+        records,
+        classes,
+        kind: LayoutKind::ImageFolder,
+    })
 }
 
 /// Every photo below a class folder of `dir`, sorted by id.

@@ -17,7 +17,7 @@ use skin_lesion::model::ClassName;
 
 use super::classes;
 use super::metadata::index_images;
-use super::record::{Layout, Record};
+use super::record::{Layout, LayoutKind, Record};
 use super::table::Table;
 
 /// The ground-truth CSV in `dir` (a `.csv` whose name holds `GroundTruth`, any case), if any;
@@ -135,10 +135,11 @@ pub fn load(dir: &Path, truth: &Path, wanted: Option<&[ClassName]>) -> Result<La
             record.image_id
         )
     })?;
-    if let Some(empty) = classes.iter().find(|c| !codes.contains(&c.code)) {
-        bail!("{name}: no photo is of class `{}`", empty.code);
-    }
-    Ok(Layout { records, classes })
+    Ok(Layout {
+        records,
+        classes,
+        kind: LayoutKind::Isic,
+    })
 }
 
 /// Whether a ground-truth cell marks the class: `1`, `1.0` (ISIC writes floats).

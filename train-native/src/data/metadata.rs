@@ -10,7 +10,7 @@ use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
 
 use super::classes;
-use super::record::{Layout, Record};
+use super::record::{Layout, LayoutKind, Record};
 use super::table::Table;
 
 /// The metadata file name of the official release.
@@ -38,7 +38,11 @@ pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
     if records.is_empty() {
         bail!("{} has no data rows", csv_path.display());
     }
-    Ok(Layout { records, classes })
+    Ok(Layout {
+        records,
+        classes,
+        kind: LayoutKind::Ham10000,
+    })
 }
 
 /// Whether `dir` holds HAM10000's image part folders (whose metadata file is then missing,

@@ -17,5 +17,5 @@ mod table;
 
 pub use dataset::Dataset;
 pub use prepared::{Prepared, prepare};
-pub use record::{Layout, Record};
+pub use record::{Layout, LayoutKind, Record};
 pub use split::{Split, SplitName};

@@ -15,6 +15,46 @@ pub struct Prepared {
     pub cache: ImageCache,
 }
 
+/// Refuse a split with a class missing from a part: a class never trained on, never validated
+/// or never tested cannot be learnt, chosen on or measured.
+fn check_every_class_in_every_part(dataset: &Dataset, split: &Split) -> Result<()> {
+    let parts = [
+        ("train", &split.train),
+        ("validation", &split.val),
+        ("test", &split.test),
+    ];
+    for (c, class) in dataset.classes.iter().enumerate() {
+        let counts: Vec<usize> = parts
+            .iter()
+            .map(|(_, part)| {
+                part.iter()
+                    .filter(|&&i| dataset.records[i].label == c)
+                    .count()
+            })
+            .collect();
+        if let Some(k) = counts.iter().position(|&n| n == 0) {
+            let groups: std::collections::HashSet<&str> = dataset
+                .records
+                .iter()
+                .filter(|r| r.label == c)
+                .map(|r| r.lesion_id.as_str())
+                .collect();
+            bail!(
+                "class {} has no photo in the {} part (train {}, validation {}, test {} photos; {} lesions or groups in all): \
+                 the split needs at least one lesion of every class in each part, so give it more photos (of more lesions), \
+                 larger --val-fraction/--test-fraction, or leave it out with --classes",
+                class.code,
+                parts[k].0,
+                counts[0],
+                counts[1],
+                counts[2],
+                groups.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Load the data set, split it and fill the image cache.
 pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
     let data_dir = paths.data.clone().unwrap_or_else(paths::default_data);
@@ -28,6 +68,7 @@ pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
             split.test.len()
         );
     }
+    check_every_class_in_every_part(&dataset, &split)?;
     eprintln!(
         "data: {} images of {} lesions in {}; split by lesion (seed {}): train {}, val {}, test {} images",
         dataset.records.len(),

@@ -26,4 +26,26 @@ pub struct Record {
 pub struct Layout {
     pub records: Vec<Record>,
     pub classes: Vec<ClassName>,
+    pub kind: LayoutKind,
+}
+
+/// Which layout a data set was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutKind {
+    /// `HAM10000_metadata.csv` ([`super::metadata`]).
+    Ham10000,
+    /// An ISIC ground-truth CSV ([`super::isic`]).
+    Isic,
+    /// A folder per class ([`super::image_folder`]).
+    ImageFolder,
+}
+
+impl LayoutKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Ham10000 => "HAM10000's metadata layout",
+            Self::Isic => "an ISIC ground-truth CSV",
+            Self::ImageFolder => "a folder per class",
+        }
+    }
 }

@@ -60,8 +60,15 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         &Classifier::new(best.clone(), model_config.clone(), device),
         &val_images,
     )?;
-    let fitted =
-        with_offsets.then(|| offsets::fit(&raw.answers, &val_images.labels, config.split.seed));
+    let scarce = offsets::scarce_class(&val_images.labels, &val_images.codes);
+    if let (true, Some((code, n))) = (with_offsets, &scarce) {
+        eprintln!(
+            "decision offsets left out: class {code} has {n} validation photos, fewer than the {} offsets are fitted on",
+            offsets::MIN_PHOTOS_PER_CLASS
+        );
+    }
+    let fitted = (with_offsets && scarce.is_none())
+        .then(|| offsets::fit(&raw.answers, &val_images.labels, config.split.seed));
     let model = match &fitted {
         Some(f) => best.with_class_offsets(&f.offsets),
         None => best,

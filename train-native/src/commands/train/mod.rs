@@ -5,6 +5,7 @@
 
 pub mod best;
 pub mod finish;
+pub mod init;
 mod progress;
 mod schedule;
 mod session;

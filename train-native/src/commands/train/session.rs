@@ -88,7 +88,7 @@ impl<'a> Session<'a> {
                     eprintln!("no checkpoint in {}: starting a new run", run_dir.display());
                 }
                 let state = fresh_state(config, selected, fingerprint);
-                let (model, state) = from_init(config, fresh, state, &device)?;
+                let (model, state) = super::init::start(config, fresh, state, &device)?;
                 (model, optim, state)
             }
         };
@@ -212,7 +212,7 @@ impl<'a> Session<'a> {
             let inputs = batch::inputs(
                 &self.data.cache,
                 indices,
-                &config.model(),
+                &config.preprocess,
                 Some((&augment, batch_seed)),
             );
             let x = batch::tensor(inputs, side, &self.device);
@@ -307,48 +307,4 @@ fn resumed(
         .from_bytes(Bytes::from_bytes_vec(saved.optim))
         .map_err(|e| anyhow!("cannot load the optimizer state: {e}"))?;
     Ok((model, optim, state))
-}
-
-/// Start from `--init`'s weights when given, carrying the earlier run's history and time.
-fn from_init(
-    config: &TrainingConfig,
-    fresh: Network,
-    mut state: State,
-    device: &Device,
-) -> Result<(Network, State)> {
-    let Some(init) = &config.init else {
-        let dir = pretrained::default_dir();
-        return Ok((
-            pretrained::starting_network(&config.model(), fresh, &dir, device)?,
-            state,
-        ));
-    };
-    let bytes =
-        std::fs::read(init).with_context(|| format!("cannot read --init {}", init.display()))?;
-    // A shipped model.bpk carries a feature density the network has no place for: left out.
-    let model = weights::network_from_bytes(&config.model(), &bytes, device)
-        .with_context(|| format!("cannot start from {}", init.display()))?;
-    let dir = init.parent().unwrap_or(Path::new("."));
-    let (run_state, report) = (
-        dir.join(checkpoint::STATE_FILE),
-        dir.join(skin_lesion::weights::REPORT_FILE),
-    );
-    if let Ok(text) = std::fs::read_to_string(&run_state) {
-        let earlier: State = serde_json::from_str(&text)
-            .with_context(|| format!("{} is damaged", run_state.display()))?;
-        // All of the earlier run's time counts, even the epochs after its best.
-        state.earlier_history = earlier.full_history();
-        state.earlier_seconds = earlier.total_seconds();
-    } else if report.is_file() {
-        // A model folder (web/model): its report holds the run's history and time.
-        let earlier = crate::model_files::read_report(&report)?;
-        state.earlier_history = earlier.history;
-        state.earlier_seconds = earlier.model.training_seconds;
-    }
-    eprintln!(
-        "starting from {} ({} earlier epochs)",
-        init.display(),
-        state.earlier_history.len()
-    );
-    Ok((model, state))
 }
