@@ -411,6 +411,45 @@ fn init_from_a_model_of_other_classes_keeps_its_layers_and_starts_a_new_classifi
 }
 
 #[test]
+#[ignore = "needs HAM10000 in ../shared/ham10000"]
+fn a_folder_of_three_ham10000_classes_trains_and_answers_with_their_names() {
+    // The README's worked example in small: 24 photos of each of three classes, copied into a
+    // folder per class with a groups.csv of their lesions.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ham10000");
+    let csv = std::fs::read_to_string(shared.join("HAM10000_metadata.csv")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut groups = String::from("image,group\n");
+    for class in ["mel", "nv", "bkl"] {
+        std::fs::create_dir_all(data.path().join(class)).unwrap();
+        let rows = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>());
+        for row in rows.filter(|r| r[2] == class).take(24) {
+            let (lesion, image) = (row[0], row[1]);
+            let to = data.path().join(format!("{class}/{image}.jpg"));
+            std::fs::copy(shared.join(format!("images/{image}.jpg")), to).unwrap();
+            groups.push_str(&format!("{class}/{image}.jpg,{lesion}\n"));
+        }
+    }
+    std::fs::write(data.path().join("groups.csv"), groups).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let args = with_option(&train_args(data.path(), work.path()), "--input-size", "32");
+    let args = with_option(&args, "--resize-size", "36");
+    cli().args(&args).assert().success();
+    let model = work.path().join("model");
+    let photo = std::fs::read_dir(data.path().join("mel"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(predicted_codes(&model, &photo), ["bkl", "mel", "nv"]);
+    let config = json(&model.join("config.json"));
+    assert_eq!(config["classes"][1]["name"], "Melanoma");
+}
+
+#[test]
 fn a_class_too_small_for_the_split_is_refused_with_its_counts() {
     let mut photos: Vec<(String, String)> = (0..12)
         .flat_map(|n| {

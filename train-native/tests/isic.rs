@@ -86,6 +86,26 @@ fn the_marked_column_is_the_class_and_the_metadata_groups_lesions() {
 }
 
 #[test]
+fn an_unreadable_photo_is_skipped() {
+    let dir = layout(
+        3,
+        &[
+            row("ISIC_0", "NV"),
+            row("ISIC_1", "MEL"),
+            row("ISIC_2", "MEL"),
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.path().join("ISIC_2019_Training_Input/ISIC_2.jpg"),
+        b"not a photo",
+    )
+    .unwrap();
+    let ds = Dataset::load(dir.path(), None).unwrap();
+    assert_eq!(ds.records.len(), 2);
+}
+
+#[test]
 fn rows_that_mark_no_class_or_two_or_repeat_a_photo_are_named() {
     let two = row("ISIC_1", "MEL").replacen("0.0", "1.0", 1);
     let err = refused(layout(2, &[row("ISIC_0", "NV"), two].concat()).path());

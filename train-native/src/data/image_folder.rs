@@ -3,19 +3,17 @@
 //! (`image,group`) puts photos of one lesion or one patient in one group, so that the split
 //! keeps them in one part; without it every photo is its own group.
 //!
-//! Photos that cannot be decoded are skipped and counted, not fatal: a folder of a clinic's
-//! own photos often holds a few broken files, and one should not stop a run.
+//! Photos that cannot be decoded are skipped and counted, not fatal ([`readable`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
 use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
 
 use super::classes;
-use super::record::{Layout, LayoutKind, Record};
+use super::record::{Layout, LayoutKind, Record, readable};
 use super::table::Table;
 
 /// The optional file of group ids.
@@ -33,15 +31,8 @@ struct Found {
 pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
     let found = find_photos(dir)?;
     let groups = read_groups(dir, &found)?;
-    let (usable, skipped) = decodable(found);
-    if skipped > 0 {
-        eprintln!(
-            "warning: {skipped} photos in {} could not be decoded and were skipped",
-            dir.display()
-        );
-    }
-    let codes: Vec<String> = usable.iter().map(|f| f.code.clone()).collect();
-    let mut records: Vec<Record> = usable
+    let codes: Vec<String> = found.iter().map(|f| f.code.clone()).collect();
+    let mut records: Vec<Record> = found
         .into_iter()
         .map(|f| Record {
             lesion_id: groups.get(&f.id).cloned().unwrap_or_else(|| f.id.clone()),
@@ -60,11 +51,8 @@ pub fn load(dir: &Path, wanted: Option<&[ClassName]>) -> Result<Layout> {
             dir.display()
         )
     })?;
-    if records.is_empty() {
-        bail!("{}: no photo could be decoded", dir.display());
-    }
     Ok(Layout {
-        records,
+        records: readable(records, dir)?,
         classes,
         kind: LayoutKind::ImageFolder,
     })
@@ -133,28 +121,6 @@ fn is_photo(path: &Path) -> bool {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
-}
-
-/// The photos that decode, and how many did not.
-fn decodable(found: Vec<Found>) -> (Vec<Found>, usize) {
-    let total = found.len();
-    let usable: Vec<Found> = found
-        .into_par_iter()
-        .filter(|f| {
-            let ok = std::fs::read(&f.path)
-                .ok()
-                .is_some_and(|bytes| skin_lesion::preprocess::decode(&bytes).is_ok());
-            if !ok {
-                eprintln!(
-                    "warning: skipped {}: not a readable image",
-                    f.path.display()
-                );
-            }
-            ok
-        })
-        .collect();
-    let skipped = total - usable.len();
-    (usable, skipped)
 }
 
 /// `DIR/groups.csv` as photo id → group, if the file exists. A row may name a photo by its

@@ -6,7 +6,7 @@
 //!
 //! Class codes are the column names in lower case (`mel`, `nv`, `bcc`, `ak`, ...), so the
 //! codes HAM10000 shares get its names. A column that marks no photo (ISIC 2019's `UNK`) is
-//! not a class unless `--classes` asks for it, which is then an error.
+//! not a class. Photos that cannot be decoded are skipped and counted ([`readable`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use skin_lesion::model::ClassName;
 
 use super::classes;
 use super::metadata::index_images;
-use super::record::{Layout, LayoutKind, Record};
+use super::record::{Layout, LayoutKind, Record, readable};
 use super::table::Table;
 
 /// The ground-truth CSV in `dir` (a `.csv` whose name holds `GroundTruth`, any case), if any;
@@ -136,7 +136,7 @@ pub fn load(dir: &Path, truth: &Path, wanted: Option<&[ClassName]>) -> Result<La
         )
     })?;
     Ok(Layout {
-        records,
+        records: readable(records, dir)?,
         classes,
         kind: LayoutKind::Isic,
     })

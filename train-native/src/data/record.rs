@@ -1,7 +1,10 @@
 //! One photo of a data set, and what a layout reads: below the data set and its layouts, so
 //! that each layout can build records without knowing the others.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use rayon::prelude::*;
 
 use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
@@ -48,4 +51,37 @@ impl LayoutKind {
             Self::ImageFolder => "a folder per class",
         }
     }
+}
+
+/// `records` without the photos that cannot be read or decoded, each named on stderr with
+/// their count: a folder of one's own photos often holds a few broken files, and they should
+/// not stop a run (HAM10000's own layout stays strict: a broken file there is a broken download).
+pub fn readable(records: Vec<Record>, dir: &Path) -> Result<Vec<Record>> {
+    let total = records.len();
+    let usable: Vec<Record> = records
+        .into_par_iter()
+        .filter(|r| {
+            let ok = std::fs::read(&r.path)
+                .ok()
+                .is_some_and(|bytes| skin_lesion::preprocess::decode(&bytes).is_ok());
+            if !ok {
+                eprintln!(
+                    "warning: skipped {}: not a readable image",
+                    r.path.display()
+                );
+            }
+            ok
+        })
+        .collect();
+    if usable.is_empty() {
+        bail!("{}: no photo could be decoded", dir.display());
+    }
+    if usable.len() < total {
+        eprintln!(
+            "warning: {} of {total} photos in {} could not be decoded and were skipped",
+            total - usable.len(),
+            dir.display()
+        );
+    }
+    Ok(usable)
 }
