@@ -18,7 +18,7 @@ pub enum BackendChoice {
     #[cfg(feature = "ndarray")]
     Ndarray,
     /// LibTorch on the CPU through burn's tch backend: 1.7x flex's training speed here, but it
-    /// needs `--features tch` and a LibTorch 2.9 (`LIBTORCH`; README, "Training throughput").
+    /// needs `--features tch` and a LibTorch 2.9 (`LIBTORCH`; docs/throughput.md).
     #[cfg(feature = "tch")]
     Tch,
 }

@@ -72,7 +72,8 @@ pub struct PlotArgs {
 /// Where the data, checkpoints and outputs live.
 #[derive(Debug, Clone, Args)]
 pub struct PathArgs {
-    /// HAM10000 folder: HAM10000_metadata.csv plus the images anywhere below it
+    /// The data: HAM10000's layout (HAM10000_metadata.csv, the images anywhere below), an
+    /// ISIC ground-truth CSV, or a folder per class (DIR/<class>/*.jpg)
     /// [default: $HAM10000_DIR, else ../shared/ham10000 beside the workspace].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,

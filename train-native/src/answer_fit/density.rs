@@ -6,7 +6,7 @@ use skin_lesion::model::density::Mahalanobis;
 /// How far the covariance is pulled towards a multiple of the identity (its mean variance):
 /// near-constant feature channels would otherwise dominate the distance, and a shrunk
 /// covariance spread the refusals of real photos more evenly over the classes (0.01 to 0.3
-/// compared on validation and the dev pictures; README, "Pictures it was not made for").
+/// compared on validation and the dev pictures; docs/honest-answers.md).
 pub const SHRINKAGE: f64 = 0.3;
 
 /// The density of `features` (one vector per training photo) with labels `labels` among
