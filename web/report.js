@@ -38,7 +38,7 @@ function headline(report) {
   const tested = report.confusion_matrix.flat().reduce((a, b) => a + b, 0);
   const interval = (key) => report.intervals ? `95% interval ${fixed(report.intervals[key][0])}–${fixed(report.intervals[key][1])}` : null;
   return figures(
-    tile('Balanced accuracy', fixed(report.balanced_accuracy), 'mean recall over the seven classes: the figure that matters with skewed classes', interval('balanced_accuracy')),
+    tile('Balanced accuracy', fixed(report.balanced_accuracy), `mean recall over the ${report.classes.length} classes: the figure that matters with skewed classes`, interval('balanced_accuracy')),
     tile('Macro F1', fixed(report.macro_f1), 'F1 averaged over classes, each weighing the same', interval('macro_f1')),
     tile('Macro AUC', fixed(report.macro_auc), 'one-vs-rest ROC AUC, averaged over classes'),
     tile('Accuracy', fixed(report.accuracy), 'share of test photos right; flattered by the 66% of nevi'),
