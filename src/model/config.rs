@@ -282,11 +282,6 @@ impl ModelConfig {
         self.classes.iter().map(ClassName::described).collect()
     }
 
-    /// The class codes in the order of the network's outputs.
-    pub fn class_codes(&self) -> Vec<&str> {
-        self.classes.iter().map(|c| c.code.as_str()).collect()
-    }
-
     pub fn with_answer(mut self, answer: Option<AnswerConfig>) -> Self {
         self.answer = answer;
         self

@@ -104,11 +104,20 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, PreprocessError> {
     })
 }
 
-fn decode_unguarded(bytes: &[u8]) -> Result<Decoded, PreprocessError> {
+/// What [`decode`] checks before it decodes any pixel: a known format, a whole JPEG, and a
+/// size within the limits, read from the header alone. Cheap enough to vet every photo of a
+/// data set when it is loaded (the pixels are decoded later, once, into the image cache).
+pub fn check(bytes: &[u8]) -> Result<(), PreprocessError> {
+    let (width, height) = opened(bytes)?.into_dimensions().map_err(map_error)?;
+    check_size(width, height)
+}
+
+/// A reader of a file that is not empty, of a known format and, for a JPEG, whole.
+fn opened(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, PreprocessError> {
     if bytes.is_empty() {
         return Err(PreprocessError::Empty);
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
     if reader.format().is_none() {
@@ -119,6 +128,11 @@ fn decode_unguarded(bytes: &[u8]) -> Result<Decoded, PreprocessError> {
             "the JPEG is truncated (the file ends inside the image data)".into(),
         ));
     }
+    Ok(reader)
+}
+
+fn decode_unguarded(bytes: &[u8]) -> Result<Decoded, PreprocessError> {
+    let mut reader = opened(bytes)?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);

@@ -16,7 +16,7 @@ mod jpeg;
 mod normalize;
 
 pub use colour::{ILLUMINANT, constancy, illuminant};
-pub use decode::{Decoded, MAX_DIMENSION, MAX_PIXELS, decode, decoding, from_rgba};
+pub use decode::{Decoded, MAX_DIMENSION, MAX_PIXELS, check, decode, decoding, from_rgba};
 pub use error::PreprocessError;
 pub use geometry::{center_crop, square_resize};
 pub use normalize::{MEAN, STD, normalize, normalize_into};

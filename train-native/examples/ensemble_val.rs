@@ -86,10 +86,7 @@ fn main() -> Result<()> {
 }
 
 fn read_state(dir: &std::path::Path) -> Result<State> {
-    let path = dir.join(checkpoint::STATE_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+    checkpoint::read_state(&dir.join(checkpoint::STATE_FILE))
 }
 
 /// Every member alone, every pair, every triple, and all of them.

@@ -6,12 +6,12 @@
 //! `cargo run --release -p train-native --example storage_drift -- RUN_DIR [--views N]
 //! [--storage f16,q8]`
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::prelude::*;
 use clap::Parser;
 use skin_lesion::weights::{self, Storage};
 use skin_lesion::{Classifier, Network};
-use train_native::checkpoint::{self, State};
+use train_native::checkpoint;
 use train_native::cli::PathArgs;
 use train_native::data::prepare;
 use train_native::score::{self, Images, ScoredAnswers};
@@ -36,11 +36,7 @@ fn parse_storage(text: &str) -> Result<Storage, String> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let state_path = args.run.join(checkpoint::STATE_FILE);
-    let state: State = serde_json::from_str(
-        &std::fs::read_to_string(&state_path)
-            .with_context(|| format!("cannot read {}", state_path.display()))?,
-    )?;
+    let state = checkpoint::read_state(&args.run.join(checkpoint::STATE_FILE))?;
     let mut config = state.config.clone();
     if let Some(views) = args.views {
         config.preprocess.test_time_views = views;

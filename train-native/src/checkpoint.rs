@@ -132,16 +132,21 @@ pub struct Saved {
     pub optim: Vec<u8>,
 }
 
+/// A run's `state.json` at `path`.
+pub fn read_state(path: &Path) -> Result<State> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged or from an older trainer", path.display()))
+}
+
 /// The saved state of the run in `dir`, if any, checked against this run's settings and data.
 pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Result<Option<Saved>> {
     let path = dir.join(STATE_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let state: State = serde_json::from_str(&text)
-        .with_context(|| format!("{} is damaged or from an older trainer", path.display()))?;
+    if !path.exists() {
+        return Ok(None);
+    }
+    let state = read_state(&path)?;
     if !config.continues(&state.config) {
         bail!(
             "the run in {} was started with other settings:\n  saved: {}\n  now:   {}\nresume with the same options, or use another --run-dir",

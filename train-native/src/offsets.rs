@@ -26,12 +26,14 @@ use skin_lesion::report::CrossFit;
 /// follows one or two photos (the export then ships none and says why).
 pub const MIN_PHOTOS_PER_CLASS: usize = 10;
 
-/// The first class (its code and count) with fewer than [`MIN_PHOTOS_PER_CLASS`] of `labels`.
-pub fn scarce_class(labels: &[usize], codes: &[String]) -> Option<(String, usize)> {
-    codes.iter().enumerate().find_map(|(c, code)| {
-        let n = labels.iter().filter(|&&l| l == c).count();
-        (n < MIN_PHOTOS_PER_CLASS).then(|| (code.clone(), n))
-    })
+/// The first class (its code and count) with fewer than [`MIN_PHOTOS_PER_CLASS`] photos, of
+/// `counts` photos per class.
+pub fn scarce_class(counts: &[usize], codes: &[String]) -> Option<(String, usize)> {
+    codes
+        .iter()
+        .zip(counts)
+        .find(|(_, n)| **n < MIN_PHOTOS_PER_CLASS)
+        .map(|(code, &n)| (code.clone(), n))
 }
 
 /// The offset ranges [`choose_limit`] compares: none up to the widest, [-2, 2].

@@ -57,12 +57,12 @@ pub fn assign(
 }
 
 /// The position of `code` in `classes`.
-pub fn index(classes: &[ClassName], code: &str) -> Option<usize> {
+fn index(classes: &[ClassName], code: &str) -> Option<usize> {
     classes.iter().position(|c| c.code == code)
 }
 
 /// `codes` listed for an error message.
-pub fn listed(classes: &[ClassName]) -> String {
+fn listed(classes: &[ClassName]) -> String {
     classes
         .iter()
         .map(|c| c.code.as_str())

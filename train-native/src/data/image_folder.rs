@@ -13,6 +13,7 @@ use skin_lesion::Patient;
 use skin_lesion::model::ClassName;
 
 use super::classes;
+use super::metadata::is_photo;
 use super::record::{Layout, LayoutKind, Record, readable};
 use super::table::Table;
 
@@ -113,14 +114,6 @@ fn find_photos(dir: &Path) -> Result<Vec<Found>> {
         );
     }
     Ok(found)
-}
-
-fn is_photo(path: &Path) -> bool {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
 }
 
 /// `DIR/groups.csv` as photo id → group, if the file exists. A row may name a photo by its

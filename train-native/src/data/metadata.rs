@@ -57,17 +57,22 @@ pub fn looks_like_ham10000(dir: &Path) -> bool {
     })
 }
 
+/// Whether `path` names a photo the layouts read: `.jpg`, `.jpeg` or `.png`, any case.
+pub fn is_photo(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
+}
+
 /// `image_id` → file, for every `.jpg`/`.jpeg`/`.png` below `dir`.
 pub fn index_images(dir: &Path) -> Result<HashMap<String, PathBuf>> {
     let mut images = HashMap::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(true) {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let path = entry.path();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) || !entry.file_type().is_file() {
+        if !is_photo(path) || !entry.file_type().is_file() {
             continue;
         }
         if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {

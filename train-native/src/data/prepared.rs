@@ -23,15 +23,12 @@ fn check_every_class_in_every_part(dataset: &Dataset, split: &Split) -> Result<(
         ("validation", &split.val),
         ("test", &split.test),
     ];
+    let per_part: Vec<Vec<usize>> = parts
+        .iter()
+        .map(|(_, part)| dataset.class_counts(part.iter().copied()))
+        .collect();
     for (c, class) in dataset.classes.iter().enumerate() {
-        let counts: Vec<usize> = parts
-            .iter()
-            .map(|(_, part)| {
-                part.iter()
-                    .filter(|&&i| dataset.records[i].label == c)
-                    .count()
-            })
-            .collect();
+        let counts: Vec<usize> = per_part.iter().map(|part| part[c]).collect();
         if let Some(k) = counts.iter().position(|&n| n == 0) {
             let groups: std::collections::HashSet<&str> = dataset
                 .records

@@ -53,9 +53,10 @@ impl LayoutKind {
     }
 }
 
-/// `records` without the photos that cannot be read or decoded, each named on stderr with
-/// their count: a folder of one's own photos often holds a few broken files, and they should
-/// not stop a run (HAM10000's own layout stays strict: a broken file there is a broken download).
+/// `records` without the photos that cannot be read or are not usable images (the decoder's
+/// checks on the header: [`skin_lesion::preprocess::check`]), each named on stderr with their
+/// count: a folder of one's own photos often holds a few broken files, and they should not stop
+/// a run (HAM10000's own layout stays strict: a broken file there is a broken download).
 pub fn readable(records: Vec<Record>, dir: &Path) -> Result<Vec<Record>> {
     let total = records.len();
     let usable: Vec<Record> = records
@@ -63,7 +64,7 @@ pub fn readable(records: Vec<Record>, dir: &Path) -> Result<Vec<Record>> {
         .filter(|r| {
             let ok = std::fs::read(&r.path)
                 .ok()
-                .is_some_and(|bytes| skin_lesion::preprocess::decode(&bytes).is_ok());
+                .is_some_and(|bytes| skin_lesion::preprocess::check(&bytes).is_ok());
             if !ok {
                 eprintln!(
                     "warning: skipped {}: not a readable image",

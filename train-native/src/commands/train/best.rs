@@ -60,7 +60,8 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         &Classifier::new(best.clone(), model_config.clone(), device),
         &val_images,
     )?;
-    let scarce = offsets::scarce_class(&val_images.labels, &val_images.codes);
+    let counts = data.dataset.class_counts(data.split.val.iter().copied());
+    let scarce = offsets::scarce_class(&counts, &val_images.codes);
     if let (true, Some((code, n))) = (with_offsets, &scarce) {
         eprintln!(
             "decision offsets left out: class {code} has {n} validation photos, fewer than the {} offsets are fitted on",

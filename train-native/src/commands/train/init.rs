@@ -82,15 +82,9 @@ fn own_classes(file: &Path) -> Result<Option<Vec<ClassName>>> {
     }
     let state = dir.join(checkpoint::STATE_FILE);
     if state.is_file() {
-        return Ok(Some(read_state(&state)?.config.model().classes));
+        return Ok(Some(checkpoint::read_state(&state)?.config.model().classes));
     }
     Ok(None)
-}
-
-fn read_state(path: &Path) -> Result<State> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
 /// The earlier run's history and training time, from the `state.json` beside `file` or, in a
@@ -99,7 +93,7 @@ fn carry_history(file: &Path, state: &mut State) -> Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     let (run_state, report) = (dir.join(checkpoint::STATE_FILE), dir.join(REPORT_FILE));
     if run_state.is_file() {
-        let earlier = read_state(&run_state)?;
+        let earlier = checkpoint::read_state(&run_state)?;
         // All of the earlier run's time counts, even the epochs after its best.
         state.earlier_history = earlier.full_history();
         state.earlier_seconds = earlier.total_seconds();
