@@ -1,16 +1,16 @@
-//! Choosing where to train: a GPU through burn's wgpu backend, or the CPU through flex.
+//! Choosing where to train: a GPU through burn's wgpu backend (the default `wgpu` feature), or
+//! the CPU through flex.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use anyhow::{Result, anyhow};
-use burn::tensor::{Device, DeviceKind, Tensor};
+use anyhow::Result;
+use burn::tensor::Device;
 
 /// The `--backend` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendChoice {
     /// The GPU when a hardware adapter exists, else the CPU.
     Auto,
-    /// burn's wgpu backend (Vulkan, Metal, DX12); an error when no adapter works.
+    /// burn's wgpu backend (Vulkan, Metal, DX12); an error when no adapter works, or when the
+    /// program was built without the `wgpu` feature.
     Wgpu,
     /// burn's flex backend on the CPU.
     Cpu,
@@ -50,35 +50,46 @@ pub fn select(choice: BackendChoice) -> Result<Selected> {
             backend: "tch (LibTorch, CPU)".into(),
             hardware: cpu_name(),
         }),
-        BackendChoice::Auto => {
-            let gpus = catch_unwind(Device::enumerate_physical).unwrap_or_default();
-            match gpus.into_iter().next() {
-                Some(gpu) => match wgpu() {
-                    Ok(selected) => {
-                        eprintln!("backend: wgpu on {}", gpu.name);
-                        Ok(Selected {
-                            hardware: gpu.name,
-                            ..selected
-                        })
-                    }
-                    Err(e) => {
-                        eprintln!(
-                            "backend: GPU {} found but unusable ({e}); falling back to the CPU (flex)",
-                            gpu.name
-                        );
-                        Ok(cpu())
-                    }
-                },
-                None => {
-                    eprintln!(
-                        "backend: no GPU adapter found; falling back to the CPU (flex backend, {} threads)",
-                        threads()
-                    );
-                    Ok(cpu())
-                }
+        BackendChoice::Auto => Ok(auto()),
+    }
+}
+
+/// The GPU when one works, else the CPU; says on stderr which and why.
+#[cfg(feature = "wgpu")]
+fn auto() -> Selected {
+    let gpus = std::panic::catch_unwind(Device::enumerate_physical).unwrap_or_default();
+    let Some(gpu) = gpus.into_iter().next() else {
+        eprintln!(
+            "backend: no GPU adapter found; falling back to the CPU (flex backend, {} threads)",
+            threads()
+        );
+        return cpu();
+    };
+    match wgpu() {
+        Ok(selected) => {
+            eprintln!("backend: wgpu on {}", gpu.name);
+            Selected {
+                hardware: gpu.name,
+                ..selected
             }
         }
+        Err(e) => {
+            eprintln!(
+                "backend: GPU {} found but unusable ({e}); falling back to the CPU (flex)",
+                gpu.name
+            );
+            cpu()
+        }
     }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn auto() -> Selected {
+    eprintln!(
+        "backend: built without the `wgpu` feature; the CPU (flex backend, {} threads)",
+        threads()
+    );
+    cpu()
 }
 
 fn threads() -> usize {
@@ -94,14 +105,20 @@ pub fn cpu() -> Selected {
     }
 }
 
+#[cfg(feature = "wgpu")]
 fn wgpu() -> Result<Selected> {
+    use burn::tensor::{DeviceKind, Tensor};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
     let device = Device::wgpu(DeviceKind::DefaultDevice);
     // Device creation is lazy and panics without an adapter: run one op to find out now.
     let probe = device.clone();
     catch_unwind(AssertUnwindSafe(move || {
         Tensor::<1>::ones([4], &probe).sum().into_scalar::<f32>()
     }))
-    .map_err(|_| anyhow!("no usable wgpu adapter (is a Vulkan/Metal/DX12 driver installed?)"))?;
+    .map_err(|_| {
+        anyhow::anyhow!("no usable wgpu adapter (is a Vulkan/Metal/DX12 driver installed?)")
+    })?;
     let hardware = device
         .identity()
         .map_or_else(|| "GPU (wgpu)".to_string(), |id| id.name);
@@ -110,6 +127,14 @@ fn wgpu() -> Result<Selected> {
         backend: "wgpu".into(),
         hardware,
     })
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Result<Selected> {
+    anyhow::bail!(
+        "this train-native was built without the `wgpu` feature (--no-default-features): \
+         rebuild with its default features to train on a GPU, or use --backend cpu"
+    )
 }
 
 /// The CPU model and thread count, for the report.
