@@ -1,8 +1,7 @@
 # Sourced by .ci/test and .ci/serve: installs what the browser build and tests need, only when
-# it is missing or the wrong version, and puts it on PATH. Run from the repository root. Everything comes from crates.io,
-# Debian or npm; trunk itself never downloads (Trunk.toml sets offline = true).
+# it is missing or the wrong version, and puts it on PATH. Run from the repository root.
+# Everything comes from crates.io, Debian or npm.
 
-TRUNK_VERSION=0.21.14   # trunk 0.22 needs a newer rustc than this toolchain
 # wasm-bindgen-cli must match the wasm-bindgen crate exactly, so read the version from Cargo.lock.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)"
 
@@ -21,11 +20,6 @@ as_root() {
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "rustup target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
-fi
-
-if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
-    step "cargo install trunk $TRUNK_VERSION"
-    env -u CARGO_TARGET_DIR cargo install --locked --force "trunk@$TRUNK_VERSION"
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_VERSION" ]; then

@@ -1,5 +1,5 @@
 // The page's static server, for development (`.ci/serve`), the page tests and the benchmark:
-// trunk's dist/ as it is, with
+// the built dist/ as it is, with
 //   - the model files served from a model folder (web/model) when one is given, over the
 //     copies in dist/: a retrained model reaches the page on the next reload, without
 //     rebuilding the wasm;

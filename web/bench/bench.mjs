@@ -3,7 +3,7 @@
 //   its service worker fetch; raw and gzip), time from navigation to widget ready, first and
 //   warm inference latency (median of 20) on WebGPU and on the CPU, and how long the saliency
 //   map takes after the verdict on the CPU.
-// Run after `trunk build --release`:  node web/bench/bench.mjs  (or `npm run bench` in web/).
+// Run after `node web/build.mjs`:  node web/bench/bench.mjs  (or `npm run bench` in web/).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';

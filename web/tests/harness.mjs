@@ -1,4 +1,4 @@
-// Shared helpers for the page tests and the benchmark: a static server for trunk's dist/, Debian's
+// Shared helpers for the page tests and the benchmark: a static server for the built dist/, Debian's
 // Chromium driven by playwright-core, real HAM10000 photos from ../shared, and the reference
 // answers from `train-native predict --json`.
 import { spawnSync } from 'node:child_process';
@@ -21,13 +21,13 @@ export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'];
 export const FIXTURES = path.join(here, 'fixtures');
 
 /**
- * Serve `root` (trunk's dist/ by default) on 127.0.0.1 with the page's CSP as a header too
+ * Serve `root` (the built dist/ by default) on 127.0.0.1 with the page's CSP as a header too
  * (web/serve.mjs). `cors` lets pages of another origin embed the widget. Returns {origin,
  * requests (paths served), close()}.
  */
 export async function serve(root = DIST, options = {}) {
   if (!existsSync(path.join(root, 'index.html')) && root === DIST) {
-    throw new Error(`${root} has no index.html: run \`trunk build --release\` first`);
+    throw new Error(`${root} has no index.html: run \`node web/build.mjs\` first`);
   }
   return serveStatic(root, options);
 }
