@@ -297,3 +297,88 @@ fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
     // The original is untouched by the quantisation of its copy.
     assert_eq!(logits(&model, x), before);
 }
+
+#[test]
+fn eight_bit_scales_cover_one_output_channel_and_a_run_of_inputs() {
+    // Lite0's 1x1 convolutions: every input count up to 255 is one run; longer ones split.
+    assert_eq!(q8_block(&[96, 16, 1, 1]), Some(vec![1, 16, 1, 1]));
+    assert_eq!(q8_block(&[80, 240, 1, 1]), Some(vec![1, 240, 1, 1]));
+    assert_eq!(q8_block(&[192, 1152, 1, 1]), Some(vec![1, 192, 1, 1]));
+    assert_eq!(q8_block(&[1280, 320, 1, 1]), Some(vec![1, 160, 1, 1]));
+    // A dense 3x3 convolution keeps its kernel in the block; a linear layer is [in, out].
+    assert_eq!(q8_block(&[64, 32, 3, 3]), Some(vec![1, 32, 3, 3]));
+    assert_eq!(q8_block(&[1280, 7]), Some(vec![160, 1]));
+    // A prime count past 255 still gets blocks, of one value; a vector is left alone.
+    assert_eq!(q8_block(&[10, 257, 1, 1]), Some(vec![1, 1, 1, 1]));
+    assert_eq!(q8_block(&[7]), None);
+}
+
+/// A layer whose output channels differ by 10,000x in range: each keeps to its own scale, so
+/// even the smallest is stored to within half a step of its own largest value, through the
+/// file and back. (One scale for the tensor would round the 0.01 channel to zero.)
+#[derive(burn::module::Module, Debug)]
+struct OneLayer {
+    project_conv: burn::nn::conv::Conv2d,
+}
+
+struct SetWeight(Vec<f32>);
+
+impl ModuleMapper for SetWeight {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let values = self.0.clone();
+        param.map(|t| Tensor::from_data(TensorData::new(values, t.shape()), &t.device()))
+    }
+}
+
+#[test]
+fn eight_bit_weights_keep_each_output_channel_to_its_own_scale() {
+    let device = Device::flex();
+    let ranges = [1.0f32, 0.01, 100.0, 0.5];
+    let values: Vec<f32> = (0..4 * 16)
+        .map(|i| ranges[i / 16] * ((i % 16) as f32 - 7.5) / 7.5)
+        .collect();
+    let layer = || OneLayer {
+        project_conv: burn::nn::conv::Conv2dConfig::new([16, 4], [1, 1])
+            .with_bias(false)
+            .init(&device),
+    };
+    let mut quantiser = BlockQuantiser {
+        path: Vec::new(),
+        layers: ParamGroup::from_regex(r"project_conv\.weight$").unwrap(),
+        base: device
+            .settings()
+            .quantization
+            .scheme
+            .with_value(QuantValue::Q8S),
+    };
+    let quantised = layer()
+        .map(&mut SetWeight(values.clone()))
+        .map(&mut quantiser);
+    assert!(is_quantised(&quantised.project_conv.weight.val()));
+    let bytes = quantised.into_record().into_bytes().unwrap();
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .unwrap()
+        .validate(true)
+        .allow_partial(false)
+        .cast_to_module_dtype();
+    let loaded = layer()
+        .try_load_record(record)
+        .unwrap()
+        .map(&mut Dequantise);
+    let back = loaded
+        .project_conv
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (channel, range) in ranges.iter().enumerate() {
+        let error = (0..16)
+            .map(|k| (values[channel * 16 + k] - back[channel * 16 + k]).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            error <= range / 254.0 * 1.001,
+            "channel {channel}: {error} for a range of {range}"
+        );
+    }
+}
