@@ -133,21 +133,27 @@ function findImage(name) {
   throw new Error(`${name} is not in ${SHARED}`);
 }
 
-function cargo(args) {
-  const run = spawnSync('cargo', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (run.status !== 0) throw new Error(`cargo ${args.join(' ')} failed:\n${run.stderr}`);
+/**
+ * `cargo run --release --locked -q -p train-native ARGS`, built as CI's native tests build it:
+ * without the `wgpu` feature, which answers on the CPU alike and would otherwise compile
+ * another 220 crates here (docs/training.md).
+ */
+function trainNative(args) {
+  const full = ['run', '--release', '--locked', '-q', '-p', 'train-native', '--no-default-features', ...args];
+  const run = spawnSync('cargo', full, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (run.status !== 0) throw new Error(`cargo ${full.join(' ')} failed:\n${run.stderr}`);
   return run.stdout;
 }
 
 /** `train-native predict --json` for each file: {file -> {top, probabilities, ...} | {error}}. */
 export function predictJson(files) {
-  const out = cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--', 'predict', '--json', ...files]);
+  const out = trainNative(['--', 'predict', '--json', ...files]);
   return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
 }
 
 /** `train-native explain --json` for each file: {file -> {top, side, map}}. */
 export function explainJson(files) {
-  const out = cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--', 'explain', '--json', ...files]);
+  const out = trainNative(['--', 'explain', '--json', ...files]);
   return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
 }
 
@@ -159,7 +165,7 @@ let fixtureDir = null;
 export function fixtures() {
   if (!fixtureDir) {
     fixtureDir = mkdtempSync(path.join(tmpdir(), 'widget-fixtures-'));
-    cargo(['run', '--release', '--locked', '-q', '-p', 'train-native', '--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
+    trainNative(['--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
   }
   const list = (kind) => readdirSync(path.join(fixtureDir, kind)).sort().map((f) => path.join(fixtureDir, kind, f));
   return { ok: list('ok'), bad: list('bad'), nanModel: path.join(fixtureDir, 'nan-model'), otherModel: path.join(fixtureDir, 'other-model'), threeClassModel: path.join(fixtureDir, 'three-class-model') };
