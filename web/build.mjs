@@ -155,9 +155,13 @@ function watch(options) {
     if (again) { again = false; schedule(); }
   };
   const schedule = () => { clearTimeout(timer); timer = setTimeout(rebuild, 300); };
-  fs.watch(root, { recursive: true }, (_event, name) => {
-    if (name && isWatched(name.split(path.sep).join('/'))) schedule();
-  });
+  // The root and web/ without their subfolders (target/, node_modules/ and the model are
+  // large and not watched); src/ with them.
+  for (const [dir, recursive] of [['.', false], ['web', false], ['src', true]]) {
+    fs.watch(path.join(root, dir), { recursive }, (_event, name) => {
+      if (name && isWatched(path.posix.join(dir, name.split(path.sep).join('/')))) schedule();
+    });
+  }
   console.log('build: watching index.html, Cargo.toml, Cargo.lock, src/ and web/ (not the model)');
 }
 

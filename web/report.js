@@ -203,6 +203,22 @@ function startedFrom(s) {
   return `${s.weights} (SHA-256 ${s.sha256.slice(0, 16)}…), ${head}`;
 }
 
+/** What the model cannot know, from its own data: how skewed the classes are (every split's
+ * photos counted), and for HAM10000 who its patients were. */
+function knownLimits(report, side) {
+  const m = report.model;
+  const photos = report.classes.map((_, i) => Object.values(m.split_counts).reduce((sum, counts) => sum + counts[i], 0));
+  const total = photos.reduce((a, b) => a + b, 0);
+  const most = photos.indexOf(Math.max(...photos));
+  const fewest = photos.indexOf(Math.min(...photos));
+  const ham = m.dataset.startsWith('HAM10000');
+  return 'Trained on dermatoscopy photos only: phone snapshots, other skin conditions and other populations are out of its scope. ' +
+    `Its data is skewed: ${Math.round((100 * photos[most]) / total)}% of its ${total.toLocaleString('en')} photos are ${report.classes[most]}, ` +
+    `and the rarest class, ${report.classes[fewest]}, has ${photos[fewest].toLocaleString('en')}.` +
+    (ham ? ' HAM10000\'s patients are mostly fair-skinned.' : '') +
+    ` It sees a ${side} pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.`;
+}
+
 function modelCard(report) {
   const m = report.model;
   const counts = (split) => m.split_counts[split].reduce((a, b) => a + b, 0).toLocaleString('en');
@@ -219,9 +235,7 @@ function modelCard(report) {
     ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],
     ['Model selection', selection(report)],
     ['Patient data', patientData(report)],
-    ['Known limits', 'Trained on dermatoscopy photos only: phone snapshots, other skin conditions and other populations are out of its scope. ' +
-      'HAM10000 is skewed (two in three photos are nevi; dermatofibroma and vascular lesions have about a hundred photos each) and mostly from fair-skinned patients. ' +
-      `It sees a ${side} pixel version of the photo. This is a research demo, not a medical device, and not a diagnosis.`],
+    ['Known limits', knownLimits(report, side)],
   ];
   return el('dl', { className: 'card' }, ...rows.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
 }

@@ -318,7 +318,7 @@ const TEMPLATE = `
     </div>
     <p class="meta"></p>
   </div>
-  <p class="disclaimer">Not a diagnosis. This research model was trained on one public data set and makes
+  <p class="disclaimer">Not a diagnosis. This research model was trained on one data set and makes
   mistakes; show any lesion that worries you to a doctor.</p>
 </section>`;
 

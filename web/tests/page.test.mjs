@@ -77,6 +77,8 @@ test('the report renders every section from report.json', async () => {
   assert.match(shown.card['Split'], /lesion_id/);
   assert.match(shown.card['Parameters'], new RegExp(report.model.parameters.toLocaleString('en')));
   assert.match(shown.card['Known limits'], /not a medical device/);
+  // The shipped model's own counts: 6,705 of HAM10000's 10,015 photos are nevi, 115 dermatofibromas.
+  assert.match(shown.card['Known limits'], /67% of its 10,015 photos are nv, and the rarest class, df, has 115\. HAM10000's patients are mostly fair-skinned\./);
   if (report.model.starting_weights) {
     const start = report.model.starting_weights;
     assert.match(shown.card['Starting weights'], new RegExp(`${start.package} ${start.version} \\(licence ${start.licence}\\)`));
