@@ -183,11 +183,9 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
 }
 
 /// 8-bit symmetric quantisation with a scale for every output channel and run of input
-/// channels ([`q8_block`]), of the parameters whose path `layers` matches.
-///
-/// One scale per whole tensor (what burn's `Quantizer` does) moved balanced accuracy by 0.008
-/// and a probability by up to 0.30 (docs/training.md): a layer's output channels differ in range
-/// by orders of magnitude.
+/// channels ([`q8_block`]), of the parameters whose path `layers` matches. Shorter runs hold
+/// the projections better, at a cost in size; what each choice did to the answers is in
+/// docs/experiments.md ("Storage, per block"), with the command that measures it.
 struct BlockQuantiser {
     path: Vec<String>,
     layers: ParamGroup,
