@@ -14,6 +14,7 @@ use crate::answer::{self, Answer, AnswerConfig, NonFinite};
 use crate::model::Outputs;
 use crate::model::density::Mahalanobis;
 use crate::preprocess::{self, PreprocessError};
+use crate::saliency::MapSums;
 use crate::weights::{self, WeightsError};
 use crate::{ModelConfig, Network};
 
@@ -309,54 +310,75 @@ impl Classifier {
 
     /// Where the network looked for `class` in one prepared input: its class activation map
     /// over every view ([`crate::saliency`]), `input_size²` values in [0, 1], row-major over
-    /// the crop the network saw. Reads back synchronously: see [`Self::saliency_async`].
+    /// the crop the network saw. Reads back synchronously: see [`Self::saliency_sums_async`].
     pub fn saliency(&self, input: &[f32], class: usize) -> Result<Vec<f32>, InferenceError> {
-        let (map, grid) = self.class_map(input, class)?;
-        let cells = map
-            .try_into_data()
-            .map_err(backend)?
-            .try_into_vec_as::<f32>()
-            .map_err(backend)?;
-        self.finish_map(&cells, grid)
+        let views = 0..self.config.preprocess.test_time_views;
+        self.saliency_map(&self.saliency_sums(input, class, views)?)
     }
 
-    /// [`Self::saliency`] with an asynchronous read-back (WebGPU in a browser).
-    pub async fn saliency_async(
+    /// The class activation map of `class` summed over views `range` of one prepared input.
+    pub fn saliency_sums(
         &self,
         input: &[f32],
         class: usize,
-    ) -> Result<Vec<f32>, InferenceError> {
-        let (map, grid) = self.class_map(input, class)?;
-        let data = map.into_data_async().await.map_err(backend)?;
-        let cells = data.try_into_vec_as::<f32>().map_err(backend)?;
-        self.finish_map(&cells, grid)
+        range: Range<usize>,
+    ) -> Result<MapSums, InferenceError> {
+        let (map, views) = self.class_map_sum(input, class, range)?;
+        let [_, _, grid, _] = map.dims();
+        let data = map.try_into_data().map_err(backend)?;
+        map_sums(data, views, grid)
     }
 
-    fn class_map(&self, input: &[f32], class: usize) -> Result<(Tensor<4>, usize), InferenceError> {
+    /// [`Self::saliency_sums`] with an asynchronous read-back (WebGPU in a browser).
+    pub async fn saliency_sums_async(
+        &self,
+        input: &[f32],
+        class: usize,
+        range: Range<usize>,
+    ) -> Result<MapSums, InferenceError> {
+        let (map, views) = self.class_map_sum(input, class, range)?;
+        let [_, _, grid, _] = map.dims();
+        let data = map.into_data_async().await.map_err(backend)?;
+        map_sums(data, views, grid)
+    }
+
+    /// The map from sums over every one of this model's views, scaled to [0, 1] and
+    /// interpolated to `input_size²` values ([`crate::saliency::upsample`]).
+    pub fn saliency_map(&self, sums: &MapSums) -> Result<Vec<f32>, InferenceError> {
+        let views = self.config.preprocess.test_time_views;
+        if sums.views != views {
+            return Err(InferenceError::Request(format!(
+                "saliency sums over {} views are not this model's {views}",
+                sums.views
+            )));
+        }
+        if sums.cells.iter().any(|v| !v.is_finite()) {
+            return Err(NonFinite("NaN").into());
+        }
+        Ok(crate::saliency::upsample(
+            &sums.cells,
+            sums.grid,
+            self.config.preprocess.input_size,
+        ))
+    }
+
+    fn class_map_sum(
+        &self,
+        input: &[f32],
+        class: usize,
+        range: Range<usize>,
+    ) -> Result<(Tensor<4>, usize), InferenceError> {
         if class >= self.classes() {
             return Err(InferenceError::Request(format!(
                 "there is no class {class}"
             )));
         }
+        self.check_views(&range)?;
         let x = self.input(input, 1)?;
-        let map = crate::saliency::class_map(
-            &self.model,
-            x,
-            class,
-            self.config.preprocess.test_time_views,
-        );
-        let [_, _, grid, _] = map.dims();
-        Ok((map, grid))
-    }
-
-    fn finish_map(&self, cells: &[f32], grid: usize) -> Result<Vec<f32>, InferenceError> {
-        if cells.iter().any(|v| !v.is_finite()) {
-            return Err(NonFinite("NaN").into());
-        }
-        Ok(crate::saliency::upsample(
-            cells,
-            grid,
-            self.config.preprocess.input_size,
+        let views = range.len();
+        Ok((
+            crate::saliency::class_map_sum(&self.model, x, class, range),
+            views,
         ))
     }
 
@@ -376,6 +398,12 @@ impl Classifier {
         let sums = self.view_sums(inputs, batch, 0..self.config.preprocess.test_time_views)?;
         sums.iter().map(|s| self.answer(s)).collect()
     }
+}
+
+/// A read-back `[1, 1, grid, grid]` class activation map as [`MapSums`] over `views` views.
+fn map_sums(data: TensorData, views: usize, grid: usize) -> Result<MapSums, InferenceError> {
+    let cells = data.try_into_vec_as::<f32>().map_err(backend)?;
+    Ok(MapSums { views, grid, cells })
 }
 
 /// A failed read-back (a lost GPU device, say): an error in words, not a panic.

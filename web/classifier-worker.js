@@ -6,6 +6,7 @@
 //               {id, type: "classify", bytes: ArrayBuffer} or {..., rgba: ArrayBuffer, width, height}
 //               {id, type: "saliency"}  (where the network looked, for the last photo classified)
 //               {id, type: "sums", input: Float32Array, first, count}  (from a parent worker)
+//               {id, type: "saliencySums", input: Float32Array, code, first, count}  (likewise)
 //               {id, type: "trap"}  (test hook: makes the wasm module trap, as a bug would)
 // Messages out: {id, ok: true, result} | {id, ok: false, error: {name, message}}
 //
@@ -16,9 +17,9 @@
 //
 // On the CPU the model runs each photo in several orientations (test-time views), one after the
 // other on wasm's single thread. So a CPU worker starts a helper worker of its own (this same
-// script) once it is ready, and hands it half of each photo's views: the two halves run on two
-// cores and their sums are combined in Rust. Until the helper is ready, or if it ever fails, the
-// worker runs every view itself.
+// script) once it is ready, and hands it half of each photo's views, for the answer and for the
+// saliency map: the two halves run on two cores and their sums are combined in Rust. Until the
+// helper is ready, or if it ever fails, the worker runs every view itself.
 import { WorkerLink, createWorker } from './worker-link.js';
 
 const MODULES = { cpu: 'skin-lesion', webgpu: 'skin-lesion-webgpu' };
@@ -202,42 +203,44 @@ async function run(message) {
   const t0 = performance.now();
   const { classifier } = model;
   const input = prepare(classifier, message);
-  const views = classifier.views;
-  let sums;
-  let workers = 1;
-  if (helper && model.backend === 'cpu') {
-    ({ sums, workers } = await withHelper(classifier, input, views));
-  } else {
-    sums = await classifier.viewSums(input, 0, views);
-  }
+  const { sums, workers } = await overViews(
+    (first, count) => classifier.viewSums(input, first, count),
+    (first, count) => ({ type: 'sums', input, first, count }),
+  );
   const answer = classifier.answer(sums);
   last = { input, top: answer.top };
   return { ...answer, backend: model.backend, ms: performance.now() - t0, workers };
 }
 
 /**
- * The second half of the views on the helper, the first half here, at the same time; resolves
- * to {sums, workers}, with workers 1 if the helper failed and this worker did it all.
+ * Sums over every view of the model: `local(first, count)` here, or on the CPU with a helper
+ * the second half of the views on it (the request `remote(first, count)`, whose `input` is
+ * sent as a copy) and the first half here, at the same time. Resolves to {sums, workers}: the
+ * parts laid end to end, and workers 1 if there was no helper or it failed and this worker did
+ * it all.
  */
-async function withHelper(classifier, input, views) {
+async function overViews(local, remote) {
+  const views = model.classifier.views;
+  if (!helper || model.backend !== 'cpu') return { sums: await local(0, views), workers: 1 };
   const half = views / 2;
-  const copy = input.slice();
+  const message = remote(half, half);
+  const copy = message.input.slice();
   const link = helper;
-  const remote = link.request({ type: 'sums', input: copy, first: half, count: half }, [copy.buffer]);
-  const local = await classifier.viewSums(input, 0, half);
-  let far;
+  const far = link.request({ ...message, input: copy }, [copy.buffer]);
+  const near = await local(0, half);
+  let farSums;
   let workers = 2;
   try {
-    far = await remote;
+    farSums = await far;
   } catch (error) {
     console.warn(`the helper worker failed, every view runs here from now on: ${error.message}`);
     dropHelper(link, error);
-    far = await classifier.viewSums(input, half, half);
+    farSums = await local(half, half);
     workers = 1;
   }
-  const sums = new Float32Array(local.length + far.length);
-  sums.set(local);
-  sums.set(far, local.length);
+  const sums = new Float32Array(near.length + farSums.length);
+  sums.set(near);
+  sums.set(farSums, near.length);
   return { sums, workers };
 }
 
@@ -258,8 +261,14 @@ async function classify(message) {
 async function saliency() {
   if (!model || !last) throw named('InputError', 'no photo has been classified yet');
   const t0 = performance.now();
-  const map = await model.classifier.saliency(last.input, last.top);
-  return { map, side: Math.round(Math.sqrt(map.length)), ms: performance.now() - t0 };
+  const { classifier } = model;
+  const { input, top } = last;
+  const { sums, workers } = await overViews(
+    (first, count) => classifier.saliencySums(input, top, first, count),
+    (first, count) => ({ type: 'saliencySums', input, code: top, first, count }),
+  );
+  const map = classifier.saliencyMap(sums);
+  return { map, side: Math.round(Math.sqrt(map.length)), ms: performance.now() - t0, workers };
 }
 
 async function sums({ input, first, count }) {
@@ -267,11 +276,17 @@ async function sums({ input, first, count }) {
   return await model.classifier.viewSums(input, first, count);
 }
 
+async function saliencySums({ input, code, first, count }) {
+  if (!model) throw named('ModelError', 'the model is not loaded');
+  return await model.classifier.saliencySums(input, code, first, count);
+}
+
 const HANDLERS = {
   load,
   classify,
   saliency,
   sums,
+  saliencySums,
   trap: () => model.glue.trapForTests(),
 };
 

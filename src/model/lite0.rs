@@ -121,6 +121,14 @@ impl MbConv {
         }
     }
 
+    /// The same block with its depthwise convolution at stride 1 (same weights, and "SAME"
+    /// padding for stride 1): for [`Lite0::fine_maps`].
+    fn at_unit_stride(&self) -> Self {
+        let mut block = self.clone();
+        block.depthwise_conv.stride = [1, 1];
+        block
+    }
+
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
@@ -186,6 +194,38 @@ fn stage_ends() -> [usize; 7] {
     })
 }
 
+/// The first block of the last stage that halves its input: from here on the network works at
+/// 1/32 of the input, so [`Lite0::fine_maps`] runs it at stride 1.
+fn last_halving() -> usize {
+    let mut first = 0;
+    let mut last = 0;
+    for (repeats, _, stride, ..) in STAGES {
+        if stride == 2 {
+            last = first;
+        }
+        first += repeats;
+    }
+    last
+}
+
+/// `[batch, c, h, w]` to its four 2x2 phases stacked on the batch axis, `[4 * batch, c, h/2,
+/// w/2]`, phase `(py, px)` (rows `py::2`, columns `px::2`) at rows `(2 * py + px) * batch ..`.
+fn phases(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h / 2, 2, w / 2, 2])
+        .permute([3, 5, 0, 1, 2, 4])
+        .reshape([4 * b, c, h / 2, w / 2])
+}
+
+/// The inverse of [`phases`]: the four phases interleaved again.
+fn interleave(x: Tensor<4>) -> Tensor<4> {
+    let [b4, c, h, w] = x.dims();
+    let b = b4 / 4;
+    x.reshape([2, 2, b, c, h, w])
+        .permute([2, 3, 4, 0, 5, 1])
+        .reshape([b, c, 2 * h, 2 * w])
+}
+
 /// `[batch, c, h, w]` averaged over positions to `[batch, c]`.
 fn pooled(maps: Tensor<4>) -> Tensor<2> {
     maps.mean_dim(3).mean_dim(2).flatten::<2>(1, 3)
@@ -197,8 +237,40 @@ impl Lite0 {
 
     /// The head's activations before pooling, `[batch, 1280, h/32, w/32]`.
     pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
-        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
-        for block in &self.blocks {
+        self.maps_from(self.stem(images), 0)
+    }
+
+    /// The head's activations at 1/16 of the input, `[batch, 1280, h/16, w/16]`, for class
+    /// activation maps finer than [`Self::maps`]' (4x4 cells at 128 pixels).
+    ///
+    /// The last block that halves (block 11) runs at stride 1, and the blocks after it run on
+    /// each of the four 2x2 phases of its output, interleaved again at the end: how atrous
+    /// convolution is computed (space to batch), with the network's own weights. The phase the
+    /// halving would have kept (odd rows and columns, where TF's "SAME" padding centres a
+    /// stride-2 window on an even grid) is [`Self::maps`] exactly; the other three are the
+    /// same filters half a cell away. A 1/16 grid with an odd side (7 cells at 112 pixels)
+    /// cannot be split into phases: [`Self::maps`] then.
+    pub fn fine_maps(&self, images: Tensor<4>) -> Tensor<4> {
+        let halving = last_halving();
+        let mut x = self.stem(images);
+        for block in &self.blocks[..halving] {
+            x = block.forward(x);
+        }
+        let [_, _, h, w] = x.dims();
+        if h % 2 == 1 || w % 2 == 1 {
+            return self.maps_from(x, halving);
+        }
+        let x = self.blocks[halving].at_unit_stride().forward(x);
+        interleave(self.maps_from(phases(x), halving + 1))
+    }
+
+    fn stem(&self, images: Tensor<4>) -> Tensor<4> {
+        relu6(self.bn0.forward(self.conv_stem.forward(images)))
+    }
+
+    /// Blocks `first..` and the head's 1x1 convolution on `x`, the output of block `first - 1`.
+    fn maps_from(&self, mut x: Tensor<4>, first: usize) -> Tensor<4> {
+        for block in &self.blocks[first..] {
             x = block.forward(x);
         }
         relu6(self.bn1.forward(self.conv_head.forward(x)))
@@ -214,7 +286,7 @@ impl Lite0 {
     pub fn stage_means(&self, images: Tensor<4>) -> Vec<Tensor<2>> {
         let ends = stage_ends();
         let mut means = Vec::with_capacity(STAGE_WIDTHS.len());
-        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        let mut x = self.stem(images);
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
             if ends.contains(&i) {

@@ -73,11 +73,11 @@ impl Network {
     }
 
     /// The finest activations whose channels the head weighs, before their pooling: what a
-    /// class activation map is made of.
+    /// class activation map is made of (Lite0's at 1/16 of the input, [`Lite0::fine_maps`]).
     pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             Self::LesionNet(net) => net.maps(images),
-            Self::Lite0(net) => net.maps(tf_scaled(images)),
+            Self::Lite0(net) => net.fine_maps(tf_scaled(images)),
         }
     }
 

@@ -10,6 +10,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend};
 use super::error::WebError;
+use crate::saliency::MapSums;
 use crate::{Answer, Classifier, Photo, ViewSums};
 
 /// A loaded, warmed-up model on one backend.
@@ -147,9 +148,17 @@ impl WebClassifier {
         to_js(&JsAnswer::new(answer, &self.inner))
     }
 
-    /// Where the network looked for class `code` in a prepared input: resolves to a
-    /// `Float32Array` of `input_size²` values in [0, 1] over the crop it saw (row-major).
-    pub fn saliency(&self, input: Vec<f32>, code: String) -> Promise {
+    /// Resolves to the class activation map of class `code` summed over views `first .. first
+    /// + count` of a prepared input ([`crate::saliency`]), as one flat `Float32Array` to hand
+    /// to [`Self::saliency_map`] (possibly from another worker).
+    #[wasm_bindgen(js_name = saliencySums)]
+    pub fn saliency_sums(
+        &self,
+        input: Vec<f32>,
+        code: String,
+        first: usize,
+        count: usize,
+    ) -> Promise {
         let classifier = Rc::clone(&self.inner);
         future_to_promise(async move {
             let class = classifier
@@ -158,12 +167,22 @@ impl WebClassifier {
                 .iter()
                 .position(|c| c.code == code)
                 .ok_or_else(|| WebError::Input(format!("no class {code:?}")))?;
-            let map = classifier
-                .saliency_async(&input, class)
+            let sums = classifier
+                .saliency_sums_async(&input, class, first..first + count)
                 .await
                 .map_err(WebError::from)?;
-            Ok(Float32Array::from(&map[..]).into())
+            Ok(Float32Array::from(&sums.to_flat()[..]).into())
         })
+    }
+
+    /// Where the network looked, from saliency sums that together cover every view once, laid
+    /// end to end: a `Float32Array` of `input_size²` values in [0, 1] over the crop it saw
+    /// (row-major).
+    #[wasm_bindgen(js_name = saliencyMap)]
+    pub fn saliency_map(&self, sums: &[f32]) -> Result<Float32Array, JsValue> {
+        let sums = MapSums::from_flat_parts(sums).map_err(WebError::Input)?;
+        let map = self.inner.saliency_map(&sums).map_err(WebError::from)?;
+        Ok(Float32Array::from(&map[..]))
     }
 
     /// The model's classes in the order of its outputs (`config.json`'s list):

@@ -405,6 +405,10 @@ pub struct EvaluateArgs {
     /// blur, JPEG, noise, resolution).
     #[arg(long)]
     pub corruptions: bool,
+    /// Also score the saliency maps of the answered classes against the lesion masks
+    /// (`masks_200x150/` in --data) and the centre prior.
+    #[arg(long)]
+    pub saliency: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

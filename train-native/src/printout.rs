@@ -2,7 +2,7 @@
 //! (`evaluate`, the end of `train`, `recalibrate`): all on stdout, progress on stderr.
 
 use skin_lesion::metrics::{Calibration, Metrics, classification_report, confusion_table};
-use skin_lesion::report::Sections;
+use skin_lesion::report::{SaliencyReport, Sections};
 
 /// Print the confusion matrix and scikit-learn-style report.
 pub fn metrics(metrics: &Metrics) {
@@ -54,14 +54,7 @@ pub fn sections(s: &Sections) {
         );
     }
     if let Some(s) = &s.saliency {
-        println!(
-            "saliency on {} masks: pointing game {:.3} (centre prior {:.3}), mass in lesion {:.3} (centre prior {:.3})",
-            s.images,
-            s.map.pointing_game,
-            s.centre_prior.pointing_game,
-            s.map.mass_in_lesion,
-            s.centre_prior.mass_in_lesion
-        );
+        saliency(s);
     }
     if let Some(r) = &s.robustness {
         println!(
@@ -69,4 +62,17 @@ pub fn sections(s: &Sections) {
             r.mean_balanced_accuracy
         );
     }
+}
+
+/// How well the saliency maps point at the lesion, against the centre prior, in one line.
+pub fn saliency(s: &SaliencyReport) {
+    println!(
+        "saliency on {} masks: pointing game {:.4} (centre prior {:.4}), mass in lesion {:.4} (centre prior {:.4}); {}",
+        s.images,
+        s.map.pointing_game,
+        s.centre_prior.pointing_game,
+        s.map.mass_in_lesion,
+        s.centre_prior.mass_in_lesion,
+        s.method
+    );
 }

@@ -216,6 +216,7 @@ fn evaluate_reproduces_the_exported_report() {
         .arg(&eval_out)
         .arg("--cache-dir")
         .arg(work.join("cache"))
+        .arg("--saliency")
         .assert()
         .success()
         .get_output()
@@ -231,6 +232,10 @@ fn evaluate_reproduces_the_exported_report() {
     for key in METRIC_KEYS {
         assert_eq!(eval[key], report[key], "{key} differs");
     }
+    // And the saliency maps' scores against the fixture's masks.
+    assert!(report["saliency"]["images"].as_u64() > Some(0), "{report}");
+    assert_eq!(eval["saliency"], report["saliency"]);
+    assert!(stdout.contains("saliency on"), "{stdout}");
 }
 
 #[test]

@@ -24,3 +24,62 @@ fn a_new_head_keeps_the_backbone() {
     assert_eq!(net.forward(x.clone()).dims(), [1, 7]);
     net.features(x).into_data().assert_eq(&before, true);
 }
+
+#[test]
+fn the_fine_maps_hold_the_coarse_ones_and_three_phases_between() {
+    // The shipped weights: freshly initialised ones let the activations die out by block 15.
+    let device = Device::flex();
+    device.seed(11);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/model/");
+    let classifier = crate::Classifier::from_files(
+        &std::fs::read_to_string(format!("{dir}config.json")).unwrap(),
+        &std::fs::read(format!("{dir}model.bpk")).unwrap(),
+        device.clone(),
+    )
+    .unwrap();
+    let crate::Network::Lite0(net) = classifier.model() else {
+        panic!("the shipped model is Lite0")
+    };
+    assert_eq!(last_halving(), 11);
+    // 64 x 96 pixels: 4 x 6 at 1/16, 2 x 3 at 1/32.
+    let x = Tensor::<4>::random([2, 3, 64, 96], burn::tensor::Distribution::Default, &device);
+    let coarse = net.maps(x.clone());
+    let fine = net.fine_maps(x.clone());
+    assert_eq!(fine.dims(), [2, Lite0::FEATURES, 4, 6]);
+    let kept = fine
+        .clone()
+        .reshape([2, Lite0::FEATURES, 2, 2, 3, 2])
+        .narrow(3, 1, 1)
+        .narrow(5, 1, 1)
+        .reshape([2, Lite0::FEATURES, 2, 3]);
+    let values = |t: Tensor<4>| t.into_data().try_into_vec_as::<f32>().unwrap();
+    let (kept, coarse, fine) = (values(kept), values(coarse), values(fine));
+    let largest = coarse.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(largest > 0.1, "activations alive: {largest}");
+    let diff = kept
+        .iter()
+        .zip(&coarse)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(diff < 1e-5 * largest.max(1.0), "{diff}");
+    assert_ne!(fine.len(), coarse.len());
+    // An odd 1/16 grid (80 pixels: 5 x 5) cannot be split into phases: the coarse maps.
+    let odd = Tensor::<4>::random([1, 3, 80, 80], burn::tensor::Distribution::Default, &device);
+    net.fine_maps(odd.clone())
+        .into_data()
+        .assert_eq(&net.maps(odd).into_data(), true);
+}
+
+#[test]
+fn phases_interleave_back() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random([3, 2, 4, 6], burn::tensor::Distribution::Default, &device);
+    let split = phases(x.clone());
+    assert_eq!(split.dims(), [12, 2, 2, 3]);
+    // Phase (1, 0) of image 2 is rows 1, 3 and columns 0, 2, 4 of it.
+    let phase = split.clone().narrow(0, 2 * 3 + 2, 1);
+    let want = x.clone().narrow(0, 2, 1).slice(s![.., .., 1..;2, 0..;2]);
+    phase.into_data().assert_eq(&want.into_data(), true);
+    interleave(split)
+        .into_data()
+        .assert_eq(&x.into_data(), true);
+}

@@ -81,14 +81,18 @@ pub fn evaluate(
     let config = classifier.config();
     let side = config.preprocess.input_size;
     let prior = centre_prior(side);
+    let views = 0..config.preprocess.test_time_views;
     let (mut map_sums, mut prior_sums, mut count) = ((0usize, 0.0f64), (0usize, 0.0f64), 0usize);
+    let mut grid = 0;
     for (&i, answer) in images.indices.iter().zip(answers) {
         let Some(path) = mask_path(root, &records[i]) else {
             continue;
         };
         let mask = load_mask(&path, config)?;
         let input = batch::inputs(images.cache, &[i], &config.preprocess, None);
-        let map = classifier.saliency(&input, answer.top)?;
+        let sums = classifier.saliency_sums(&input, answer.top, views.clone())?;
+        grid = sums.grid;
+        let map = classifier.saliency_map(&sums)?;
         for ((hits, mass), candidate) in [(&mut map_sums, &map), (&mut prior_sums, &prior)] {
             let (hit, share) = score(candidate, &mask);
             *hits += usize::from(hit);
@@ -104,7 +108,10 @@ pub fn evaluate(
         mass_in_lesion: mass / count as f64,
     };
     Ok(Some(SaliencyReport {
-        method: "class activation map of the answered class at the last stage, averaged over the test-time views".into(),
+        method: format!(
+            "class activation map of the answered class on a {grid}x{grid} grid (1/{} of the crop), averaged over the test-time views",
+            side / grid.max(1)
+        ),
         images: count,
         map: figures(map_sums),
         centre_prior: figures(prior_sums),

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use skin_lesion::Answer;
 use skin_lesion::metrics::{Calibration, Metrics};
-use skin_lesion::report::Robustness;
+use skin_lesion::report::{Robustness, SaliencyReport};
 use skin_lesion::training::SplitConfig;
 
 use crate::cli::{EvalSplit, EvaluateArgs};
@@ -28,6 +28,8 @@ struct EvaluationJson<'a> {
     calibration: Calibration,
     #[serde(skip_serializing_if = "Option::is_none")]
     robustness: Option<Robustness>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saliency: Option<SaliencyReport>,
     split: &'a str,
     images: usize,
     data: String,
@@ -77,11 +79,13 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
             r.mean_balanced_accuracy, r.clean_balanced_accuracy
         );
     }
+    let saliency = saliency(args, classifier, &images, &scored.answers, &dataset)?;
     if let Some(out) = &args.out {
         let json = EvaluationJson {
             metrics: &scored.metrics,
             calibration,
             robustness,
+            saliency,
             split: name,
             images: indices.len(),
             data: dataset.root.display().to_string(),
@@ -99,6 +103,37 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         eprintln!("predictions written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--saliency`, the maps scored against the photos' lesion masks, printed.
+fn saliency(
+    args: &EvaluateArgs,
+    classifier: &skin_lesion::Classifier,
+    images: &Images,
+    answers: &[Answer],
+    dataset: &Dataset,
+) -> Result<Option<SaliencyReport>> {
+    if !args.saliency {
+        return Ok(None);
+    }
+    let report = crate::answer_fit::saliency::evaluate(
+        classifier,
+        images,
+        answers,
+        &dataset.records,
+        &dataset.root,
+    )?;
+    match &report {
+        Some(s) => printout::saliency(s),
+        None => println!(
+            "saliency: none of these photos has a lesion mask in {}",
+            dataset
+                .root
+                .join(crate::answer_fit::saliency::MASKS_DIR)
+                .display()
+        ),
+    }
+    Ok(report)
 }
 
 /// The data set and which of its photos `--split` asks for, with the part's name.

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! A tiny HAM10000-layout folder for tests: metadata CSV plus small JPEGs spread over the two
-//! part folders of the official download. Each class gets its own colour so a model can learn it.
+//! part folders of the official download, and their lesion masks. Each class gets its own
+//! colour so a model can learn it.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,15 @@ impl Fixture {
                 ])
             });
             img.save(part.join(format!("{image}.jpg"))).unwrap();
+            // Its lesion mask, as HAM10000's: a blob left of the centre.
+            let masks = dir.path().join("masks_200x150");
+            std::fs::create_dir_all(&masks).unwrap();
+            image::GrayImage::from_fn(40, 30, |x, y| {
+                let inside = (x as i32 - 16).pow(2) + (y as i32 - 15).pow(2) < 64;
+                image::Luma([if inside { 255 } else { 0 }])
+            })
+            .save(masks.join(format!("{image}_segmentation.png")))
+            .unwrap();
         }
         std::fs::write(dir.path().join("HAM10000_metadata.csv"), csv).unwrap();
         Self { dir }
