@@ -27,10 +27,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$WASM_BINDGEN_V
     env -u CARGO_TARGET_DIR cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    step "apt-get install chromium chromium-driver"
+if ! command -v chromium >/dev/null; then
+    step "apt-get install chromium"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
 # wasm-opt (npm binaryen@132: Debian's binaryen 108 breaks the module), playwright-core and axe-core.

@@ -13,6 +13,3 @@ mod error;
 pub use backend::Backend;
 pub use classifier::{WebClassifier, trap_for_tests};
 pub use error::WebError;
-
-#[cfg(test)]
-mod tests;
