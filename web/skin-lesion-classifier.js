@@ -168,7 +168,8 @@ export class Classifier {
 
   /**
    * Where the network looked for the top class of the last photo this model classified:
-   * {map: Float32Array of side x side values in [0, 1] over the crop it saw, side, ms}.
+   * {map: Float32Array of side x side values in [0, 1] over the crop it saw, side, ms,
+   * workers (2 when the CPU worker's helper took half of the views)}.
    */
   async saliency() {
     return this.#client.call({ type: 'saliency' });
