@@ -5,7 +5,7 @@
 //! weights file from another model (or a truncated download) is a clear error, never a
 //! network that silently outputs garbage.
 
-use burn::module::{Module, ModuleMapper, Param, ParamGroup};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::quantization::{QuantScheme, QuantValue, ScaleDtype};
@@ -141,14 +141,18 @@ pub enum Storage {
     /// Every float as f16 ([`to_half_bytes`]).
     #[default]
     F16,
-    /// The 1x1 convolution and classifier weights as 8-bit integers (burn's symmetric Q8) with
-    /// one scale per output channel and run of at most 255 input channels, everything else
-    /// (depthwise and stem kernels, batch norms, biases, the feature density) as f16: about
-    /// half the f16 file of a Lite0, for the drift docs/training.md records.
+    /// The 1x1 convolutions' weights as 8-bit integers (burn's symmetric Q8) with one scale
+    /// per output channel and run of input channels ([`q8_block`]), except the first blocks'
+    /// (a few thousand numbers that carry most of the rounding's noise); everything else
+    /// (depthwise and stem kernels, batch norms, biases, the classifier, the feature density)
+    /// as f16. Which step each weight takes is train-native's choice (`quantise`: rounded
+    /// against training photos' activations), made before [`to_shipped_bytes`].
     Q8,
 }
 
-/// Serialise for shipping as `storage` says.
+/// Serialise for shipping as `storage` says. For [`Storage::Q8`], the 1x1 convolutions to be
+/// stored at 8 bits must already be (quantised with [`q8_scheme`]); a model with none is an
+/// error rather than a silent f16 file or a second, plainer rounding.
 pub fn to_shipped_bytes(
     config: &ModelConfig,
     model: Network,
@@ -160,78 +164,51 @@ pub fn to_shipped_bytes(
     }
 }
 
-/// The [`Storage::Q8`] form: the copy's layer weights quantised from f32, then the rest cast.
+/// The [`Storage::Q8`] form: the 8-bit layers as they are, the rest cast to f16, on a copy.
 fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsError> {
-    let device = Device::flex();
-    let copy = from_bytes(config, &to_bytes(model)?, &device)?;
-    // Parameter paths inside the variant: `blocks.3.expand_conv.weight`, `fc.weight`. Only the
-    // convolutions that mix channels and the classifiers: a depthwise kernel is a sliver of
-    // the numbers (and the feature density, the batch norms and the biases even less).
-    let layers = ParamGroup::from_regex(r"(expand_conv|project_conv|conv_head|fc|head)\.weight$")
-        .map_err(|e| WeightsError::Save(format!("{e:?}")))?;
-    let mut quantiser = BlockQuantiser {
-        path: Vec::new(),
-        layers,
-        base: device
-            .settings()
-            .quantization
-            .scheme
-            .with_value(QuantValue::Q8S),
-    };
-    let quantised = copy.map(&mut quantiser);
-    to_bytes(quantised.map(&mut CastFloats(FloatDType::F16)))
+    let copy = load_stored(config, &to_bytes(model)?, &Device::flex(), false)?;
+    let mut count = CountQuantised(0);
+    let copy = copy.map(&mut count);
+    if count.0 == 0 {
+        return Err(WeightsError::Save(
+            "8-bit storage needs the 1x1 convolutions rounded to 8 bits first (train-native's quantise)".into(),
+        ));
+    }
+    to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
 
-/// 8-bit symmetric quantisation with a scale for every output channel and run of input
-/// channels ([`q8_block`]), of the parameters whose path `layers` matches. Shorter runs hold
-/// the projections better, at a cost in size; what each choice did to the answers is in
-/// docs/experiments.md ("Storage, per block"), with the command that measures it.
-struct BlockQuantiser {
-    path: Vec<String>,
-    layers: ParamGroup,
-    base: QuantScheme,
-}
+/// Counts the 8-bit parameters of a module.
+struct CountQuantised(usize);
 
-impl ModuleMapper for BlockQuantiser {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
+impl ModuleMapper for CountQuantised {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if !self.layers.matches(&param.id, Some(&self.path.join("."))) {
-            return param;
-        }
-        let base = self.base;
-        param.map(|tensor| match q8_block(&tensor.shape().dims::<D>()) {
-            Some(block) => tensor.quantize_dynamic(&base.per_block(block, ScaleDtype::F32)),
-            None => tensor,
-        })
+        self.0 += usize::from(is_quantised(&param.val()));
+        param
     }
 }
 
-/// The block of values that share one scale in a weight of shape `dims`: one output channel,
-/// and the longest run of input channels that divides their number and fits burn's block
-/// dimension (at most 255), with the whole kernel. A convolution's weight is
-/// `[out, in, kh, kw]`, a linear layer's `[in, out]`. `None` when no block fits.
-pub(crate) fn q8_block(dims: &[usize]) -> Option<Vec<u8>> {
-    let run = |channels: usize| {
-        (1..=channels.min(255))
-            .rev()
-            .find(|b| channels.is_multiple_of(*b))
-            .map(|b| b as u8)
+/// The block of values that share one scale in a 1x1 convolution's weight of shape `dims`
+/// (`[out, in, 1, 1]`): one output channel, and the longest run of input channels that
+/// divides their number and is at most `max_run` (and burn's block limit, 255). `None` for
+/// any other shape.
+pub fn q8_block(dims: &[usize], max_run: usize) -> Option<Vec<u8>> {
+    let [_, inputs, 1, 1] = *dims else {
+        return None;
     };
-    match *dims {
-        [_, inputs, kh, kw] => {
-            let (kh, kw) = (u8::try_from(kh).ok()?, u8::try_from(kw).ok()?);
-            Some(vec![1, run(inputs)?, kh, kw])
-        }
-        [inputs, _] => Some(vec![run(inputs)?, 1]),
-        _ => None,
-    }
+    let run = (1..=inputs.min(max_run).min(255))
+        .rev()
+        .find(|b| inputs.is_multiple_of(*b))?;
+    Some(vec![1, run as u8, 1, 1])
+}
+
+/// burn's symmetric 8-bit scheme with `block`'s scales (f32): what [`Storage::Q8`] stores.
+pub fn q8_scheme(block: &[u8]) -> QuantScheme {
+    Device::flex()
+        .settings()
+        .quantization
+        .scheme
+        .with_value(QuantValue::Q8S)
+        .per_block(block.to_vec(), ScaleDtype::F32)
 }
 
 /// Turns quantised parameters back into f32 ones, once, at load.
@@ -292,7 +269,28 @@ pub fn network_from_bytes(
     load(&config.unfitted(), bytes, device, true)
 }
 
+/// [`network_from_bytes`] with 8-bit layers left 8-bit, as stored: for exporting the same
+/// network again (`recalibrate`) without rounding it a second time. Not for computing with.
+pub fn stored_network_from_bytes(
+    config: &ModelConfig,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<Network, WeightsError> {
+    load_stored(&config.unfitted(), bytes, device, true)
+}
+
 fn load(
+    config: &ModelConfig,
+    bytes: &[u8],
+    device: &Device,
+    allow_unused: bool,
+) -> Result<Network, WeightsError> {
+    // 8-bit weights load as quantised tensors; the network computes in f32 everywhere.
+    Ok(load_stored(config, bytes, device, allow_unused)?.map(&mut Dequantise))
+}
+
+/// The network with every tensor as the file stores it (8-bit ones still 8-bit).
+fn load_stored(
     config: &ModelConfig,
     bytes: &[u8],
     device: &Device,
@@ -314,13 +312,11 @@ fn load(
         .allow_unused(allow_unused)
         .cast_to_module_dtype();
     let mismatch = |e: burn::store::RecordError| WeightsError::Mismatch(e.to_string());
-    let network = match config.init(device) {
+    match config.init(device) {
         Network::LesionNet(net) => net.try_load_record(record).map(Network::LesionNet),
         Network::Lite0(net) => net.try_load_record(record).map(Network::Lite0),
     }
-    .map_err(mismatch)?;
-    // 8-bit weights load as quantised tensors; the network computes in f32 everywhere.
-    Ok(network.map(&mut Dequantise))
+    .map_err(mismatch)
 }
 
 /// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).

@@ -129,6 +129,29 @@ impl MbConv {
         block
     }
 
+    /// [`Self::forward`], also pushing the input of each 1x1 convolution onto `seen` under its
+    /// path (`{prefix}.expand_conv`, `{prefix}.project_conv`).
+    fn forward_seen(
+        &self,
+        input: Tensor<4>,
+        prefix: &str,
+        seen: &mut PointwiseInputs,
+    ) -> Tensor<4> {
+        let mut x = input.clone();
+        if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
+            seen.push((format!("{prefix}.expand_conv"), x.clone()));
+            x = relu6(bn.forward(conv.forward(x)));
+        }
+        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        seen.push((format!("{prefix}.project_conv"), x.clone()));
+        x = self.bn2.forward(self.project_conv.forward(x));
+        if x.dims() == input.dims() {
+            x + input
+        } else {
+            x
+        }
+    }
+
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
@@ -184,6 +207,10 @@ impl Lite0Config {
         Ok(())
     }
 }
+
+/// The input of each 1x1 convolution by the convolution's path in the module
+/// (`blocks.3.project_conv`, `conv_head`), in the order the network runs them.
+pub type PointwiseInputs = Vec<(String, Tensor<4>)>;
 
 /// Blocks that end a stage (the last block of each of [`STAGES`]).
 fn stage_ends() -> [usize; 7] {
@@ -274,6 +301,19 @@ impl Lite0 {
             x = block.forward(x);
         }
         relu6(self.bn1.forward(self.conv_head.forward(x)))
+    }
+
+    /// What every 1x1 convolution receives for `images` (scaled as the network takes them):
+    /// the statistics that 8-bit storage rounds its weights against (train-native's
+    /// `quantise`).
+    pub fn pointwise_inputs(&self, images: Tensor<4>) -> PointwiseInputs {
+        let mut seen = Vec::with_capacity(2 * BLOCKS + 1);
+        let mut x = self.stem(images);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward_seen(x, &format!("blocks.{i}"), &mut seen);
+        }
+        seen.push(("conv_head".to_string(), x));
+        seen
     }
 
     /// Pooled features `[batch, 1280]`.

@@ -81,6 +81,15 @@ impl Network {
         }
     }
 
+    /// The input of each 1x1 convolution by its path ([`Lite0::pointwise_inputs`]); `None` for
+    /// LesionNet, which has no 8-bit storage.
+    pub fn pointwise_inputs(&self, images: Tensor<4>) -> Option<super::lite0::PointwiseInputs> {
+        match self {
+            Self::LesionNet(_) => None,
+            Self::Lite0(net) => Some(net.pointwise_inputs(tf_scaled(images))),
+        }
+    }
+
     /// The head's weights `[classes, channels]` and biases.
     pub fn head(&self) -> (Tensor<2>, Option<Tensor<1>>) {
         match self {

@@ -266,6 +266,30 @@ fn weights_of_one_architecture_do_not_load_as_the_other() {
     assert!(matches!(err, WeightsError::Mismatch(_)), "{err}");
 }
 
+/// Quantises every 1x1 convolution weight to 8 bits with [`q8_block`]'s blocks, each to its
+/// nearest step: what train-native's rounding hands over (its steps chosen otherwise).
+struct QuantisePointwise;
+
+impl ModuleMapper for QuantisePointwise {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| match q8_block(&t.shape().dims::<D>(), 255) {
+            Some(block) => t.quantize_dynamic(&q8_scheme(&block)),
+            None => t,
+        })
+    }
+}
+
+#[test]
+fn eight_bit_storage_refuses_a_model_with_nothing_rounded() {
+    let device = Device::flex();
+    let config = lite0();
+    let err = to_shipped_bytes(&config, config.init(&device), Storage::Q8).unwrap_err();
+    assert!(
+        matches!(&err, WeightsError::Save(m) if m.contains("rounded to 8 bits first")),
+        "{err}"
+    );
+}
+
 #[test]
 fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
     let device = Device::flex();
@@ -275,8 +299,13 @@ fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
     let x = Tensor::<4>::from_data(TensorData::new(input(&config, 2), [2, 3, 32, 32]), &device);
     let before = logits(&model, x.clone());
     let half = to_shipped_bytes(&config, model.clone(), Storage::F16).unwrap();
-    let eight = to_shipped_bytes(&config, model.clone(), Storage::Q8).unwrap();
-    // 3.4M numbers: 6.9 MB at f16, 3.5 MB with the layer weights at 8 bits.
+    let eight = to_shipped_bytes(
+        &config,
+        model.clone().map(&mut QuantisePointwise),
+        Storage::Q8,
+    )
+    .unwrap();
+    // 3.4M numbers: 6.9 MB at f16, 3.5 MB with the 1x1 convolutions at 8 bits.
     assert!(
         eight.len() * 10 < half.len() * 6,
         "{} vs {}",
@@ -284,9 +313,6 @@ fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
         half.len()
     );
     let loaded = from_bytes(&config, &eight, &device).unwrap();
-    // Loaded as f32, so the shipped model re-exports (as the end of a run does).
-    let again = to_shipped_bytes(&config, loaded.clone(), Storage::Q8).unwrap();
-    assert_eq!(again.len(), eight.len());
     let after = logits(&loaded, x.clone());
     let drift = before
         .iter()
@@ -294,23 +320,31 @@ fn eight_bit_weights_are_half_the_size_and_load_as_f32() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(drift > 0.0 && drift < 1e-2, "{drift}");
+    // Loaded as stored, the 8-bit layers are stored again unchanged: the same file.
+    let stored = stored_network_from_bytes(&config, &eight, &device).unwrap();
+    let again = to_shipped_bytes(&config, stored, Storage::Q8).unwrap();
+    let reloaded = from_bytes(&config, &again, &device).unwrap();
+    assert_eq!(again.len(), eight.len());
+    assert_eq!(logits(&reloaded, x.clone()), after);
     // The original is untouched by the quantisation of its copy.
     assert_eq!(logits(&model, x), before);
 }
 
 #[test]
 fn eight_bit_scales_cover_one_output_channel_and_a_run_of_inputs() {
-    // Lite0's 1x1 convolutions: every input count up to 255 is one run; longer ones split.
-    assert_eq!(q8_block(&[96, 16, 1, 1]), Some(vec![1, 16, 1, 1]));
-    assert_eq!(q8_block(&[80, 240, 1, 1]), Some(vec![1, 240, 1, 1]));
-    assert_eq!(q8_block(&[192, 1152, 1, 1]), Some(vec![1, 192, 1, 1]));
-    assert_eq!(q8_block(&[1280, 320, 1, 1]), Some(vec![1, 160, 1, 1]));
-    // A dense 3x3 convolution keeps its kernel in the block; a linear layer is [in, out].
-    assert_eq!(q8_block(&[64, 32, 3, 3]), Some(vec![1, 32, 3, 3]));
-    assert_eq!(q8_block(&[1280, 7]), Some(vec![160, 1]));
-    // A prime count past 255 still gets blocks, of one value; a vector is left alone.
-    assert_eq!(q8_block(&[10, 257, 1, 1]), Some(vec![1, 1, 1, 1]));
-    assert_eq!(q8_block(&[7]), None);
+    // Lite0's 1x1 convolutions: every input count up to the longest run is one run; longer
+    // ones split into the longest run that divides them.
+    assert_eq!(q8_block(&[96, 16, 1, 1], 255), Some(vec![1, 16, 1, 1]));
+    assert_eq!(q8_block(&[80, 240, 1, 1], 255), Some(vec![1, 240, 1, 1]));
+    assert_eq!(q8_block(&[192, 1152, 1, 1], 255), Some(vec![1, 192, 1, 1]));
+    assert_eq!(q8_block(&[1280, 320, 1, 1], 255), Some(vec![1, 160, 1, 1]));
+    assert_eq!(q8_block(&[192, 1152, 1, 1], 32), Some(vec![1, 32, 1, 1]));
+    assert_eq!(q8_block(&[80, 240, 1, 1], 32), Some(vec![1, 30, 1, 1]));
+    // A prime count past the run still gets blocks, of one value; other shapes none.
+    assert_eq!(q8_block(&[10, 257, 1, 1], 255), Some(vec![1, 1, 1, 1]));
+    assert_eq!(q8_block(&[64, 32, 3, 3], 255), None);
+    assert_eq!(q8_block(&[1280, 7], 255), None);
+    assert_eq!(q8_block(&[7], 255), None);
 }
 
 /// A layer whose output channels differ by 10,000x in range: each keeps to its own scale, so
@@ -342,18 +376,9 @@ fn eight_bit_weights_keep_each_output_channel_to_its_own_scale() {
             .with_bias(false)
             .init(&device),
     };
-    let mut quantiser = BlockQuantiser {
-        path: Vec::new(),
-        layers: ParamGroup::from_regex(r"project_conv\.weight$").unwrap(),
-        base: device
-            .settings()
-            .quantization
-            .scheme
-            .with_value(QuantValue::Q8S),
-    };
     let quantised = layer()
         .map(&mut SetWeight(values.clone()))
-        .map(&mut quantiser);
+        .map(&mut QuantisePointwise);
     assert!(is_quantised(&quantised.project_conv.weight.val()));
     let bytes = quantised.into_record().into_bytes().unwrap();
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))

@@ -60,6 +60,10 @@ pub struct RecalibrateArgs {
     /// The out-of-distribution picture set [default: train-native/runs/ood].
     #[arg(long, value_name = "DIR")]
     pub ood_dir: Option<PathBuf>,
+    /// Store the weights another way: f16, or q8 (the 1x1 convolutions at 8 bits, rounded
+    /// against training photos) [default: as the model was exported].
+    #[arg(long, value_parser = parse_storage)]
+    pub storage: Option<Storage>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -225,7 +229,8 @@ pub struct RecipeArgs {
     /// From-scratch network: stride of a patchify stem before the first stage (1 = no stem).
     #[arg(long)]
     pub stem: Option<usize>,
-    /// How the exported weights are stored: f16, or q8 (the layer weights at 8 bits).
+    /// How the exported weights are stored: f16, or q8 (the 1x1 convolutions at 8 bits,
+    /// rounded against training photos).
     #[arg(long, value_parser = parse_storage)]
     pub storage: Option<Storage>,
     /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod plots;
 pub mod pretrained;
 pub mod printout;
+pub mod quantise;
 pub mod robustness;
 pub mod sampler;
 pub mod score;

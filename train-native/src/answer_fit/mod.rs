@@ -22,6 +22,7 @@ use skin_lesion::weights::Storage;
 use skin_lesion::{Answer, Classifier, ModelConfig, Network, Photo, ViewSums, weights};
 
 use crate::data::Prepared;
+use crate::quantise;
 use crate::score::{self, Images, answers_of};
 use ood_set::Picture;
 
@@ -202,8 +203,10 @@ pub fn fit(
     dev: Option<&[Picture]>,
 ) -> Result<FittedAnswer> {
     let device = Device::flex();
+    // Rounded to 8 bits once, here, when stored so: both exports below keep these steps.
+    let model = quantise::for_storage(model, &config.preprocess, storage, data)?;
     // The shipped network as the browser will load it, before it has an answer.
-    let shipped_bytes = weights::to_shipped_bytes(config, model, storage)?;
+    let shipped_bytes = weights::to_shipped_bytes(config, model.clone(), storage)?;
     let bare = weights::from_bytes(config, &shipped_bytes, &device)?;
     let plain = Classifier::new(bare.clone(), config.clone(), device.clone());
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
@@ -225,7 +228,7 @@ pub fn fit(
         .transpose()?;
     let (figures, best) = compare(&candidates, &val, &val_labels, dev_sums.as_deref());
     let chosen = &candidates[best];
-    let (config, weights, shipped) = with_density(bare, config, chosen, temperature, storage)?;
+    let (config, weights, shipped) = with_density(model, config, chosen, temperature, storage)?;
     let answers = answers_of(&shipped, &score::view_sums(&shipped, &val_images)?)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
@@ -310,9 +313,10 @@ fn compare(
     (figures, best)
 }
 
-/// The network with `chosen`'s density (when it uses one) and a provisional answer whose
-/// threshold is still open, as shipped weights (f16) and as the classifier that loads them:
-/// the thresholds are then set on the scores of these weights, not of the f32 fit.
+/// The network (as [`quantise::for_storage`] left it) with `chosen`'s density (when it uses
+/// one) and a provisional answer whose threshold is still open, as shipped weights and as the
+/// classifier that loads them: the thresholds are then set on the scores of these weights,
+/// not of the f32 fit.
 fn with_density(
     bare: Network,
     config: &ModelConfig,

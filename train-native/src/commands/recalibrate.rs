@@ -3,7 +3,8 @@
 //!
 //! For when the answer_fit-answer code or the out-of-distribution set changes: the network, its
 //! decision offsets and its training history stay as they were exported; everything the
-//! report measures on the test split is measured again.
+//! report measures on the test split is measured again. `--storage` stores the same network
+//! another way (f16 to 8 bits, or back), and the report records it.
 
 use std::process::ExitCode;
 
@@ -27,9 +28,16 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", dir.join(CONFIG_FILE).display()))?;
     let exported = weights::config_for(&json, &bytes)?;
     // The bare network: the answer settings (and the density they may carry) are refitted.
+    // 8-bit layers stay as stored, so that storing them again keeps the same steps.
     let config = exported.unfitted();
-    let network = weights::network_from_bytes(&config, &bytes, &Device::flex())?;
-    let training = report.model.training.clone();
+    let mut training = report.model.training.clone();
+    let network = match args.storage {
+        Some(storage) if storage != training.storage => {
+            training.storage = storage;
+            weights::network_from_bytes(&config, &bytes, &Device::flex())?
+        }
+        _ => weights::stored_network_from_bytes(&config, &bytes, &Device::flex())?,
+    };
     let data = prepare(&training, &args.paths)?;
     let state = State {
         epoch: report.history.len(),

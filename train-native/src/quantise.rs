@@ -1,0 +1,569 @@
+//! 8-bit weights rounded against the data (GPTQ: Frantar et al., ICLR 2023), for
+//! `--storage q8`.
+//!
+//! Why not plain rounding: rounding each weight of a 1x1 convolution to its nearest 8-bit step
+//! changed one in ten answers' probabilities by more than f16 does (docs/experiments.md,
+//! "Storage, per block"), most of it from the projections. GPTQ rounds one input channel at a
+//! time and moves the error of each rounding onto the weights of the channels not yet rounded,
+//! weighted by how those channels' inputs co-vary on real photos (`XᵀX` of the layer's inputs),
+//! so that the layer's *outputs* on such photos change as little as 8 bits allow. The steps
+//! (one scale per output channel and run of input channels, [`skin_lesion::weights::q8_block`])
+//! are those plain rounding uses; only which step each weight takes differs.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use burn::tensor::quantization::QuantizationParameters;
+use skin_lesion::weights::Storage;
+use skin_lesion::{Network, PreprocessConfig};
+
+use crate::data::cache::ImageCache;
+use crate::data::{Prepared, batch};
+
+/// Photos of the training split whose activations the rounding is fitted to.
+pub const CALIBRATION_PHOTOS: usize = 256;
+
+/// Photos per forward pass while collecting activations.
+const BATCH: usize = 16;
+
+/// Added to the diagonal of `XᵀX`, as a share of its mean, so that the inverse exists
+/// (GPTQ's own default).
+const DAMPING: f64 = 0.01;
+
+/// `XᵀX` of one layer's inputs (`width` x `width`, row-major), with their sum and count.
+pub struct Gram {
+    pub width: usize,
+    pub sums: Vec<f64>,
+    pub totals: Vec<f64>,
+    pub count: usize,
+}
+
+impl Gram {
+    /// How far rounding moves each output channel, against how much it varies: the mean
+    /// square of `(W - Ŵ) x` over the inputs seen, over the variance of `W x`, per row of
+    /// `weights` (`rows` x `width`). The batch norm after the layer divides by that
+    /// variance's root, so this is the rounding's noise as the next layer sees it.
+    pub fn noise_to_signal(&self, weights: &[f32], rounded: &[f32]) -> Vec<f64> {
+        let n = self.width;
+        let count = self.count.max(1) as f64;
+        let mean: Vec<f64> = self.totals.iter().map(|t| t / count).collect();
+        let quad = |v: &[f64], centred: bool| -> f64 {
+            let mut s = 0.0;
+            for i in 0..n {
+                for j in 0..n {
+                    let mut m = self.sums[i * n + j] / count;
+                    if centred {
+                        m -= mean[i] * mean[j];
+                    }
+                    s += v[i] * m * v[j];
+                }
+            }
+            s
+        };
+        weights
+            .chunks(n)
+            .zip(rounded.chunks(n))
+            .map(|(w, r)| {
+                let w: Vec<f64> = w.iter().map(|&x| f64::from(x)).collect();
+                let d: Vec<f64> = w.iter().zip(r).map(|(a, &b)| a - f64::from(b)).collect();
+                quad(&d, false) / quad(&w, true).max(1e-30)
+            })
+            .collect()
+    }
+}
+
+/// Every 1x1 convolution's `XᵀX` over `indices` of `cache`, centrally cropped as the model
+/// sees a photo, by the convolution's path. Errors for a network without 8-bit storage.
+pub fn grams(
+    network: &Network,
+    preprocess: &PreprocessConfig,
+    cache: &ImageCache,
+    indices: &[usize],
+) -> Result<BTreeMap<String, Gram>> {
+    grams_of(network, preprocess, cache, indices, None)
+}
+
+/// The paths of `network`'s 1x1 convolutions in the order it runs them.
+pub fn layer_order(network: &Network, preprocess: &PreprocessConfig) -> Result<Vec<String>> {
+    let side = preprocess.input_size;
+    let images = Tensor::<4>::zeros([1, 3, side, side], &Device::flex());
+    let Some(seen) = network.pointwise_inputs(images) else {
+        bail!("this architecture has no 8-bit storage");
+    };
+    Ok(seen.into_iter().map(|(name, _)| name).collect())
+}
+
+/// [`grams`] of the layer `only` names, or of every layer.
+fn grams_of(
+    network: &Network,
+    preprocess: &PreprocessConfig,
+    cache: &ImageCache,
+    indices: &[usize],
+    only: Option<&str>,
+) -> Result<BTreeMap<String, Gram>> {
+    let device = Device::flex();
+    let side = preprocess.input_size;
+    let mut grams: BTreeMap<String, Gram> = BTreeMap::new();
+    for chunk in indices.chunks(BATCH) {
+        let data = batch::inputs(cache, chunk, preprocess, None);
+        let images = Tensor::<1>::from_floats(data.as_slice(), &device).reshape([
+            chunk.len(),
+            3,
+            side,
+            side,
+        ]);
+        let Some(seen) = network.pointwise_inputs(images) else {
+            bail!("this architecture has no 8-bit storage");
+        };
+        for (name, x) in seen {
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let [b, c, h, w] = x.dims();
+            let rows = x.permute([0, 2, 3, 1]).reshape([b * h * w, c]);
+            let totals: Vec<f32> = rows
+                .clone()
+                .sum_dim(0)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32 tensor");
+            let product = rows.clone().transpose().matmul(rows);
+            let values: Vec<f32> = product.into_data().try_to_vec::<f32>().expect("f32 tensor");
+            let gram = grams.entry(name).or_insert_with(|| Gram {
+                width: c,
+                sums: vec![0.0; c * c],
+                totals: vec![0.0; c],
+                count: 0,
+            });
+            gram.count += b * h * w;
+            for (sum, v) in gram.sums.iter_mut().zip(values) {
+                *sum += f64::from(v);
+            }
+            for (total, v) in gram.totals.iter_mut().zip(totals) {
+                *total += f64::from(v);
+            }
+        }
+    }
+    Ok(grams)
+}
+
+/// A layer's weights rounded to 8 bits: `steps[i] * scales[block of i]` is weight `i`.
+pub struct Rounded {
+    pub steps: Vec<i8>,
+    /// One per output channel and run of `run` input channels, in the weight's order.
+    pub scales: Vec<f32>,
+    pub run: usize,
+}
+
+impl Rounded {
+    /// The weights as the file will give them back.
+    pub fn values(&self) -> Vec<f32> {
+        let cols_per_scale = self.run;
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| f32::from(q) * self.scales[i / cols_per_scale])
+            .collect()
+    }
+}
+
+/// Plain rounding to the nearest step (what `to_q8_bytes` did before GPTQ): the baseline.
+pub fn round_nearest(weights: &[f32], run: usize) -> Rounded {
+    let scales = block_scales(weights, run);
+    let steps = weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| step(w, scales[i / run]))
+        .collect();
+    Rounded { steps, scales, run }
+}
+
+/// GPTQ over `weights` (`rows` output channels of `cols` inputs, row-major), one scale per row
+/// and run of `run` inputs fixed from the weights as they are, against the inputs' `gram`.
+pub fn gptq(weights: &[f32], rows: usize, cols: usize, run: usize, gram: &Gram) -> Rounded {
+    assert_eq!(weights.len(), rows * cols, "weights are rows x cols");
+    assert_eq!(gram.width, cols, "one Gram column per input");
+    let scales = block_scales(weights, run);
+    let upper = inverse_factor(&gram.sums, cols);
+    let mut w: Vec<f64> = weights.iter().map(|&v| f64::from(v)).collect();
+    let mut steps = vec![0i8; rows * cols];
+    for i in 0..cols {
+        let pivot = upper[i * cols + i];
+        for r in 0..rows {
+            let scale = scales[(r * cols + i) / run];
+            let value = w[r * cols + i];
+            let q = step(value as f32, scale);
+            steps[r * cols + i] = q;
+            let error = (value - f64::from(q) * f64::from(scale)) / pivot;
+            let row = &mut w[r * cols..(r + 1) * cols];
+            for j in i + 1..cols {
+                row[j] -= error * upper[i * cols + j];
+            }
+        }
+    }
+    Rounded { steps, scales, run }
+}
+
+/// One symmetric 8-bit scale per run of `run` consecutive weights: its largest magnitude over
+/// 127 (as burn's Q8S computes it).
+fn block_scales(weights: &[f32], run: usize) -> Vec<f32> {
+    weights
+        .chunks(run)
+        .map(|block| block.iter().fold(0.0f32, |m, w| m.max(w.abs())) / 127.0)
+        .collect()
+}
+
+fn step(value: f32, scale: f32) -> i8 {
+    if scale == 0.0 {
+        return 0;
+    }
+    (value / scale).round().clamp(-127.0, 127.0) as i8
+}
+
+/// The upper Cholesky factor `U` of `(G + λI)⁻¹` (`(G + λI)⁻¹ = UᵀU`), with `λ` [`DAMPING`]
+/// of `G`'s mean diagonal, and a unit diagonal where a channel never fired: GPTQ's weights for
+/// spreading each rounding error over the channels after it.
+fn inverse_factor(gram: &[f64], n: usize) -> Vec<f64> {
+    let mean = (0..n).map(|i| gram[i * n + i]).sum::<f64>() / n as f64;
+    let damping = DAMPING * mean.max(f64::MIN_POSITIVE);
+    let mut h = gram.to_vec();
+    for i in 0..n {
+        if h[i * n + i] <= 0.0 {
+            h[i * n + i] = 1.0;
+        }
+        h[i * n + i] += damping;
+    }
+    // G = L Lᵀ, so G⁻¹ = L⁻ᵀ L⁻¹.
+    let l = cholesky(&h, n);
+    let inverse_l = lower_inverse(&l, n);
+    let mut inverse = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (i..n)
+                .map(|k| inverse_l[k * n + i] * inverse_l[k * n + j])
+                .sum();
+            inverse[i * n + j] = s;
+            inverse[j * n + i] = s;
+        }
+    }
+    upper_cholesky(&inverse, n)
+}
+
+/// Lower-triangular `L` with `L Lᵀ = a` (`a` symmetric positive definite).
+fn cholesky(a: &[f64], n: usize) -> Vec<f64> {
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                l[i * n + i] = (a[i * n + i] - s).max(f64::MIN_POSITIVE).sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    l
+}
+
+/// Upper-triangular `U` with `Uᵀ U = a`: the transpose of the lower factor.
+fn upper_cholesky(a: &[f64], n: usize) -> Vec<f64> {
+    let l = cholesky(a, n);
+    let mut u = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            u[j * n + i] = l[i * n + j];
+        }
+    }
+    u
+}
+
+/// The inverse of lower-triangular `l`.
+fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
+    let mut inv = vec![0.0f64; n * n];
+    for col in 0..n {
+        inv[col * n + col] = 1.0 / l[col * n + col];
+        for i in col + 1..n {
+            let s: f64 = (col..i).map(|k| l[i * n + k] * inv[k * n + col]).sum();
+            inv[i * n + col] = -s / l[i * n + i];
+        }
+    }
+    inv
+}
+
+/// How [`rounded`] rounds each layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// To the nearest step ([`round_nearest`]).
+    Nearest,
+    /// [`gptq`], against each layer's [`Gram`].
+    Gptq,
+}
+
+/// The choices of an 8-bit rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub rounding: Rounding,
+    /// The longest run of input channels that shares a scale ([`q8_block`]).
+    pub max_run: usize,
+    /// The first `keep_blocks` blocks' 1x1 convolutions stay f16.
+    pub keep_blocks: usize,
+    /// Each layer's `XᵀX` taken with the layers before it already rounded, so that it
+    /// makes up for their error too (GPTQ's own order), instead of all from the f32 network.
+    pub sequential: bool,
+}
+
+/// Each rounded layer's path and [`Gram::noise_to_signal`] per output channel.
+pub type Noise = Vec<(String, Vec<f64>)>;
+
+/// `network` with its 1x1 convolutions rounded to 8 bits as `plan` says, against the
+/// activations of `photos` of `cache`: as 8-bit tensors when `stored` (what
+/// [`Storage::Q8`] writes), else as the f32 values loading that file gives back.
+pub fn rounded(
+    mut network: Network,
+    preprocess: &PreprocessConfig,
+    (cache, photos): (&ImageCache, &[usize]),
+    plan: Plan,
+    stored: bool,
+) -> Result<(Network, Noise)> {
+    let order: Vec<String> = layer_order(&network, preprocess)?
+        .into_iter()
+        .filter(|name| block_of(name).is_none_or(|b| b >= plan.keep_blocks))
+        .collect();
+    let mut done = Vec::new();
+    if plan.sequential {
+        for name in &order {
+            // Taken on the layers rounded so far.
+            let grams = grams_of(&network, preprocess, cache, photos, Some(name))?;
+            let (net, d) = round_layers(network, &grams, plan);
+            network = net;
+            done.extend(d);
+        }
+    } else {
+        let mut grams = grams_of(&network, preprocess, cache, photos, None)?;
+        grams.retain(|name, _| order.contains(name));
+        let (net, d) = round_layers(network, &grams, plan);
+        network = net;
+        done = d;
+    }
+    let mut noise = Vec::with_capacity(done.len());
+    let mut rounded = BTreeMap::new();
+    for (name, r, n) in done {
+        noise.push((name.clone(), n));
+        rounded.insert(name, r);
+    }
+    if stored {
+        network = network.map(&mut Storer {
+            path: Vec::new(),
+            rounded: &rounded,
+        });
+    }
+    Ok((network, noise))
+}
+
+/// The block index of a layer path `blocks.N....`.
+fn block_of(name: &str) -> Option<usize> {
+    name.strip_prefix("blocks.")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn round_layers(
+    network: Network,
+    grams: &BTreeMap<String, Gram>,
+    plan: Plan,
+) -> (Network, Vec<(String, Rounded, Vec<f64>)>) {
+    let mut mapper = Rounder {
+        path: Vec::new(),
+        grams,
+        plan,
+        done: Vec::new(),
+    };
+    let network = network.map(&mut mapper);
+    (network, mapper.done)
+}
+
+/// The shipped 8-bit rounding ([`for_storage`]), chosen by the rule in docs/experiments.md
+/// ("8-bit weights rounded against the data"): GPTQ with a scale per run of at most 64 input
+/// channels, the first 6 blocks' 1x1 convolutions (47k numbers) left f16.
+pub const SHIPPED_PLAN: Plan = Plan {
+    rounding: Rounding::Gptq,
+    max_run: 64,
+    keep_blocks: 6,
+    sequential: false,
+};
+
+/// `model` ready for [`skin_lesion::weights::to_shipped_bytes`] with `storage`: for 8 bits,
+/// its 1x1 convolutions rounded by [`SHIPPED_PLAN`] against [`CALIBRATION_PHOTOS`] training
+/// photos (every `n`-th of the training split, so the same ones each time), unless they
+/// already are 8-bit (a model loaded as stored, re-exported by `recalibrate`).
+pub fn for_storage(
+    model: Network,
+    preprocess: &PreprocessConfig,
+    storage: Storage,
+    data: &Prepared,
+) -> Result<Network> {
+    if storage != Storage::Q8 || already_8bit(&model) {
+        return Ok(model);
+    }
+    let photos = calibration_photos(&data.split.train);
+    let started = std::time::Instant::now();
+    let (model, noise) = rounded(
+        model,
+        preprocess,
+        (&data.cache, &photos),
+        SHIPPED_PLAN,
+        true,
+    )?;
+    eprintln!(
+        "8-bit storage: {} 1x1 convolutions rounded by GPTQ against {} training photos ({:.0} s)",
+        noise.len(),
+        photos.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(model)
+}
+
+/// Every `n`-th of `train`, [`CALIBRATION_PHOTOS`] of them (or all if fewer).
+pub fn calibration_photos(train: &[usize]) -> Vec<usize> {
+    let stride = (train.len() / CALIBRATION_PHOTOS).max(1);
+    train
+        .iter()
+        .step_by(stride)
+        .take(CALIBRATION_PHOTOS)
+        .copied()
+        .collect()
+}
+
+/// Whether any 1x1 convolution of `model` is stored at 8 bits already.
+fn already_8bit(model: &Network) -> bool {
+    struct Find(bool);
+    impl burn::module::ModuleMapper for Find {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            let tensor = param.val();
+            if matches!(tensor.shape().dims::<D>()[..], [_, _, 1, 1])
+                && matches!(tensor.dtype(), burn::tensor::DType::QFloat(_))
+            {
+                self.0 = true;
+            }
+            param
+        }
+    }
+    let mut find = Find(false);
+    let _ = model.clone().map(&mut find);
+    find.0
+}
+
+/// The layer a parameter at `path` is the weight of, among `names`.
+fn layer_at<'n>(path: &[String], mut names: impl Iterator<Item = &'n String>) -> Option<String> {
+    let (last, layer) = path.split_last()?;
+    if last != "weight" {
+        return None;
+    }
+    let joined = layer.join(".");
+    names
+        .find(|name| joined == **name || joined.ends_with(&format!(".{name}")))
+        .cloned()
+}
+
+/// Rounds the weights of the layers `grams` names, leaving them f32.
+struct Rounder<'a> {
+    path: Vec<String>,
+    grams: &'a BTreeMap<String, Gram>,
+    plan: Plan,
+    done: Vec<(String, Rounded, Vec<f64>)>,
+}
+
+impl burn::module::ModuleMapper for Rounder<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let Some(layer) = layer_at(&self.path, self.grams.keys()) else {
+            return param;
+        };
+        let (gram, plan) = (&self.grams[&layer], self.plan);
+        let mut done = None;
+        let param = param.map(|tensor| {
+            let dims = tensor.shape().dims::<D>();
+            let (Some(block), &[rows, cols, 1, 1]) = (
+                skin_lesion::weights::q8_block(&dims, plan.max_run),
+                &dims[..],
+            ) else {
+                return tensor;
+            };
+            let run = usize::from(block[1]);
+            let device = tensor.device();
+            let weights: Vec<f32> = tensor.into_data().try_to_vec::<f32>().expect("f32 tensor");
+            let r = match plan.rounding {
+                Rounding::Nearest => round_nearest(&weights, run),
+                Rounding::Gptq => gptq(&weights, rows, cols, run, gram),
+            };
+            let values = r.values();
+            let noise = gram.noise_to_signal(&weights, &values);
+            done = Some((r, noise));
+            Tensor::<1>::from_floats(values.as_slice(), &device).reshape(dims)
+        });
+        if let Some((r, noise)) = done {
+            self.done.push((layer, r, noise));
+        }
+        param
+    }
+}
+
+/// Stores the layers `rounded` names as 8-bit tensors with their own steps and scales.
+struct Storer<'a> {
+    path: Vec<String>,
+    rounded: &'a BTreeMap<String, Rounded>,
+}
+
+impl burn::module::ModuleMapper for Storer<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let Some(layer) = layer_at(&self.path, self.rounded.keys()) else {
+            return param;
+        };
+        let r = &self.rounded[&layer];
+        param.map(|tensor| {
+            let device = tensor.device();
+            let dims = tensor.shape().dims::<D>();
+            let values = Tensor::<1>::from_floats(r.values().as_slice(), &device).reshape(dims);
+            // The values are whole steps of their block's scale, so quantising them with
+            // those scales gives back exactly the steps chosen.
+            let scales = Tensor::<1>::from_floats(r.scales.as_slice(), &device);
+            values.quantize(
+                &skin_lesion::weights::q8_scheme(&[1, r.run as u8, 1, 1]),
+                QuantizationParameters {
+                    scales,
+                    global: None,
+                },
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
