@@ -208,7 +208,7 @@ pub fn q8_scheme(block: &[u8]) -> QuantScheme {
         .quantization
         .scheme
         .with_value(QuantValue::Q8S)
-        .per_block(block.to_vec(), ScaleDtype::F32)
+        .per_block(block, ScaleDtype::F32)
 }
 
 /// Turns quantised parameters back into f32 ones, once, at load.
