@@ -238,7 +238,7 @@ pub fn fit(
             .map(|a| a.ood_score)
             .collect();
         eprintln!(
-            "shipped (f16) density: dev AUROC {:.3}, dev refused {:.3}",
+            "shipped density (as stored): dev AUROC {:.3}, dev refused {:.3}",
             auroc(&dev, &scores),
             flagged(&dev, threshold)
         );
