@@ -12,6 +12,7 @@ pub mod data;
 pub mod export;
 pub mod fsutil;
 pub mod intervals;
+pub mod linalg;
 pub mod model_files;
 pub mod offsets;
 pub mod paths;

@@ -20,6 +20,7 @@ use skin_lesion::{Network, PreprocessConfig};
 
 use crate::data::cache::ImageCache;
 use crate::data::{Prepared, batch};
+use crate::linalg::{cholesky, inverse_cholesky};
 
 /// Photos of the training split whose activations the rounding is fitted to.
 pub const CALIBRATION_PHOTOS: usize = 256;
@@ -235,8 +236,7 @@ fn inverse_factor(gram: &[f64], n: usize) -> Vec<f64> {
         h[i * n + i] += damping;
     }
     // G = L Lᵀ, so G⁻¹ = L⁻ᵀ L⁻¹.
-    let l = cholesky(&h, n);
-    let inverse_l = lower_inverse(&l, n);
+    let inverse_l = inverse_cholesky(&h, n);
     let mut inverse = vec![0.0f64; n * n];
     for i in 0..n {
         for j in 0..=i {
@@ -250,22 +250,6 @@ fn inverse_factor(gram: &[f64], n: usize) -> Vec<f64> {
     upper_cholesky(&inverse, n)
 }
 
-/// Lower-triangular `L` with `L Lᵀ = a` (`a` symmetric positive definite).
-fn cholesky(a: &[f64], n: usize) -> Vec<f64> {
-    let mut l = vec![0.0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            if i == j {
-                l[i * n + i] = (a[i * n + i] - s).max(f64::MIN_POSITIVE).sqrt();
-            } else {
-                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
-            }
-        }
-    }
-    l
-}
-
 /// Upper-triangular `U` with `Uᵀ U = a`: the transpose of the lower factor.
 fn upper_cholesky(a: &[f64], n: usize) -> Vec<f64> {
     let l = cholesky(a, n);
@@ -276,19 +260,6 @@ fn upper_cholesky(a: &[f64], n: usize) -> Vec<f64> {
         }
     }
     u
-}
-
-/// The inverse of lower-triangular `l`.
-fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
-    let mut inv = vec![0.0f64; n * n];
-    for col in 0..n {
-        inv[col * n + col] = 1.0 / l[col * n + col];
-        for i in col + 1..n {
-            let s: f64 = (col..i).map(|k| l[i * n + k] * inv[k * n + col]).sum();
-            inv[i * n + col] = -s / l[i * n + i];
-        }
-    }
-    inv
 }
 
 /// How [`rounded`] rounds each layer.

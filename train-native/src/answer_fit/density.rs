@@ -1,6 +1,7 @@
 //! Fitting the feature density of the training photos ([`skin_lesion::model::density`]): class
 //! means and one covariance shared by the classes, inverted through its Cholesky factor.
 
+use crate::linalg::inverse_cholesky;
 use skin_lesion::model::density::Mahalanobis;
 
 /// How far the covariance is pulled towards a multiple of the identity (its mean variance):
@@ -97,32 +98,6 @@ pub fn class_scales(density: &Mahalanobis, features: &[Vec<f32>], labels: &[usiz
             }
         })
         .collect()
-}
-
-/// `L⁻¹` for the lower-triangular Cholesky factor `L` of a symmetric positive definite matrix:
-/// `|L⁻¹ x|²` is `xᵀ Σ⁻¹ x`.
-fn inverse_cholesky(matrix: &[f64], n: usize) -> Vec<f64> {
-    let mut l = vec![0.0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let sum: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            if i == j {
-                l[i * n + i] = (matrix[i * n + i] - sum).max(1e-300).sqrt();
-            } else {
-                l[i * n + j] = (matrix[i * n + j] - sum) / l[j * n + j];
-            }
-        }
-    }
-    // Forward substitution, column by column of the identity.
-    let mut inverse = vec![0.0f64; n * n];
-    for col in 0..n {
-        for i in col..n {
-            let known: f64 = (col..i).map(|k| l[i * n + k] * inverse[k * n + col]).sum();
-            let rhs = if i == col { 1.0 } else { 0.0 };
-            inverse[i * n + col] = (rhs - known) / l[i * n + i];
-        }
-    }
-    inverse
 }
 
 /// The score above which `share` of `scores` lie (0.05: the 95th percentile).
