@@ -227,7 +227,7 @@ impl Classifier {
                 inputs.len()
             )));
         }
-        let per_pass = (FORWARD_IMAGES / range.len().max(1)).max(1);
+        let per_pass = Self::photos_per_pass(range.len());
         let input_len = inputs.len() / batch;
         let mut sums = Vec::with_capacity(batch);
         for chunk in inputs.chunks(per_pass * input_len) {
@@ -237,6 +237,13 @@ impl Classifier {
             sums.extend(split(logits, features, count, self.classes())?);
         }
         Ok(sums)
+    }
+
+    /// How many photos [`Self::view_sums`] puts in one pass of the network at `views` views
+    /// each: at most [`FORWARD_IMAGES`] views, at least one photo. A caller that runs passes
+    /// side by side cuts its batch at these boundaries to compute the same sums.
+    pub fn photos_per_pass(views: usize) -> usize {
+        (FORWARD_IMAGES / views.max(1)).max(1)
     }
 
     /// [`Self::view_sums`] for one input with an asynchronous read-back (WebGPU in a browser).

@@ -104,7 +104,7 @@ pub fn answers_under(
                 preprocess::prepare(&changed, &config.preprocess)
             })
             .collect();
-        Ok(classifier.classify_batch(&inputs, chunk.len())?)
+        score::classify(classifier, &inputs, chunk.len())
     })
 }
 

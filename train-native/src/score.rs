@@ -5,6 +5,7 @@
 //! all of them batch alike and compute the same floating-point sums for the same photos.
 
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::{Answer, Classifier, ViewSums};
 
@@ -65,7 +66,7 @@ pub fn score(classifier: &Classifier, images: &Images) -> Result<ScoredAnswers> 
     }
     let answers = in_batches(images.indices, |_, chunk| {
         let inputs = batch::inputs(images.cache, chunk, &classifier.config().preprocess, None);
-        Ok(classifier.classify_batch(&inputs, chunk.len())?)
+        classify(classifier, &inputs, chunk.len())
     })?;
     Ok(scored(answers, &images.labels, &images.codes))
 }
@@ -76,8 +77,39 @@ pub fn view_sums(classifier: &Classifier, images: &Images) -> Result<Vec<ViewSum
     let views = classifier.config().preprocess.test_time_views;
     in_batches(images.indices, |_, chunk| {
         let inputs = batch::inputs(images.cache, chunk, &classifier.config().preprocess, None);
-        Ok(classifier.view_sums(&inputs, chunk.len(), 0..views)?)
+        all_view_sums(classifier, &inputs, chunk.len(), views)
     })
+}
+
+/// [`Classifier::view_sums`] over every view of `batch` prepared inputs, with the network's
+/// passes run side by side, one per core. flex spreads the operations of one pass over the
+/// cores poorly: whole passes in parallel classify about 1.8 times as many views a second on
+/// this project's 2 cores (docs/throughput.md). The batch is cut where
+/// [`Classifier::view_sums`] cuts it, so the sums are the same numbers (a test).
+pub fn all_view_sums(
+    classifier: &Classifier,
+    inputs: &[f32],
+    batch: usize,
+    views: usize,
+) -> Result<Vec<ViewSums>> {
+    if batch == 0 || !inputs.len().is_multiple_of(batch) {
+        bail!("{} numbers are not {batch} prepared inputs", inputs.len());
+    }
+    let per_pass = Classifier::photos_per_pass(views) * (inputs.len() / batch);
+    let parts: Vec<Vec<ViewSums>> = inputs
+        .par_chunks(per_pass)
+        .map(|part| classifier.view_sums(part, part.len() * batch / inputs.len(), 0..views))
+        .collect::<Result<_, _>>()?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// [`Classifier::classify_batch`], its passes side by side ([`all_view_sums`]).
+pub fn classify(classifier: &Classifier, inputs: &[f32], batch: usize) -> Result<Vec<Answer>> {
+    let views = classifier.config().preprocess.test_time_views;
+    answers_of(
+        classifier,
+        &all_view_sums(classifier, inputs, batch, views)?,
+    )
 }
 
 /// `classifier`'s answers to view sums it computed.
@@ -112,4 +144,34 @@ pub fn metrics(answers: &[Answer], labels: &[usize], codes: &[String]) -> Metric
 /// The share of `answers` refused as not dermatoscopy photos.
 pub fn refused_share(answers: &[Answer]) -> f64 {
     answers.iter().filter(|a| a.out_of_distribution).count() as f64 / answers.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+    use skin_lesion::{ModelConfig, PreprocessConfig};
+
+    use super::*;
+
+    #[test]
+    fn passes_side_by_side_give_the_sums_of_one_after_another() {
+        let device = Device::flex();
+        let config = ModelConfig::new(
+            skin_lesion::model::lite0::Lite0Config::new(),
+            PreprocessConfig::new()
+                .with_input_size(32)
+                .with_resize_size(36)
+                .with_test_time_views(4),
+        );
+        let classifier = Classifier::new(config.init(&device), config, device);
+        // 11 photos at 4 views: passes of 8 photos, then 3.
+        let batch = 11;
+        let inputs: Vec<f32> = (0..batch * classifier.input_len())
+            .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let side_by_side = all_view_sums(&classifier, &inputs, batch, 4).unwrap();
+        let in_turn = classifier.view_sums(&inputs, batch, 0..4).unwrap();
+        assert_eq!(side_by_side, in_turn);
+        assert!(all_view_sums(&classifier, &inputs[1..], batch, 4).is_err());
+    }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use burn::prelude::*;
+use rayon::prelude::*;
 use skin_lesion::answer::{AnswerConfig, OodConfig, OodMethod, energy};
 use skin_lesion::metrics::roc_auc;
 use skin_lesion::model::density::Mahalanobis;
@@ -55,6 +56,9 @@ pub struct FittedAnswer {
     pub name: String,
     /// What patient data adds (the tables are in `config` when its weight is not 0).
     pub patient: patient::Fit,
+    /// The network's sums over every view of each validation photo (the same network as in
+    /// `weights`): the final answers on validation come from these, not from a second pass.
+    pub val_sums: Vec<ViewSums>,
 }
 
 /// The candidate scores, in the order of preference when no picture set decides: the
@@ -183,14 +187,16 @@ impl ViewMeans {
 /// The sums over every view of pictures given as files (through the same decoding).
 fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<ViewSums>> {
     let views = classifier.config().preprocess.test_time_views;
-    let mut sums = Vec::with_capacity(pictures.len());
-    for picture in pictures {
-        let input = classifier
-            .prepare(Photo::Encoded(&picture.bytes))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", picture.id))?;
-        sums.extend(classifier.view_sums(&input, 1, 0..views)?);
-    }
-    Ok(sums)
+    let sums: Vec<Vec<ViewSums>> = pictures
+        .par_iter()
+        .map(|picture| {
+            let input = classifier
+                .prepare(Photo::Encoded(&picture.bytes))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", picture.id))?;
+            Ok(classifier.view_sums(&input, 1, 0..views)?)
+        })
+        .collect::<Result<_>>()?;
+    Ok(sums.into_iter().flatten().collect())
 }
 
 /// Fit the answer settings for `model` (decision offsets already folded in) and return the
@@ -210,7 +216,10 @@ pub fn fit(
     let bare = weights::from_bytes(config, &shipped_bytes, &device)?;
     let plain = Classifier::new(bare.clone(), config.clone(), device.clone());
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
-    let val = ViewMeans::of(&score::view_sums(&plain, &val_images)?);
+    // The shipped weights below hold this same network (the density aside), so these sums
+    // serve every later answer on validation.
+    let val_sums = score::view_sums(&plain, &val_images)?;
+    let val = ViewMeans::of(&val_sums);
     let val_labels = val_images.labels.clone();
     let temperature = temperature::fit(&val.logits, &val_labels);
     eprintln!("temperature fitted on validation: {temperature:.3}");
@@ -229,7 +238,7 @@ pub fn fit(
     let (figures, best) = compare(&candidates, &val, &val_labels, dev_sums.as_deref());
     let chosen = &candidates[best];
     let (config, weights, shipped) = with_density(model, config, chosen, temperature, storage)?;
-    let answers = answers_of(&shipped, &score::view_sums(&shipped, &val_images)?)?;
+    let answers = answers_of(&shipped, &val_sums)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
     let threshold = density::threshold(&scores, FLAGGED_SHARE);
     if let Some(sums) = &dev_sums {
@@ -280,6 +289,7 @@ pub fn fit(
         choice,
         name: chosen.name(),
         patient,
+        val_sums,
     })
 }
 

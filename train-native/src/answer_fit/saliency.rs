@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use image::Rgb;
+use rayon::prelude::*;
 use skin_lesion::preprocess::{center_crop, square_resize};
 use skin_lesion::report::{SaliencyFigures, SaliencyReport};
 use skin_lesion::{Answer, Classifier, ModelConfig};
@@ -82,19 +83,33 @@ pub fn evaluate(
     let side = config.preprocess.input_size;
     let prior = centre_prior(side);
     let views = 0..config.preprocess.test_time_views;
+    // One photo per core at a time (flex spreads one photo's passes over the cores poorly),
+    // the figures then added up in photo order.
+    let scored: Vec<Option<(usize, [(bool, f64); 2])>> = images
+        .indices
+        .par_iter()
+        .zip(answers)
+        .map(|(&i, answer)| {
+            let Some(path) = mask_path(root, &records[i]) else {
+                return Ok(None);
+            };
+            let mask = load_mask(&path, config)?;
+            let input = batch::inputs(images.cache, &[i], &config.preprocess, None);
+            let sums = classifier.saliency_sums(&input, answer.top, views.clone())?;
+            let map = classifier.saliency_map(&sums)?;
+            Ok(Some((
+                sums.grid,
+                [score(&map, &mask), score(&prior, &mask)],
+            )))
+        })
+        .collect::<Result<_>>()?;
     let (mut map_sums, mut prior_sums, mut count) = ((0usize, 0.0f64), (0usize, 0.0f64), 0usize);
     let mut grid = 0;
-    for (&i, answer) in images.indices.iter().zip(answers) {
-        let Some(path) = mask_path(root, &records[i]) else {
-            continue;
-        };
-        let mask = load_mask(&path, config)?;
-        let input = batch::inputs(images.cache, &[i], &config.preprocess, None);
-        let sums = classifier.saliency_sums(&input, answer.top, views.clone())?;
-        grid = sums.grid;
-        let map = classifier.saliency_map(&sums)?;
-        for ((hits, mass), candidate) in [(&mut map_sums, &map), (&mut prior_sums, &prior)] {
-            let (hit, share) = score(candidate, &mask);
+    for (cells, figures) in scored.into_iter().flatten() {
+        grid = cells;
+        for ((hits, mass), (hit, share)) in
+            [&mut map_sums, &mut prior_sums].into_iter().zip(figures)
+        {
             *hits += usize::from(hit);
             *mass += share;
         }
