@@ -64,6 +64,10 @@ pub struct RecalibrateArgs {
     /// against training photos) [default: as the model was exported].
     #[arg(long, value_parser = parse_storage)]
     pub storage: Option<Storage>,
+    /// Average another number of test-time views (1, 2, 4 or 8) [default: as exported]. The
+    /// decision offsets are then refitted on validation at that count, as `train` fits them.
+    #[arg(long)]
+    pub views: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]

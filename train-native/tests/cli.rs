@@ -239,6 +239,63 @@ fn evaluate_reproduces_the_exported_report() {
 }
 
 #[test]
+fn recalibrate_to_another_view_count_refits_and_evaluate_agrees() {
+    let t = Trained::new();
+    let (fx, work) = (&t.fx, t.work.path());
+    let before = json(&t.model().join("report.json"));
+    let out = work.join("two-views");
+    let recalibrate = |views: &str| {
+        let mut cmd = cli();
+        cmd.args(["recalibrate", "--data"])
+            .arg(fx.dir())
+            .arg("--model")
+            .arg(t.model())
+            .arg("--out")
+            .arg(&out)
+            .arg("--cache-dir")
+            .arg(work.join("cache"))
+            .args(["--views", views]);
+        cmd.assert()
+    };
+    let refused = recalibrate("3").failure().get_output().stderr.clone();
+    assert!(
+        String::from_utf8_lossy(&refused).contains("--views 3"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+    recalibrate("2").success();
+    let config = json(&out.join("config.json"));
+    assert_eq!(config["preprocess"]["test_time_views"], 2, "{config}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(
+        report["model"]["training"]["preprocess"]["test_time_views"], 2,
+        "the recipe records the new count"
+    );
+    assert_eq!(
+        report["model"]["decision_offsets"].is_null(),
+        before["model"]["decision_offsets"].is_null(),
+        "offsets are refitted where there were some"
+    );
+    // The exported model answers as its report says.
+    let eval_out = work.join("eval.json");
+    cli()
+        .args(["evaluate", "--data"])
+        .arg(fx.dir())
+        .arg("--weights")
+        .arg(out.join("model.bpk"))
+        .arg("--out")
+        .arg(&eval_out)
+        .arg("--cache-dir")
+        .arg(work.join("cache"))
+        .assert()
+        .success();
+    let eval = json(&eval_out);
+    for key in METRIC_KEYS {
+        assert_eq!(eval[key], report[key], "{key} differs");
+    }
+}
+
+#[test]
 fn evaluate_all_writes_one_prediction_per_photo() {
     let t = Trained::new();
     let (fx, work, weights) = (&t.fx, t.work.path(), t.weights());

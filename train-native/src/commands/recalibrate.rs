@@ -4,7 +4,8 @@
 //! For when the answer_fit-answer code or the out-of-distribution set changes: the network, its
 //! decision offsets and its training history stay as they were exported; everything the
 //! report measures on the test split is measured again. `--storage` stores the same network
-//! another way (f16 to 8 bits, or back), and the report records it.
+//! another way (f16 to 8 bits, or back), and the report records it; `--views` averages another
+//! number of test-time views, with the decision offsets refitted at that count.
 
 use std::process::ExitCode;
 
@@ -12,7 +13,9 @@ use anyhow::{Context, Result, anyhow};
 use burn::prelude::*;
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 
-use super::train::best::Dirs;
+use skin_lesion::metrics::Metrics;
+
+use super::train::best::{Dirs, with_fitted_offsets};
 use super::train::finish::calibrate_and_export;
 use crate::checkpoint::State;
 use crate::cli::RecalibrateArgs;
@@ -29,8 +32,18 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
     let exported = weights::config_for(&json, &bytes)?;
     // The bare network: the answer settings (and the density they may carry) are refitted.
     // 8-bit layers stay as stored, so that storing them again keeps the same steps.
-    let config = exported.unfitted();
+    let mut config = exported.unfitted();
     let mut training = report.model.training.clone();
+    let views = args
+        .views
+        .filter(|&v| v != config.preprocess.test_time_views);
+    if let Some(views) = views {
+        config.preprocess.test_time_views = views;
+        training.preprocess.test_time_views = views;
+        config
+            .validate()
+            .map_err(|e| anyhow!("--views {views}: {e}"))?;
+    }
     let network = match args.storage {
         Some(storage) if storage != training.storage => {
             training.storage = storage;
@@ -58,7 +71,30 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         ood: args.ood_dir.clone(),
     };
     let offsets = report.model.decision_offsets.clone();
-    calibrate_and_export(network, &config, &state, &data, &dirs, |_| offsets)
-        .map_err(|e| anyhow!("{e:#}"))?;
+    let result = match views {
+        None => calibrate_and_export(network, &config, &state, &data, &dirs, |_| offsets),
+        Some(_) => {
+            // The offsets were fitted at the old count: take them out of the classifier's
+            // biases and fit them again at the new one.
+            let old: Vec<f32> = offsets.map_or_else(Vec::new, |o| o.offsets);
+            let network = if old.is_empty() {
+                network
+            } else {
+                network.with_class_offsets(&old.iter().map(|o| -o).collect::<Vec<_>>())
+            };
+            let seed = (!old.is_empty()).then_some(training.split.seed);
+            let refitted = with_fitted_offsets(network, &config, &data, seed)?;
+            let record = |val: &Metrics| refitted.offsets_record(val);
+            calibrate_and_export(
+                refitted.model.clone(),
+                &config,
+                &state,
+                &data,
+                &dirs,
+                record,
+            )
+        }
+    };
+    result.map_err(|e| anyhow!("{e:#}"))?;
     Ok(ExitCode::SUCCESS)
 }

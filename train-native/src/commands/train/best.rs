@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use skin_lesion::{Classifier, Network, TrainingConfig, weights};
+use skin_lesion::metrics::Metrics;
+use skin_lesion::report::DecisionOffsets;
+use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig, weights};
 
 use crate::checkpoint::{self, State};
 use crate::data::Prepared;
@@ -53,26 +55,58 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
     let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;
-    let device = Device::flex();
-    let best: Network = weights::from_bytes(model_config, &best_bytes, &device)?;
+    let best: Network = weights::from_bytes(model_config, &best_bytes, &Device::flex())?;
+    with_fitted_offsets(
+        best,
+        model_config,
+        data,
+        with_offsets.then_some(config.split.seed),
+    )
+}
+
+/// `network` scored on validation at `model_config`'s views, with decision offsets fitted
+/// to those answers (cross-fitting seeded by `seed`; `None`: no offsets) folded in.
+pub fn with_fitted_offsets(
+    network: Network,
+    model_config: &ModelConfig,
+    data: &Prepared,
+    seed: Option<u64>,
+) -> Result<BestNetwork> {
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
     let raw = score::score(
-        &Classifier::new(best.clone(), model_config.clone(), device),
+        &Classifier::new(network.clone(), model_config.clone(), Device::flex()),
         &val_images,
     )?;
     let counts = data.dataset.class_counts(data.split.val.iter().copied());
     let scarce = offsets::scarce_class(&counts, &val_images.codes);
-    if let (true, Some((code, n))) = (with_offsets, &scarce) {
+    if let (Some(_), Some((code, n))) = (seed, &scarce) {
         eprintln!(
             "decision offsets left out: class {code} has {n} validation photos, fewer than the {} offsets are fitted on",
             offsets::MIN_PHOTOS_PER_CLASS
         );
     }
-    let fitted = (with_offsets && scarce.is_none())
-        .then(|| offsets::fit(&raw.answers, &val_images.labels, config.split.seed));
+    let fitted = seed
+        .filter(|_| scarce.is_none())
+        .map(|seed| offsets::fit(&raw.answers, &val_images.labels, seed));
     let model = match &fitted {
-        Some(f) => best.with_class_offsets(&f.offsets),
-        None => best,
+        Some(f) => network.with_class_offsets(&f.offsets),
+        None => network,
     };
     Ok(BestNetwork { model, fitted, raw })
+}
+
+impl BestNetwork {
+    /// What the report records of the offsets, given the validation figures after them.
+    pub fn offsets_record(&self, val: &Metrics) -> Option<DecisionOffsets> {
+        self.fitted.as_ref().map(|f| DecisionOffsets {
+            offsets: f.offsets.clone(),
+            offset_limit: f.limit,
+            cross_fit: f.cross_fit.clone(),
+            objective: offsets::OBJECTIVE.into(),
+            val_balanced_accuracy_before: self.raw.metrics.balanced_accuracy,
+            val_macro_f1_before: self.raw.metrics.macro_f1,
+            val_balanced_accuracy_after: val.balanced_accuracy,
+            val_macro_f1_after: val.macro_f1,
+        })
+    }
 }

@@ -9,31 +9,26 @@ use skin_lesion::report::{DecisionOffsets, Sections};
 use skin_lesion::weights::{self, config_to_json};
 use skin_lesion::{Classifier, ModelConfig, Network};
 
-use super::best::{BestNetwork, Dirs, TrainedRun, best_network};
+use super::best::{Dirs, TrainedRun, best_network};
 use crate::answer_fit::{self, ood_set, patient, selective};
 use crate::checkpoint::State;
 use crate::data::Prepared;
 use crate::export::{self, Exported};
-use crate::score::{Images, ScoredAnswers, scored};
-use crate::{intervals, offsets, printout, robustness};
+use crate::score::{Images, ScoredAnswers, answers_of, scored};
+use crate::{intervals, printout, robustness};
 
 /// Fit and measure everything, then export the best epoch.
 pub fn finish(run: &TrainedRun) -> Result<()> {
-    let BestNetwork { model, fitted, raw } = best_network(run)?;
-    let model_config = &run.config.model();
-    let record = |val: &Metrics| {
-        fitted.map(|f| DecisionOffsets {
-            offsets: f.offsets,
-            offset_limit: f.limit,
-            cross_fit: f.cross_fit,
-            objective: offsets::OBJECTIVE.into(),
-            val_balanced_accuracy_before: raw.metrics.balanced_accuracy,
-            val_macro_f1_before: raw.metrics.macro_f1,
-            val_balanced_accuracy_after: val.balanced_accuracy,
-            val_macro_f1_after: val.macro_f1,
-        })
-    };
-    calibrate_and_export(model, model_config, run.state, run.data, run.dirs, record)
+    let best = best_network(run)?;
+    let record = |val: &Metrics| best.offsets_record(val);
+    calibrate_and_export(
+        best.model.clone(),
+        &run.config.model(),
+        run.state,
+        run.data,
+        run.dirs,
+        record,
+    )
 }
 
 /// From a network with its decision offsets folded in to the exported model: fit the answer
@@ -64,7 +59,7 @@ pub fn calibrate_and_export(
         Device::flex(),
     )?;
     let val = scored(
-        answer_fit::answers(&classifier, &val_images)?,
+        answers_of(&classifier, &calibrated.val_sums)?,
         &val_images.labels,
         &val_images.codes,
     );
