@@ -71,6 +71,9 @@ pub fn score(map: &[f32], mask: &[bool]) -> (bool, f64) {
     (mask[peak], if total > 0.0 { inside / total } else { 0.0 })
 }
 
+/// One photo's grid side and its `(hit, mass in the lesion)` for the map, then the centre prior.
+type PhotoScores = (usize, [(bool, f64); 2]);
+
 /// The maps of the answered class of every image that has a mask, scored against it.
 pub fn evaluate(
     classifier: &Classifier,
@@ -85,7 +88,7 @@ pub fn evaluate(
     let views = 0..config.preprocess.test_time_views;
     // One photo per core at a time (flex spreads one photo's passes over the cores poorly),
     // the figures then added up in photo order.
-    let scored: Vec<Option<(usize, [(bool, f64); 2])>> = images
+    let scored: Vec<Option<PhotoScores>> = images
         .indices
         .par_iter()
         .zip(answers)
