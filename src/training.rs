@@ -84,6 +84,12 @@ pub struct TrainingConfig {
     /// Images per training step.
     #[config(default = 32)]
     pub batch_size: usize,
+    /// Parts each batch is cut into, run side by side on the cores, their gradients added
+    /// (`None`, as in every recipe written before this field: the whole batch in one pass).
+    /// flex spreads one pass over the cores poorly, so two parts train about 1.7 times as many
+    /// images a second on 2 cores (docs/throughput.md); the trained norms then normalise over
+    /// each part, not the whole batch. Lite0 only.
+    pub batch_parts: Option<usize>,
     /// Images drawn per epoch (about half the training split: more, shorter epochs give
     /// finer-grained model selection on validation).
     #[config(default = 3500)]
@@ -135,6 +141,11 @@ impl TrainingConfig {
         self.with_classes(own)
     }
 
+    /// Parts each batch is cut into ([`Self::batch_parts`]; 1 when unset).
+    pub fn parts(&self) -> usize {
+        self.batch_parts.unwrap_or(1)
+    }
+
     /// Optimiser steps in one epoch (the last batch may be short).
     pub fn steps_per_epoch(&self) -> usize {
         self.epoch_size.div_ceil(self.batch_size)
@@ -179,6 +190,18 @@ impl TrainingConfig {
                 "frozen_blocks {} exceeds Lite0's {} blocks",
                 self.frozen_blocks,
                 crate::model::lite0::BLOCKS
+            ));
+        }
+        let parts = self.parts();
+        if parts == 0 || parts > self.batch_size {
+            return Err(format!(
+                "batch_parts {parts} must be between 1 and the batch size {}",
+                self.batch_size
+            ));
+        }
+        if parts > 1 && !matches!(self.network, NetworkConfig::Lite0(_)) {
+            return Err(format!(
+                "batch_parts {parts} needs Lite0; the from-scratch network trains on whole batches"
             ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {

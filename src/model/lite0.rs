@@ -153,18 +153,65 @@ impl MbConv {
     }
 
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        self.forward_by(input, &mut Norms::AsModules)
+    }
+
+    /// [`Self::forward`] with the norms applied as `norms` says.
+    fn forward_by(&self, input: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(bn.forward(conv.forward(x)));
+            x = relu6(norms.apply(bn, conv.forward(x)));
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
-        x = self.bn2.forward(self.project_conv.forward(x));
+        x = relu6(norms.apply(&self.bn1, self.depthwise_conv.forward(x)));
+        x = norms.apply(&self.bn2, self.project_conv.forward(x));
         if x.dims() == input.dims() {
             x + input
         } else {
             x
         }
     }
+
+    /// Its norms in the order a forward pass applies them.
+    fn norms(&self) -> impl Iterator<Item = &BatchNorm> {
+        self.bn0.iter().chain([&self.bn1, &self.bn2])
+    }
+}
+
+/// The batch statistics (mean, biased variance) of each norm that normalised a training pass
+/// over its batch, in the order the pass applied them ([`Lite0::forward_gathering`]).
+pub type NormStats = Vec<(Tensor<1>, Tensor<1>)>;
+
+/// How a forward pass applies the batch norms.
+enum Norms<'a> {
+    /// As the modules do: over the batch in training, updating their running statistics as
+    /// they go; on the running statistics otherwise.
+    AsModules,
+    /// Like the modules, but the norms being trained hand their batch statistics here instead
+    /// of updating the running statistics, which [`Lite0::update_running_stats`] does after.
+    Gathering(&'a mut NormStats),
+}
+
+impl Norms<'_> {
+    fn apply(&mut self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Gathering(stats) if learns(bn, &x.device()) => {
+                let out = burn::tensor::module::batch_norm_train(
+                    x,
+                    bn.gamma.val(),
+                    bn.beta.val(),
+                    bn.epsilon,
+                );
+                stats.push((out.mean.detach(), out.variance.detach()));
+                out.output
+            }
+            _ => bn.forward(x),
+        }
+    }
+}
+
+/// Whether `bn` normalises over the batch on `device` (what [`BatchNorm::forward`] decides).
+fn learns(bn: &BatchNorm, device: &Device) -> bool {
+    device.is_autodiff() && bn.training.is_enabled()
 }
 
 impl Lite0Config {
@@ -314,6 +361,91 @@ impl Lite0 {
         }
         seen.push(("conv_head".to_string(), x));
         seen
+    }
+
+    /// [`Self::forward`] in training, the batch statistics of every norm being trained pushed
+    /// onto `stats` and the running statistics left alone: several parts of a batch can run
+    /// side by side this way, and [`Self::update_running_stats`] then folds their statistics in
+    /// one fixed order (burn's running statistics, updated from several threads at once, would
+    /// depend on which thread got there first).
+    ///
+    /// `keep` is the dropout's mask ([`Self::dropout_mask`]), drawn beforehand: parts drawing
+    /// their own from the device's one random generator at once would get whichever numbers
+    /// their thread reached first.
+    pub fn forward_gathering(
+        &self,
+        images: Tensor<4>,
+        keep: Tensor<2>,
+        stats: &mut NormStats,
+    ) -> Tensor<2> {
+        let mut norms = Norms::Gathering(stats);
+        let mut x = relu6(norms.apply(&self.bn0, self.conv_stem.forward(images)));
+        for block in &self.blocks {
+            x = block.forward_by(x, &mut norms);
+        }
+        let maps = relu6(norms.apply(&self.bn1, self.conv_head.forward(x)));
+        self.fc.forward(pooled(maps) * keep)
+    }
+
+    /// A dropout mask for `batch` images on `device`, as the dropout layer draws one in
+    /// training (each feature kept with probability `1 - p` and scaled by `1 / (1 - p)`; all
+    /// ones outside training or at `p = 0`).
+    pub fn dropout_mask(&self, batch: usize, device: &Device) -> Tensor<2> {
+        let d = &self.dropout;
+        let ones = Tensor::<2>::ones([batch, HEAD], device);
+        if !d.training.is_enabled() || !device.is_autodiff() || d.prob == 0.0 {
+            return ones;
+        }
+        let keep = 1.0 - d.prob;
+        ones.random_like(burn::tensor::Distribution::Bernoulli(keep)) * (1.0 / keep)
+    }
+
+    /// Move each trained norm's running statistics towards the mean of `parts`' batch
+    /// statistics (each from [`Self::forward_gathering`] on one part of a batch), as
+    /// [`BatchNorm`] moves them towards one batch's: by its momentum.
+    pub fn update_running_stats(&self, parts: &[NormStats]) -> Result<(), String> {
+        let Some(device) = parts
+            .first()
+            .and_then(|p| p.first())
+            .map(|(m, _)| m.device())
+        else {
+            return Ok(());
+        };
+        let learning: Vec<&BatchNorm> = self.norms().filter(|bn| learns(bn, &device)).collect();
+        if let Some(part) = parts.iter().find(|p| p.len() != learning.len()) {
+            return Err(format!(
+                "{} batch statistics for {} norms being trained",
+                part.len(),
+                learning.len()
+            ));
+        }
+        let share = 1.0 / parts.len() as f64;
+        for (k, bn) in learning.into_iter().enumerate() {
+            let mean = parts
+                .iter()
+                .map(|p| p[k].0.clone())
+                .reduce(|a, b| a + b)
+                .expect("parts");
+            let var = parts
+                .iter()
+                .map(|p| p[k].1.clone())
+                .reduce(|a, b| a + b)
+                .expect("parts");
+            let m = bn.momentum;
+            for (state, batch) in [(&bn.running_mean, mean), (&bn.running_var, var)] {
+                let running = state.value_sync().to_device(&device);
+                let moved = running.mul_scalar(1.0 - m).add(batch.mul_scalar(share * m));
+                state.update(moved.detach());
+            }
+        }
+        Ok(())
+    }
+
+    /// Every batch norm in the order a forward pass applies them.
+    fn norms(&self) -> impl Iterator<Item = &BatchNorm> {
+        std::iter::once(&self.bn0)
+            .chain(self.blocks.iter().flat_map(MbConv::norms))
+            .chain(std::iter::once(&self.bn1))
     }
 
     /// Pooled features `[batch, 1280]`.

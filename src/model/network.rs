@@ -52,6 +52,39 @@ impl Network {
         }
     }
 
+    /// [`Self::forward`] gathering the trained norms' batch statistics instead of updating
+    /// their running statistics ([`Lite0::forward_gathering`]), so that parts of a batch can
+    /// run side by side. Lite0 only: LesionNet's norms update as they go.
+    pub fn forward_gathering(
+        &self,
+        images: Tensor<4>,
+        keep: Tensor<2>,
+        stats: &mut super::lite0::NormStats,
+    ) -> Result<Tensor<2>, String> {
+        match self {
+            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::Lite0(net) => Ok(net.forward_gathering(tf_scaled(images), keep, stats)),
+        }
+    }
+
+    /// The dropout mask of [`Self::forward_gathering`] for `batch` images
+    /// ([`Lite0::dropout_mask`]).
+    pub fn dropout_mask(&self, batch: usize, device: &Device) -> Result<Tensor<2>, String> {
+        match self {
+            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::Lite0(net) => Ok(net.dropout_mask(batch, device)),
+        }
+    }
+
+    /// Fold the batch statistics that [`Self::forward_gathering`] gathered on each part of a
+    /// batch into the running statistics ([`Lite0::update_running_stats`]).
+    pub fn update_running_stats(&self, parts: &[super::lite0::NormStats]) -> Result<(), String> {
+        match self {
+            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::Lite0(net) => net.update_running_stats(parts),
+        }
+    }
+
     /// Logits and pooled features of each image, without dropout outside training.
     pub fn outputs(&self, images: Tensor<4>) -> Outputs {
         match self {

@@ -3,23 +3,28 @@
 //! grouped-convolution backward is the step's suspected bottleneck.
 //!
 //! `cargo run --release -p train-native --example lite0_speed [-- [--batch N] [--steps N]
-//!   [--height H] [--width W] [--frozen N]]` (defaults: batch 32, 5 steps, 120x160, nothing
-//!   frozen, on the CPU; `--frozen N` freezes the stem and the first N of the 16 blocks)
+//!   [--height H] [--width W] [--frozen N] [--parts N]]` (defaults: batch 32, 5 steps, 120x160,
+//!   nothing frozen, one part, on the CPU; `--frozen N` freezes the stem and the first N of the
+//!   16 blocks; `--parts N` cuts each batch into N parts run side by side, as `train
+//!   --batch-parts N` does, through the trainer's own step)
 //!
 //! Its PyTorch twin, `lite0_speed_torch.py` beside it, prints the same `train <N> img/s`.
 
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::AdamWConfig;
 use burn::prelude::*;
+use skin_lesion::Network;
 use skin_lesion::model::lite0::Lite0Config;
+use train_native::commands::train::step::{Batch, Objective, gradients};
 
 const USAGE: &str =
-    "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N]";
+    "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N]";
 
 fn main() {
     let (mut batch, mut steps, mut height, mut width, mut frozen) = (32, 5, 120, 160, 0);
+    let mut parts = 1;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value: usize = args
@@ -36,6 +41,7 @@ fn main() {
             "--height" => height = value,
             "--width" => width = value,
             "--frozen" => frozen = value,
+            "--parts" => parts = value,
             _ => {
                 eprintln!("unknown option {arg}\n{USAGE}");
                 std::process::exit(2)
@@ -44,31 +50,47 @@ fn main() {
     }
     let device = Device::flex().autodiff();
     device.seed(0);
-    let mut model = Lite0Config::new()
-        .init(7, None, &device)
-        .freeze_first(frozen);
+    let mut model = Network::Lite0(
+        Lite0Config::new()
+            .init(7, None, &device)
+            .freeze_first(frozen),
+    );
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(Some(0.05))
         .init(&device);
-    let x = Tensor::<4>::random(
+    let x: Vec<f32> = Tensor::<4>::random(
         [batch, 3, height, width],
         burn::tensor::Distribution::Default,
-        &device,
-    );
-    let labels: Vec<i64> = (0..batch as i64).map(|i| i % 7).collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
+        &Device::flex(),
+    )
+    .into_data()
+    .try_into_vec::<f32>()
+    .expect("f32 inputs");
+    let labels: Vec<usize> = (0..batch).map(|i| i % 7).collect();
+    let class_weights = [1.0; 7];
     let mut started = Instant::now();
     for step in 0..steps + 1 {
         if step == 1 {
             started = Instant::now();
         }
-        let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let objective = Objective {
+            model: &model,
+            loss_fn: &loss_fn,
+            class_weights: &class_weights,
+            device: &device,
+        };
+        let inputs = Batch {
+            inputs: x.clone(),
+            labels: &labels,
+            size: [height, width],
+        };
+        let grads = gradients(&objective, inputs, parts).expect("a step").grads;
         model = optim.step(1e-3, model, grads);
-        let _: f32 = loss.into_scalar();
     }
     let rate = (steps * batch) as f64 / started.elapsed().as_secs_f64();
-    println!("burn flex: Lite0 at {height}x{width}, batch {batch}, {frozen} blocks frozen");
+    println!(
+        "burn flex: Lite0 at {height}x{width}, batch {batch} in {parts} part(s), {frozen} blocks frozen"
+    );
     println!("train {rate:.1} img/s");
 }

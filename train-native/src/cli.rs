@@ -145,6 +145,9 @@ pub struct RecipeArgs {
     /// Images per training step.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Parts each batch is cut into and run side by side, one per core (Lite0 only).
+    #[arg(long)]
+    pub batch_parts: Option<usize>,
     /// Images drawn per epoch.
     #[arg(long)]
     pub epoch_size: Option<usize>,
@@ -366,6 +369,7 @@ impl RecipeArgs {
         override_network(self, &mut config)?;
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
+        config.batch_parts = self.batch_parts.or(config.batch_parts);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
                 .iter()
@@ -561,7 +565,7 @@ mod tests {
         // Set after the overrides, since they are options rather than values.
         let mut flagged: Vec<String> = OVERRIDDEN.iter().map(|p| p.replace(' ', "")).collect();
         flagged.extend(NETWORK_OVERRIDDEN.iter().map(|p| p.to_string()));
-        flagged.extend(["split.limit", "init", "classes"].map(String::from));
+        flagged.extend(["split.limit", "init", "classes", "batch_parts"].map(String::from));
         fields.sort();
         fields.dedup();
         flagged.sort();

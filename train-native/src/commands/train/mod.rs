@@ -9,6 +9,7 @@ pub mod init;
 mod progress;
 mod schedule;
 mod session;
+pub mod step;
 pub mod validation;
 
 use std::process::ExitCode;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use rand::SeedableRng;
@@ -17,6 +17,7 @@ use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
 use super::progress::Progress;
 use super::schedule::learning_rate;
+use super::step::{self, Batch, Objective, Step};
 use crate::backend::Selected;
 use crate::checkpoint::{self, Checkpoint, Saved, State};
 use crate::data::Prepared;
@@ -215,25 +216,25 @@ impl<'a> Session<'a> {
                 &config.preprocess,
                 Some((&augment, batch_seed)),
             );
-            let x = batch::tensor(inputs, side, &self.device);
-            let y = batch::labels(&self.data.dataset.labels(indices), &self.device);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits.clone(), y.clone());
-            let hits: i64 = logits
-                .argmax(1)
-                .squeeze_dim::<1>(1)
-                .equal(y)
-                .int()
-                .sum()
-                .into_scalar();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let labels = self.data.dataset.labels(indices);
+            let objective = Objective {
+                model: &model,
+                loss_fn: &loss_fn,
+                class_weights: &draw.class_weights,
+                device: &self.device,
+            };
+            let batch = Batch {
+                inputs,
+                labels: &labels,
+                size: [side, side],
+            };
+            let Step { grads, loss, hits } = step::gradients(&objective, batch, config.parts())?;
             model = self.optim.step(total.lr, model, grads);
-            let loss: f32 = loss.into_scalar();
             if !loss.is_finite() {
                 bail!("the loss became {loss} at epoch {epoch}, step {step}: lower --lr");
             }
             total.loss_sum += f64::from(loss) * indices.len() as f64;
-            total.correct += hits as usize;
+            total.correct += hits;
             total.seen += indices.len();
             let rate = total.seen as f64 / started.elapsed().as_secs_f64();
             let (mean, accuracy) = (

@@ -1,0 +1,306 @@
+//! One optimiser step's gradients: the whole batch in one pass of the network, or the batch
+//! cut into parts (`batch_parts`) that run side by side on rayon's threads, one per core, their
+//! gradients then added in a fixed order. flex spreads the operations of one pass over the
+//! cores poorly, so parts side by side train more images a second (docs/throughput.md).
+
+use anyhow::{Result, anyhow, bail};
+use burn::module::{Module, ModuleMapper, Param};
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::prelude::*;
+use skin_lesion::Network;
+use skin_lesion::model::lite0::NormStats;
+
+use crate::data::batch;
+
+/// A batch, prepared: the augmented inputs (`3 x height x width` each) laid end to end and
+/// their classes.
+pub struct Batch<'a> {
+    pub inputs: Vec<f32>,
+    pub labels: &'a [usize],
+    pub size: [usize; 2],
+}
+
+/// What one step computed: the gradients of the batch's loss, the loss itself and how many
+/// of its images the network already classified right.
+pub struct Step {
+    pub grads: GradientsParams,
+    pub loss: f32,
+    pub hits: usize,
+}
+
+/// What the loss and the network need of a step.
+pub struct Objective<'a> {
+    pub model: &'a Network,
+    pub loss_fn: &'a CrossEntropyLoss,
+    /// The loss weight of each class (the loss is the weighted mean over the batch).
+    pub class_weights: &'a [f32],
+    pub device: &'a Device,
+}
+
+/// The gradients of the batch's loss, over `parts` parts side by side when `parts` > 1.
+///
+/// Each part's loss is its weighted mean scaled by its share of the batch's total weight, so
+/// the parts' losses (and gradients) add up to the whole batch's weighted mean; only the
+/// trained batch norms differ, normalising over each part. Their running statistics move once
+/// per step, by the mean of the parts' statistics ([`Network::update_running_stats`]).
+pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<Step> {
+    if parts <= 1 {
+        return part(
+            objective,
+            objective.model,
+            batch.inputs,
+            batch.labels,
+            batch.size,
+            1.0,
+            None,
+        );
+    }
+    let n = batch.labels.len();
+    if n == 0 {
+        bail!("an empty batch");
+    }
+    let per_part = n.div_ceil(parts);
+    let input_len = batch.inputs.len() / n;
+    let weight = |labels: &[usize]| -> f64 {
+        labels
+            .iter()
+            .map(|&y| f64::from(objective.class_weights[y]))
+            .sum()
+    };
+    let total = weight(batch.labels);
+    let pools = single_thread_pools(parts)?;
+    // Each part differentiates through its own copy of the parameters: parts that shared the
+    // same tensors would share one autodiff graph, whose lock lets one backward pass run at a
+    // time. The copies keep the parameters' ids, under which the gradients are added.
+    let copies: Vec<Network> = (0..parts)
+        .map(|_| objective.model.clone().map(&mut OwnLeaves))
+        .collect();
+    // The dropout masks, drawn here in the parts' order: the same numbers every run.
+    let masks: Vec<Tensor<2>> = batch
+        .labels
+        .chunks(per_part)
+        .map(|labels| objective.model.dropout_mask(labels.len(), objective.device))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!(e))?;
+    let results: Vec<(Step, NormStats)> = std::thread::scope(|scope| {
+        let running: Vec<_> = batch
+            .labels
+            .chunks(per_part)
+            .zip(batch.inputs.chunks(per_part * input_len))
+            .zip(pools.iter().zip(&copies).zip(masks))
+            .map(|((labels, inputs), ((pool, model), keep))| {
+                scope.spawn(move || {
+                    pool.install(|| {
+                        let share = (weight(labels) / total) as f32;
+                        let mut stats = NormStats::new();
+                        let step = part(
+                            objective,
+                            model,
+                            inputs.to_vec(),
+                            labels,
+                            batch.size,
+                            share,
+                            Some((keep, &mut stats)),
+                        )?;
+                        Ok((step, stats))
+                    })
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow!("a part of the batch panicked"))?
+            })
+            .collect::<Result<_>>()
+    })?;
+    let mut accumulator = GradientsAccumulator::new();
+    let (mut loss, mut hits, mut stats) = (0.0, 0, Vec::with_capacity(results.len()));
+    for ((step, part_stats), model) in results.into_iter().zip(&copies) {
+        accumulator.accumulate(model, step.grads);
+        loss += step.loss;
+        hits += step.hits;
+        stats.push(part_stats);
+    }
+    objective
+        .model
+        .update_running_stats(&stats)
+        .map_err(|e| anyhow!(e))?;
+    Ok(Step {
+        grads: accumulator.grads(),
+        loss,
+        hits,
+    })
+}
+
+/// The same parameters as new leaves of the autodiff graph (those that take gradients), under
+/// the same ids.
+struct OwnLeaves;
+
+impl ModuleMapper for OwnLeaves {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| {
+            if t.is_require_grad() {
+                t.detach().require_grad()
+            } else {
+                t
+            }
+        })
+    }
+}
+
+/// One pool of one thread per part, made once: each part's operations run on its own core,
+/// as in a process of its own (flex's operations spread over the cores poorly, and two parts
+/// each spreading over both would fight for them).
+fn single_thread_pools(parts: usize) -> Result<&'static [rayon::ThreadPool]> {
+    static POOLS: std::sync::Mutex<Vec<&'static [rayon::ThreadPool]>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut made = POOLS
+        .lock()
+        .map_err(|_| anyhow!("the thread pools' lock is poisoned"))?;
+    if let Some(pools) = made.iter().find(|p| p.len() == parts) {
+        return Ok(pools);
+    }
+    let pools: Vec<rayon::ThreadPool> = (0..parts)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .collect::<Result<_, _>>()?;
+    let pools: &'static [rayon::ThreadPool] = Vec::leak(pools);
+    made.push(pools);
+    Ok(pools)
+}
+
+/// Forward and backward over some images, the loss scaled by `share`; with `gather`, its
+/// dropout mask applied and the norms' batch statistics gathered, else the network as it is
+/// (the norms updating as they go).
+fn part(
+    objective: &Objective,
+    model: &Network,
+    inputs: Vec<f32>,
+    labels: &[usize],
+    [height, width]: [usize; 2],
+    share: f32,
+    gather: Option<(Tensor<2>, &mut NormStats)>,
+) -> Result<Step> {
+    let shape = [labels.len(), 3, height, width];
+    let x = Tensor::<4>::from_data(TensorData::new(inputs, shape), objective.device);
+    let y = batch::labels(labels, objective.device);
+    let logits = match gather {
+        Some((keep, stats)) => model
+            .forward_gathering(x, keep, stats)
+            .map_err(|e| anyhow!(e))?,
+        None => model.forward(x),
+    };
+    let loss = objective.loss_fn.forward(logits.clone(), y.clone());
+    let hits: i64 = logits
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(y)
+        .int()
+        .sum()
+        .into_scalar();
+    let loss = loss.mul_scalar(share);
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    Ok(Step {
+        grads,
+        loss: loss.into_scalar(),
+        hits: hits as usize,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use skin_lesion::model::lite0::Lite0Config;
+
+    use super::*;
+
+    /// The same small Lite0 every time, however other tests running at once draw from the
+    /// random generator: made once, kept as bytes.
+    fn fresh_network(dropout: f64) -> Network {
+        use std::sync::OnceLock;
+        static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+        let config = skin_lesion::ModelConfig::new(
+            Lite0Config::new().with_dropout(dropout),
+            skin_lesion::PreprocessConfig::new()
+                .with_input_size(32)
+                .with_resize_size(36),
+        )
+        .with_classes(skin_lesion::model::ham10000_classes()[..3].to_vec());
+        let bytes = BYTES
+            .get_or_init(|| skin_lesion::weights::to_bytes(config.init(&Device::flex())).unwrap());
+        let device = Device::flex().autodiff();
+        match skin_lesion::weights::from_bytes(&config, bytes, &device).unwrap() {
+            // Blocks 0-13 frozen: blocks 14-15 and the head's norms train on the batch.
+            Network::Lite0(net) => Network::Lite0(net.freeze_first(14)),
+            other => other,
+        }
+    }
+
+    /// A step on `inputs` in `parts` parts, with the network's logits on `inputs` after it
+    /// (the running statistics the step moved, at inference).
+    fn step_and_logits(
+        inputs: &[f32],
+        labels: &[usize],
+        parts: usize,
+        dropout: f64,
+    ) -> (f32, usize, Vec<f32>) {
+        let model = fresh_network(dropout);
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let loss_fn = CrossEntropyLossConfig::new()
+            .with_weights(Some(vec![1.0, 2.0, 0.5]))
+            .init(&device);
+        let objective = Objective {
+            model: &model,
+            loss_fn: &loss_fn,
+            class_weights: &[1.0, 2.0, 0.5],
+            device: &device,
+        };
+        let batch = Batch {
+            inputs: inputs.to_vec(),
+            labels,
+            size: [32, 32],
+        };
+        let step = gradients(&objective, batch, parts).unwrap();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(inputs.to_vec(), [labels.len(), 3, 32, 32]),
+            &Device::flex(),
+        );
+        let logits = model
+            .valid()
+            .outputs(x)
+            .logits
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        (step.loss, step.hits, logits)
+    }
+
+    #[test]
+    fn two_equal_halves_step_as_the_whole_batch_does() {
+        // Three photos, then the same three again: each half has the whole batch's mean and
+        // variance, so cutting it in two changes nothing but the order of float sums.
+        let half: Vec<f32> = (0..3 * 3 * 32 * 32)
+            .map(|i| ((i * 7919) % 211) as f32 / 100.0 - 1.0)
+            .collect();
+        let inputs: Vec<f32> = half.iter().chain(&half).copied().collect();
+        let labels = [0, 1, 2, 0, 1, 2];
+        let (loss, hits, logits) = step_and_logits(&inputs, &labels, 1, 0.0);
+        let (loss2, hits2, logits2) = step_and_logits(&inputs, &labels, 2, 0.0);
+        assert!(
+            (loss - loss2).abs() < 1e-5 * loss.abs().max(1.0),
+            "{loss} vs {loss2}"
+        );
+        assert_eq!(hits, hits2);
+        let largest = logits.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in logits.iter().zip(&logits2) {
+            assert!((a - b).abs() < 1e-4 * largest.max(1.0), "{a} vs {b}");
+        }
+        // (Without dropout: the whole batch and its parts would draw different masks.) And
+        // parts side by side compute the same numbers every time, dropout included.
+        let again = || step_and_logits(&inputs, &labels, 2, 0.3);
+        assert_eq!(again(), again());
+    }
+}
