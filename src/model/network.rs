@@ -42,6 +42,9 @@ fn tf_scaled(images: Tensor<4>) -> Tensor<4> {
     images * column(scale) + column(shift)
 }
 
+/// Why LesionNet cannot train on a batch in parts ([`Network::forward_gathering`]).
+const PARTS_NEED_LITE0: &str = "only Lite0 trains on a batch in parts";
+
 impl Network {
     /// Standardised images `[batch, 3, h, w]` to class logits (what training optimises:
     /// dropout is active on an autodiff device).
@@ -62,7 +65,7 @@ impl Network {
         stats: &mut super::lite0::NormStats,
     ) -> Result<Tensor<2>, String> {
         match self {
-            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::LesionNet(_) => Err(PARTS_NEED_LITE0.into()),
             Self::Lite0(net) => Ok(net.forward_gathering(tf_scaled(images), keep, stats)),
         }
     }
@@ -71,7 +74,7 @@ impl Network {
     /// ([`Lite0::dropout_mask`]).
     pub fn dropout_mask(&self, batch: usize, device: &Device) -> Result<Tensor<2>, String> {
         match self {
-            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::LesionNet(_) => Err(PARTS_NEED_LITE0.into()),
             Self::Lite0(net) => Ok(net.dropout_mask(batch, device)),
         }
     }
@@ -80,7 +83,7 @@ impl Network {
     /// batch into the running statistics ([`Lite0::update_running_stats`]).
     pub fn update_running_stats(&self, parts: &[super::lite0::NormStats]) -> Result<(), String> {
         match self {
-            Self::LesionNet(_) => Err("only Lite0 trains on a batch in parts".into()),
+            Self::LesionNet(_) => Err(PARTS_NEED_LITE0.into()),
             Self::Lite0(net) => net.update_running_stats(parts),
         }
     }

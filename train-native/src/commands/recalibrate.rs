@@ -11,9 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use burn::prelude::*;
-use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
-
 use skin_lesion::metrics::Metrics;
+use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 
 use super::train::best::{Dirs, with_fitted_offsets};
 use super::train::finish::calibrate_and_export;
