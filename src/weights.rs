@@ -8,7 +8,7 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use burn::tensor::quantization::{QuantScheme, QuantValue, ScaleDtype};
+use burn::tensor::quantization::{QuantScheme, QuantValue, QuantizationParameters, ScaleDtype};
 use burn::tensor::{Bytes, FloatDType};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -143,9 +143,10 @@ pub enum Storage {
     F16,
     /// The 1x1 convolutions' weights as 8-bit integers (burn's symmetric Q8) with one scale
     /// per output channel and run of input channels ([`q8_block`]), except the first blocks'
-    /// (a few thousand numbers that carry most of the rounding's noise); everything else
-    /// (depthwise and stem kernels, batch norms, biases, the classifier, the feature density)
-    /// as f16. Which step each weight takes is train-native's choice (`quantise`: rounded
+    /// (a few thousand numbers that carry most of the rounding's noise); the feature density's
+    /// whitening matrix likewise, one scale per run of [`WHITENING_RUN`] of a row
+    /// ([`q8_whitening`]); everything else (depthwise and stem kernels, batch norms, biases,
+    /// the classifier, the density's centres and scales) as f16. Which step each weight takes is train-native's choice (`quantise`: rounded
     /// against training photos' activations), made before [`to_shipped_bytes`].
     Q8,
 }
@@ -174,7 +175,52 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
             "8-bit storage needs the 1x1 convolutions rounded to 8 bits first (train-native's quantise)".into(),
         ));
     }
+    let copy = match copy.density().cloned() {
+        Some(density) => copy.with_density(Some(density.map_whitening(q8_whitening))),
+        None => copy,
+    };
     to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
+}
+
+/// The longest run of a whitening row that shares one 8-bit scale in [`Storage::Q8`]: the
+/// row's entries fall off away from the diagonal (the matrix is the inverse of a Cholesky
+/// factor, lower-triangular), so short runs keep the small ones from rounding to 0 beside it.
+pub const WHITENING_RUN: usize = 64;
+
+/// The feature density's whitening matrix (`[width, width]`) rounded to 8 bits, one scale per
+/// run of at most [`WHITENING_RUN`] entries of a row (the longest that divides the width).
+/// Plain rounding to the nearest step: the score's threshold is fitted afterwards on the
+/// scores of the stored matrix, so what matters is that it ranks photos as the f32 one does.
+/// A run of zeros (the upper triangle) keeps scale 1 rather than 0, which would divide 0 by 0.
+pub fn q8_whitening(whitening: Tensor<2>) -> Tensor<2> {
+    if is_quantised(&whitening) {
+        return whitening;
+    }
+    let [_, width] = whitening.dims();
+    let run = (1..=width.clamp(1, WHITENING_RUN))
+        .rev()
+        .find(|b| width.is_multiple_of(*b))
+        .unwrap_or(1);
+    let device = whitening.device();
+    let values: Vec<f32> = whitening
+        .to_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 whitening");
+    let scales: Vec<f32> = values
+        .chunks(run)
+        .map(|block| {
+            let largest = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if largest > 0.0 { largest / 127.0 } else { 1.0 }
+        })
+        .collect();
+    whitening.quantize(
+        &q8_scheme(&[1, run as u8]),
+        QuantizationParameters {
+            scales: Tensor::<1>::from_floats(scales.as_slice(), &device),
+            global: None,
+        },
+    )
 }
 
 /// Counts the 8-bit parameters of a module.

@@ -38,6 +38,15 @@ impl FeatureDensity {
         .to_module(device)
     }
 
+    /// The same density with its whitening matrix replaced by `f` of it: how the shipped
+    /// storage rounds it to 8 bits (`weights::Storage::Q8`) without this module knowing how.
+    pub fn map_whitening(self, f: impl FnOnce(Tensor<2>) -> Tensor<2>) -> Self {
+        Self {
+            whitening: self.whitening.map(f),
+            ..self
+        }
+    }
+
     /// A CPU copy for scoring single photos. Reads the tensors back synchronously, so call it
     /// on a model loaded on the CPU.
     pub fn to_scorer(&self) -> Mahalanobis {

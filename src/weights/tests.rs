@@ -407,3 +407,90 @@ fn eight_bit_weights_keep_each_output_channel_to_its_own_scale() {
         );
     }
 }
+
+#[test]
+fn eight_bit_whitening_keeps_each_run_of_a_row_to_its_own_scale_and_zeros_at_zero() {
+    let device = Device::flex();
+    // Lower-triangular like the fitted whitening: a large diagonal, small entries beside it.
+    let width = 128;
+    let values: Vec<f32> = (0..width * width)
+        .map(|k| {
+            let (i, j) = (k / width, k % width);
+            match j.cmp(&i) {
+                std::cmp::Ordering::Greater => 0.0,
+                std::cmp::Ordering::Equal => 2.0 + i as f32 * 0.01,
+                std::cmp::Ordering::Less => 0.003 * ((k % 7) as f32 - 3.0),
+            }
+        })
+        .collect();
+    let whitening =
+        Tensor::<2>::from_data(TensorData::new(values.clone(), [width, width]), &device);
+    let back: Vec<f32> = q8_whitening(whitening)
+        .dequantize()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    for (k, (a, b)) in values.iter().zip(&back).enumerate() {
+        let run = &values[k / WHITENING_RUN * WHITENING_RUN..][..WHITENING_RUN];
+        let step = run.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+        assert!((a - b).abs() <= step / 2.0 + 1e-6, "entry {k}: {a} -> {b}");
+        if *a == 0.0 {
+            assert_eq!(*b, 0.0, "entry {k}");
+        }
+    }
+    // Runs away from the diagonal keep their small entries (no diagonal shares their scale).
+    assert!(back[70 * width + 1] != 0.0);
+}
+
+#[test]
+fn the_density_travels_in_eight_bit_weights_and_scores_as_before() {
+    use crate::model::density::Mahalanobis;
+    let device = Device::flex();
+    let config = lite0();
+    device.seed(6);
+    let width = 64;
+    let whitening: Vec<f32> = (0..width * width)
+        .map(|k| match (k / width, k % width) {
+            (i, j) if j > i => 0.0,
+            (i, j) if j == i => 1.0 + i as f32 * 0.02,
+            (i, j) => 0.05 * (((i * 31 + j * 17) % 11) as f32 - 5.0) / 5.0,
+        })
+        .collect();
+    let centres: Vec<f32> = (0..7 * width).map(|k| (k % 13) as f32 * 0.1).collect();
+    let scorer = Mahalanobis::new(whitening, centres, vec![1.0; 7], width);
+    let config = config.with_answer(Some(crate::answer::AnswerConfig::new().with_ood(Some(
+        crate::answer::OodConfig::new(
+            crate::answer::OodMethod::ClassScaledMahalanobis,
+            [0, width],
+            f32::MAX,
+        ),
+    ))));
+    let model = config
+        .init(&device)
+        .map(&mut QuantisePointwise)
+        .with_density(Some(scorer.to_module(&device)));
+    let bytes = to_shipped_bytes(&config, model, Storage::Q8).unwrap();
+    // The whitening at one byte a number (f16 would take two), plus its scales and the
+    // f16 centres.
+    let plain = lite0();
+    let bare = plain.init(&device).map(&mut QuantisePointwise);
+    let without = to_shipped_bytes(&plain, bare, Storage::Q8).unwrap();
+    let density_bytes = bytes.len() - without.len();
+    assert!(
+        density_bytes < width * width + 7 * width * 2 + 2048,
+        "{density_bytes} bytes for the density"
+    );
+    let loaded = from_bytes(&config, &bytes, &device).unwrap();
+    let stored = loaded.density().expect("the density travels").to_scorer();
+    for probe in 0..5 {
+        let f: Vec<f32> = (0..width)
+            .map(|i| ((i * 7 + probe * 3) % 10) as f32 * 0.3)
+            .collect();
+        let (before, after) = (scorer.score(&f), stored.score(&f));
+        assert!(
+            (before - after).abs() <= 0.01 * before.abs().max(1.0),
+            "{before} vs {after}"
+        );
+    }
+}
