@@ -36,6 +36,7 @@ fn recipe() -> TrainingConfig {
     TrainingConfig::new()
         .with_network(LesionNetConfig::new().into())
         .with_frozen_blocks(0)
+        .with_batch_parts(None)
         .with_preprocess(PreprocessConfig::new())
         .with_batch_size(64)
 }

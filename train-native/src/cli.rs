@@ -145,7 +145,8 @@ pub struct RecipeArgs {
     /// Images per training step.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Parts each batch is cut into and run side by side, one per core (Lite0 only).
+    /// Parts each batch is cut into and run side by side, one per core (Lite0 only) [default:
+    /// 2 for Lite0; 1, whole batches, for the from-scratch network].
     #[arg(long)]
     pub batch_parts: Option<usize>,
     /// Images drawn per epoch.
@@ -325,7 +326,9 @@ fn override_network(args: &RecipeArgs, config: &mut TrainingConfig) -> anyhow::R
     {
         *network = architecture.defaults();
         if architecture == Architecture::LesionNet {
+            // Pretraining and batch parts are Lite0's: the from-scratch network trains whole.
             config.frozen_blocks = args.frozen_blocks.unwrap_or(0);
+            config.batch_parts = None;
         }
     }
     let scratch_only = [
@@ -508,6 +511,7 @@ mod tests {
         expected.split.seed = 7;
         expected.network = LesionNetConfig::new().with_base_width(16).into();
         expected.frozen_blocks = 0;
+        expected.batch_parts = None;
         expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
     }
