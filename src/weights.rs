@@ -146,8 +146,10 @@ pub enum Storage {
     /// (a few thousand numbers that carry most of the rounding's noise); the feature density's
     /// whitening matrix likewise, one scale per run of [`WHITENING_RUN`] of a row
     /// ([`q8_whitening`]); everything else (depthwise and stem kernels, batch norms, biases,
-    /// the classifier, the density's centres and scales) as f16. Which step each weight takes is train-native's choice (`quantise`: rounded
-    /// against training photos' activations), made before [`to_shipped_bytes`].
+    /// the classifier, the density's centres and scales) as f16. Which step each convolution
+    /// weight takes is train-native's choice (`quantise`: rounded against training photos'
+    /// activations), made before [`to_shipped_bytes`]; the whitening is rounded to the
+    /// nearest step here.
     Q8,
 }
 
@@ -197,10 +199,7 @@ pub fn q8_whitening(whitening: Tensor<2>) -> Tensor<2> {
         return whitening;
     }
     let [_, width] = whitening.dims();
-    let run = (1..=width.clamp(1, WHITENING_RUN))
-        .rev()
-        .find(|b| width.is_multiple_of(*b))
-        .unwrap_or(1);
+    let run = longest_run(width, WHITENING_RUN).unwrap_or(1);
     let device = whitening.device();
     let values: Vec<f32> = whitening
         .to_data()
@@ -241,10 +240,16 @@ pub fn q8_block(dims: &[usize], max_run: usize) -> Option<Vec<u8>> {
     let [_, inputs, 1, 1] = *dims else {
         return None;
     };
-    let run = (1..=inputs.min(max_run).min(255))
-        .rev()
-        .find(|b| inputs.is_multiple_of(*b))?;
+    let run = longest_run(inputs, max_run)?;
     Some(vec![1, run as u8, 1, 1])
+}
+
+/// The longest run of `len` values, at most `max_run` (and burn's block limit, 255), that
+/// divides `len` into whole runs; `None` for no values.
+fn longest_run(len: usize, max_run: usize) -> Option<usize> {
+    (1..=len.min(max_run).min(255))
+        .rev()
+        .find(|b| len.is_multiple_of(*b))
 }
 
 /// burn's symmetric 8-bit scheme with `block`'s scales (f32): what [`Storage::Q8`] stores.

@@ -1,7 +1,8 @@
 //! One optimiser step's gradients: the whole batch in one pass of the network, or the batch
 //! cut into parts (`batch_parts`) that run side by side, each on a thread and a one-thread pool
-//! of its own, their gradients then added in a fixed order. flex spreads the operations of one pass over the
-//! cores poorly, so parts side by side train more images a second (docs/throughput.md).
+//! of its own, their gradients then added in a fixed order. flex spreads the operations of one
+//! pass over the cores poorly, so parts side by side train more images a second
+//! (docs/throughput.md).
 
 use anyhow::{Result, anyhow, bail};
 use burn::module::{Module, ModuleMapper, Param};
