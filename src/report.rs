@@ -269,6 +269,15 @@ pub struct Robustness {
     pub mean_balanced_accuracy: f64,
     pub clean_balanced_accuracy: f64,
     pub corruptions: Vec<CorruptionFigures>,
+    /// How many of the model's test-time views each answer of the suite averaged; `None` in
+    /// reports that ran it at every view (before 2026-12-04). `clean_balanced_accuracy` is at
+    /// this many views too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<usize>,
+    /// The warm colour cast at every view, as the widget answers, when the suite ran at fewer:
+    /// the figure issue 19's bar names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_cast_every_view: Option<CorruptionFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,8 +289,11 @@ pub struct CorruptionFigures {
     pub balanced_accuracy: f64,
     pub macro_f1: f64,
     /// The share of these (real dermatoscopy) photos refused as out of distribution: the
-    /// closest this project can measure of how often other clinics' photos would be.
-    pub flagged: f64,
+    /// closest this project can measure of how often other clinics' photos would be. `None`
+    /// when measured at fewer views than the model averages: the threshold is fitted on the
+    /// mean of every view's features, so a one-view answer's refusal is not the widget's
+    /// (one view refused 53-100% of validation photos where every view refused 5-50%).
+    pub flagged: Option<f64>,
 }
 
 /// The whole `report.json`.

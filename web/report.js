@@ -147,8 +147,13 @@ function robustness(report) {
       el('td', { textContent: fixed(c.balanced_accuracy) }), el('td', { textContent: fixed(c.macro_f1) })));
   }
   table.append(body);
+  // Reports since 2026-12-04 run the suite at fewer views than the widget averages, and the
+  // warm cast at every view too.
+  const views = r.views ? ` Each answer here is from ${r.views === 1 ? 'the photo as given, without the flips the widget also looks at' : `${r.views} of the views the widget averages`}.` : '';
+  const w = r.warm_cast_every_view;
+  const warm = w ? ` Under the ${w.name} (${w.description}) at every view, as the widget answers: balanced accuracy ${fixed(w.balanced_accuracy)}, macro F1 ${fixed(w.macro_f1)}.` : '';
   return [
-    plain(`Other clinics' cameras change colour, exposure, sharpness and compression. Under such changes to the test photos its balanced accuracy is ${fixed(r.mean_balanced_accuracy)} on average, against ${fixed(r.clean_balanced_accuracy)} on the photos as they are.`),
+    plain(`Other clinics' cameras change colour, exposure, sharpness and compression. Under such changes to the test photos its balanced accuracy is ${fixed(r.mean_balanced_accuracy)} on average, against ${fixed(r.clean_balanced_accuracy)} on the photos as they are.${views}${warm}`),
     el('div', { className: 'scroll', tabIndex: 0, role: 'region', ariaLabel: 'Balanced accuracy under each change' }, table),
   ];
 }

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
         let model = weights::from_bytes(config, &bytes, &Device::flex())?;
         let classifier = Classifier::new(model, config.clone(), Device::flex());
         let clean = score::score(&classifier, &images)?.answers;
-        let warm = robustness::answers_under(&classifier, &photos, &WARM_CAST)?;
+        let warm = robustness::answers_under(&classifier, &photos, Some(&WARM_CAST))?;
         let log = |a: &skin_lesion::Answer| -> Vec<f32> {
             a.probabilities.iter().map(|p| p.max(1e-12).ln()).collect()
         };

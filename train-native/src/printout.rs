@@ -57,9 +57,12 @@ pub fn sections(s: &Sections) {
         saliency(s);
     }
     if let Some(r) = &s.robustness {
+        let views = r
+            .views
+            .map_or("every view".into(), |v| format!("{v} view(s)"));
         println!(
-            "robustness suite: mean balanced accuracy under corruption {:.3}",
-            r.mean_balanced_accuracy
+            "robustness suite at {views}: mean balanced accuracy under corruption {:.3} (clean {:.3})",
+            r.mean_balanced_accuracy, r.clean_balanced_accuracy
         );
     }
 }

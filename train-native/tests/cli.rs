@@ -217,6 +217,7 @@ fn evaluate_reproduces_the_exported_report() {
         .arg("--cache-dir")
         .arg(work.join("cache"))
         .arg("--saliency")
+        .arg("--corruptions")
         .assert()
         .success()
         .get_output()
@@ -236,6 +237,16 @@ fn evaluate_reproduces_the_exported_report() {
     assert!(report["saliency"]["images"].as_u64() > Some(0), "{report}");
     assert_eq!(eval["saliency"], report["saliency"]);
     assert!(stdout.contains("saliency on"), "{stdout}");
+    // And the robustness suite: at one view, the warm cast at every view as well, with the
+    // refusals only where measured as the widget answers.
+    let suite = &report["robustness"];
+    assert_eq!(eval["robustness"], *suite);
+    assert_eq!(suite["views"], 1, "{suite}");
+    assert_eq!(suite["corruptions"].as_array().map(Vec::len), Some(12));
+    assert!(suite["corruptions"][0].get("flagged").unwrap().is_null());
+    let warm = &suite["warm_cast_every_view"];
+    assert_eq!(warm["name"], "warm colour cast", "{suite}");
+    assert!(warm["flagged"].as_f64().is_some(), "{suite}");
 }
 
 #[test]

@@ -60,6 +60,8 @@ test('the report renders every section from report.json', async () => {
   assert.match(shown.sections.selective, new RegExp(`answers ${(100 * report.selective.test_coverage).toFixed(1)}% of test photos`));
   assert.match(shown.sections.saliency, /(points at the lesion more often|does not beat a blob at the centre)/);
   assert.match(shown.sections.robustness, new RegExp(`${report.robustness.mean_balanced_accuracy.toFixed(3)} on average`));
+  const warm = report.robustness.warm_cast_every_view;
+  if (warm) assert.match(shown.sections.robustness, new RegExp(`at every view, as the widget answers: balanced accuracy ${warm.balanced_accuracy.toFixed(3)}`));
   assert.equal(shown.perClass.length, 7);
   for (const [i, code] of report.classes.entries()) {
     const row = shown.perClass[i];

@@ -70,13 +70,16 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     printout::calibration(&calibration);
     let robustness = args
         .corruptions
-        .then(|| crate::robustness::evaluate(classifier, &dataset, &indices, &scored.metrics))
+        .then(|| crate::robustness::evaluate(classifier, &dataset, &indices))
         .transpose()?
         .map(|suite| suite.robustness);
     if let Some(r) = &robustness {
         println!(
-            "robustness suite: mean balanced accuracy under corruption {:.4} (clean {:.4})",
-            r.mean_balanced_accuracy, r.clean_balanced_accuracy
+            "robustness suite at {} view(s): mean balanced accuracy under corruption {:.4} (clean {:.4})",
+            r.views
+                .unwrap_or(classifier.config().preprocess.test_time_views),
+            r.mean_balanced_accuracy,
+            r.clean_balanced_accuracy
         );
     }
     let saliency = saliency(args, classifier, &images, &scored.answers, &dataset)?;

@@ -143,7 +143,7 @@ fn test_sections(
         &data.dataset.records,
         &data.dataset.root,
     )?;
-    let suite = robustness::evaluate(classifier, &data.dataset, images.indices, &test.metrics)?;
+    let suite = robustness::evaluate(classifier, &data.dataset, images.indices)?;
     let (val_patients, test_patients) = (
         data.dataset.patients(&data.split.val),
         data.dataset.patients(images.indices),
