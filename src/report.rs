@@ -292,7 +292,8 @@ pub struct CorruptionFigures {
     /// closest this project can measure of how often other clinics' photos would be. `None`
     /// when measured at fewer views than the model averages: the threshold is fitted on the
     /// mean of every view's features, so a one-view answer's refusal is not the widget's
-    /// (one view refused 53-100% of validation photos where every view refused 5-50%).
+    /// (one view refused 46-100% of the corrupted validation photos where every view refused
+    /// 5-50%).
     pub flagged: Option<f64>,
 }
 

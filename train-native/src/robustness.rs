@@ -17,7 +17,7 @@ use crate::score::{self, in_batches};
 
 /// How many of the model's views the suite's answers average: the photo as given only. At
 /// every view (4 for the shipped model) the twelve corruptions took 13 of a run's 39 minutes
-/// (docs/training.md); one view takes a quarter of that and still ranks models and
+/// (docs/throughput.md); one view takes a quarter of that and still ranks models and
 /// corruptions alike. The warm cast, which a bar names, is measured at every view as well.
 pub const SUITE_VIEWS: usize = 1;
 
@@ -43,6 +43,7 @@ pub fn evaluate(
     let fewer = classifier.with_views(views)?;
     let (clean, _) = metrics_and_refused(&answers_under(&fewer, &photos, None)?, &labels, &codes);
     let mut corruptions = Vec::new();
+    let mut warm = None;
     for (severity, corruption) in suite() {
         let answers = answers_under(&fewer, &photos, Some(&corruption))?;
         let figures = figures_of(
@@ -54,17 +55,21 @@ pub fn evaluate(
         );
         print_figures(&figures, views);
         corruptions.push(figures);
+        if corruption == WARM_CAST {
+            warm = Some((severity, answers));
+        }
     }
-    let warm_cast = answers_under(classifier, &photos, Some(&WARM_CAST))?;
-    let every_view = (views < all_views).then(|| {
-        let severity = suite()
-            .into_iter()
-            .find_map(|(s, c)| (c == WARM_CAST).then_some(s))
-            .unwrap_or(2);
-        let figures = figures_of(&warm_cast, &labels, &codes, (severity, &WARM_CAST), true);
+    let (severity, answers) = warm.context("the robustness suite has no warm colour cast")?;
+    // The warm cast at every view, as the widget answers: the loop's own answers when it ran
+    // at every view, else a pass of its own.
+    let (warm_cast, every_view) = if views == all_views {
+        (answers, None)
+    } else {
+        let answers = answers_under(classifier, &photos, Some(&WARM_CAST))?;
+        let figures = figures_of(&answers, &labels, &codes, (severity, &WARM_CAST), true);
         print_figures(&figures, all_views);
-        figures
-    });
+        (answers, Some(figures))
+    };
     let mean =
         corruptions.iter().map(|c| c.balanced_accuracy).sum::<f64>() / corruptions.len() as f64;
     Ok(SuiteFigures {
@@ -141,17 +146,15 @@ pub fn answers_under(
             .par_iter()
             .enumerate()
             .flat_map_iter(|(k, photo)| {
+                let Some(corruption) = corruption else {
+                    return preprocess::prepare(photo, &config.preprocess);
+                };
                 let mut rng = ChaCha8Rng::seed_from_u64((first + k) as u64);
-                match corruption {
-                    None => preprocess::prepare(photo, &config.preprocess),
-                    Some(corruption) => {
-                        let changed = Decoded {
-                            image: corruption.apply(&photo.image, &mut rng),
-                            orientation: photo.orientation,
-                        };
-                        preprocess::prepare(&changed, &config.preprocess)
-                    }
-                }
+                let changed = Decoded {
+                    image: corruption.apply(&photo.image, &mut rng),
+                    orientation: photo.orientation,
+                };
+                preprocess::prepare(&changed, &config.preprocess)
             })
             .collect();
         score::classify(classifier, &inputs, chunk.len())
