@@ -3,7 +3,8 @@
 // a helper, by another instance of itself).
 //
 // Messages in:  {id, type: "load", model: URL, backend: "auto" | "webgpu" | "cpu"}
-//               {id, type: "classify", bytes: ArrayBuffer} or {..., rgba: ArrayBuffer, width, height}
+//               {id, type: "classify", bytes: ArrayBuffer, patient?} or {..., rgba: ArrayBuffer, width, height}
+//               (patient: {age, sex, site}, each optional, for a model with patient tables)
 //               {id, type: "saliency"}  (where the network looked, for the last photo classified)
 //               {id, type: "sums", input: Float32Array, first, count}  (from a parent worker)
 //               {id, type: "saliencySums", input: Float32Array, code, first, count}  (likewise)
@@ -136,7 +137,13 @@ async function load({ model: base, backend, shared }) {
 /** What the page needs to know about the loaded model. */
 function info() {
   const { classifier } = model;
-  return { backend: model.backend, classes: classifier.classes(), cropShare: classifier.cropShare, checksum: classifier.checksum };
+  return {
+    backend: model.backend,
+    classes: classifier.classes(),
+    cropShare: classifier.cropShare,
+    checksum: classifier.checksum,
+    patient: classifier.patientFields(),
+  };
 }
 
 /** Load the model on `backend` (fetching its module unless `compiled` is given) and warm it up. */
@@ -207,7 +214,7 @@ async function run(message) {
     (first, count) => classifier.viewSums(input, first, count),
     (first, count) => ({ type: 'sums', input, first, count }),
   );
-  const answer = classifier.answer(sums);
+  const answer = classifier.answer(sums, message.patient ?? null);
   last = { input, top: answer.top };
   return { ...answer, backend: model.backend, ms: performance.now() - t0, workers };
 }

@@ -8,9 +8,12 @@
 // `backend`: "auto" (default: WebGPU on a hardware GPU, else the CPU; a WebGPU failure at any
 // point falls back to the CPU), "webgpu" (WebGPU or an error) or "cpu". Events (bubbling,
 // composed): `classified` with detail {top, probabilities: {akiec, ...}, outOfDistribution,
-// oodScore, unsure, candidates, backend, ms, workers}, `error` with detail {message}, `ready`.
+// oodScore, unsure, candidates, patientData, backend, ms, workers}, `error` with detail
+// {message}, `ready`. For a model with patient tables the widget also asks, optionally, for
+// the patient's age, sex and body site, and answers again when they change.
 //
-// For sites with their own UI: `const c = await load({model, backend}); await c.classify(blob)`.
+// For sites with their own UI: `const c = await load({model, backend}); await c.classify(blob)`
+// (or `c.classify(blob, {patient: {age, sex, site}})`).
 //
 // The network runs in a worker (classifier-worker.js); decoding, preprocessing, the network and
 // the answer (calibration, "unsure", out of distribution) are the Rust crate's, the same as
@@ -142,14 +145,24 @@ export class Classifier {
   }
 
   /**
-   * Classify a photo: a Blob/File (JPEG, PNG, WebP, BMP, GIF), an ImageBitmap or an ImageData.
-   * Resolves to {top, probabilities: {code: p} for each of the model's classes (calibrated),
-   * outOfDistribution, oodScore, unsure, candidates: [top, runner-up], backend, ms, workers}
+   * What patient data the model weighs in, {maxAge, sexes, sites} (the values `classify`
+   * takes), or null when it answers from the photo alone.
+   */
+  get patientFields() {
+    return this.#info.patient;
+  }
+
+  /**
+   * Classify a photo: a Blob/File (JPEG, PNG, WebP, BMP, GIF), an ImageBitmap or an ImageData;
+   * `patient` ({age, sex, site}, each optional; a model without patient tables refuses it)
+   * adds what the patient's data says. Resolves to {top, probabilities: {code: p} for each of
+   * the model's classes (calibrated), outOfDistribution, oodScore, unsure, candidates: [top,
+   * runner-up], patientData (the fields used, in words, or null), backend, ms, workers}
    * (`workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
    */
-  async classify(photo) {
+  async classify(photo, { patient } = {}) {
     const message = await toMessage(photo);
-    const result = await this.#client.call({ type: 'classify', ...message });
+    const result = await this.#client.call({ type: 'classify', ...message, patient: patient ?? null });
     this.#info.backend = result.backend;
     const probabilities = {};
     this.classes.forEach(({ code }, i) => (probabilities[code] = result.probabilities[i]));
@@ -160,6 +173,7 @@ export class Classifier {
       oodScore: result.oodScore,
       unsure: result.unsure,
       candidates: [result.top, result.runnerUp],
+      patientData: result.patientData ?? null,
       backend: result.backend,
       ms: result.ms,
       workers: result.workers,
@@ -299,6 +313,17 @@ const TEMPLATE = `
       <small>The photo stays on this device.</small>
     </span>
   </label>
+  <details class="patient" hidden>
+    <summary>About the patient (optional)</summary>
+    <p class="patient-note">The model can weigh in the patient's age, sex and where the lesion is, as
+    often as each came with each kind of lesion in its training photos. Any field may stay empty;
+    nothing leaves this device.</p>
+    <div class="patient-fields">
+      <label>Age (years) <input class="age" type="number" min="0" step="1" inputmode="numeric"></label>
+      <label>Sex <select class="sex"><option value="">not given</option></select></label>
+      <label>Body site <select class="site"><option value="">not given</option></select></label>
+    </div>
+  </details>
   <p class="status" role="status" aria-live="polite">Loading the model…</p>
   <div class="result" hidden tabindex="-1">
     <p class="verdict"></p>
@@ -333,6 +358,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
   #key = null;
   #request = 0;
   #previewUrl = null;
+  #lastPhoto = null; // the photo last given to classify(), answered again when patient data changes
   #photo = null; // the preview image once it has loaded, for the crop view
   #saliency = null;
   #cropShare = 1;
@@ -350,7 +376,11 @@ export class SkinLesionClassifierElement extends HTMLElement {
       drop: $('.drop'), file: $('.file'), preview: $('.preview'), status: $('.status'),
       result: $('.result'), verdict: $('.verdict'), bars: $('.bars'), meta: $('.meta'),
       ood: $('.ood'), showAnyway: $('.show-anyway'), seen: $('.seen'), crop: $('.crop'), where: $('.where'),
+      patient: $('.patient'), age: $('.age'), sex: $('.sex'), site: $('.site'),
     };
+    for (const field of [this.#parts.age, this.#parts.sex, this.#parts.site]) {
+      field.addEventListener('change', () => this.#patientChanged());
+    }
     this.#parts.file.addEventListener('change', () => {
       const [file] = this.#parts.file.files;
       if (file) this.classify(file);
@@ -426,6 +456,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
     classifier.then(
       (c) => {
         if (this.#classifier !== classifier) return;
+        this.#showPatientFields(c.patientFields);
         this.#parts.status.textContent = `Ready. The model runs here, on ${backendName(c.backend)}.`;
         this.dataset.ready = c.backend;
         this.dispatchEvent(new CustomEvent('ready', { detail: { backend: c.backend }, bubbles: true, composed: true }));
@@ -434,15 +465,24 @@ export class SkinLesionClassifierElement extends HTMLElement {
     );
   }
 
-  /** Classify a photo as if it had been dropped on the widget; resolves to the event detail. */
+  /**
+   * Classify a photo as if it had been dropped on the widget, with the patient data in its
+   * form; resolves to the event detail.
+   */
   async classify(photo) {
-    const request = ++this.#request;
     this.#showPreview(photo);
+    this.#lastPhoto = photo;
+    return this.#answer(photo);
+  }
+
+  async #answer(photo) {
+    const request = ++this.#request;
     this.#parts.status.textContent = 'Classifying…';
     this.setAttribute('aria-busy', 'true');
     try {
       const classifier = await this.#classifier;
-      const detail = await classifier.classify(photo);
+      const patient = this.#patient(classifier);
+      const detail = await classifier.classify(photo, { patient });
       if (request !== this.#request) return detail;
       this.#cropShare = classifier.cropShare;
       this.#render(detail, classifier.classes);
@@ -455,6 +495,41 @@ export class SkinLesionClassifierElement extends HTMLElement {
     } finally {
       if (request === this.#request) this.removeAttribute('aria-busy');
     }
+  }
+
+  /** The model's patient fields in the form, or the form hidden for a model without them. */
+  #showPatientFields(fields) {
+    const { patient, age, sex, site } = this.#parts;
+    patient.hidden = !fields;
+    if (!fields) return;
+    age.max = String(fields.maxAge);
+    const options = (select, codes) => {
+      const kept = select.value;
+      select.replaceChildren(new Option('not given', ''), ...codes.map((code) => new Option(capitalised(code), code)));
+      select.value = codes.includes(kept) ? kept : '';
+    };
+    options(sex, fields.sexes);
+    options(site, fields.sites);
+  }
+
+  /** The form's patient data ({age, sex, site}; empty fields unknown), or null without it. */
+  #patient(classifier) {
+    if (!classifier.patientFields) return null;
+    const { age, sex, site } = this.#parts;
+    return { age: age.value, sex: sex.value, site: site.value };
+  }
+
+  /** A patient field changed: answer the shown photo again (its network runs again too). */
+  #patientChanged() {
+    const { age, status } = this.#parts;
+    if (!age.checkValidity()) {
+      age.setAttribute('aria-invalid', 'true');
+      status.textContent = `The age must be a whole number of years from 0 to ${age.max}.`;
+      status.classList.add('error');
+      return;
+    }
+    age.removeAttribute('aria-invalid');
+    if (this.#lastPhoto) this.#answer(this.#lastPhoto);
   }
 
   /** After the verdict is on screen: where the network looked, for the overlay. */
@@ -536,7 +611,8 @@ export class SkinLesionClassifierElement extends HTMLElement {
     showAnyway.textContent = 'Show the model\u2019s answer anyway';
     const ranked = classes.map((c) => [c, detail.probabilities[c.code]]).sort((a, b) => b[1] - a[1]);
     bars.replaceChildren(...ranked.map(([c, p]) => bar(c, p)));
-    meta.textContent = `Ran on ${backendName(detail.backend)} in ${detail.ms.toFixed(1)} ms.`;
+    const withPatient = detail.patientData ? `, with the patient's ${detail.patientData}` : '';
+    meta.textContent = `Ran on ${backendName(detail.backend)} in ${detail.ms.toFixed(1)} ms${withPatient}.`;
     result.hidden = false;
     this.#drawCrop();
     status.textContent = 'Done.';
@@ -587,6 +663,10 @@ image.data.set([255, Math.round(200 * (1 - v)), 0, Math.round(230 * v * v)], 4 *
   }
   context.putImageData(image, 0, 0);
   return canvas;
+}
+
+function capitalised(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function backendName(backend) {

@@ -4,14 +4,15 @@
 use std::rc::Rc;
 
 use js_sys::{Float32Array, Promise};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend};
 use super::error::WebError;
+use crate::patient::{MAX_AGE, SEXES, SITES};
 use crate::saliency::MapSums;
-use crate::{Answer, Classifier, Photo, ViewSums};
+use crate::{Answer, Classifier, Patient, Photo, ViewSums};
 
 /// A loaded, warmed-up model on one backend.
 #[wasm_bindgen]
@@ -31,11 +32,13 @@ struct JsAnswer {
     ood_score: f32,
     out_of_distribution: bool,
     unsure: bool,
+    /// The patient data the answer includes (`age, sex, body site`), or null.
+    patient_data: Option<String>,
 }
 
 impl JsAnswer {
     /// `a` with its classes named by `classifier`'s codes.
-    fn new(a: Answer, classifier: &Classifier) -> Self {
+    fn new(a: Answer, classifier: &Classifier, patient: &Patient) -> Self {
         let code = |i: usize| classifier.config().classes[i].code.clone();
         Self {
             top: code(a.top),
@@ -44,8 +47,58 @@ impl JsAnswer {
             ood_score: a.ood_score,
             out_of_distribution: a.out_of_distribution,
             unsure: a.unsure,
+            patient_data: (!patient.is_unknown()).then(|| patient.given()),
         }
     }
+}
+
+/// Patient data as JavaScript passes it: `{age, sex, site}`, each optional (missing, null or
+/// empty is unknown), the age a number or its text, the sex and site as `patientFields()`
+/// lists them.
+#[derive(Deserialize, Default)]
+struct JsPatient {
+    #[serde(default)]
+    age: Option<JsAge>,
+    #[serde(default)]
+    sex: Option<String>,
+    #[serde(default)]
+    site: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JsAge {
+    Number(f64),
+    Text(String),
+}
+
+impl JsPatient {
+    /// The patient, or an `InputError` naming the field that cannot be used.
+    fn parse(value: JsValue) -> Result<Patient, WebError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Patient::UNKNOWN);
+        }
+        let js: Self = serde_wasm_bindgen::from_value(value).map_err(|e| {
+            WebError::Input(format!("patient data must be {{age, sex, site}}: {e}"))
+        })?;
+        let age = match js.age {
+            Some(JsAge::Number(n)) => n.to_string(),
+            Some(JsAge::Text(t)) => t,
+            None => String::new(),
+        };
+        let text = |field: Option<String>| field.unwrap_or_default();
+        Patient::parse(&age, &text(js.sex), &text(js.site))
+            .map_err(|e| WebError::Input(e.to_string()))
+    }
+}
+
+/// What a model with patient tables can weigh in (`patientFields()`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsPatientFields {
+    max_age: f32,
+    sexes: Vec<&'static str>,
+    sites: Vec<&'static str>,
 }
 
 #[wasm_bindgen]
@@ -122,9 +175,20 @@ impl WebClassifier {
         })
     }
 
-    /// The answer from view sums that together cover every view once, laid end to end:
-    /// `{probabilities, top, runnerUp, oodScore, outOfDistribution, unsure}`.
-    pub fn answer(&self, sums: &[f32]) -> Result<JsValue, JsValue> {
+    /// The answer from view sums that together cover every view once, laid end to end, with
+    /// the patient's data when given (`{age, sex, site}`, each optional; a model without
+    /// patient tables refuses it): `{probabilities, top, runnerUp, oodScore,
+    /// outOfDistribution, unsure, patientData}` (`patientData`: the fields used, in words, or
+    /// null).
+    pub fn answer(&self, sums: &[f32], patient: JsValue) -> Result<JsValue, JsValue> {
+        let patient = JsPatient::parse(patient)?;
+        let config = self.inner.answer_config();
+        if config.patient.is_none() && !patient.is_unknown() {
+            return Err(WebError::Input(
+                "this model has no patient tables: it answers from the photo alone".into(),
+            )
+            .into());
+        }
         let classes = self.inner.classes();
         let part = 1 + classes + self.inner.config().feature_width();
         if sums.is_empty() || !sums.len().is_multiple_of(part) {
@@ -145,7 +209,27 @@ impl WebClassifier {
                 .map_err(WebError::from)?;
         }
         let answer = self.inner.answer(&total).map_err(WebError::from)?;
-        to_js(&JsAnswer::new(answer, &self.inner))
+        let answer = answer.with_patient(&config, &patient);
+        let answer = JsAnswer::new(answer, &self.inner, &patient);
+        let nulls = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+        answer
+            .serialize(&nulls)
+            .map_err(|e| WebError::Model(e.to_string()).into())
+    }
+
+    /// What patient data this model weighs in: `{maxAge, sexes, sites}` (the codes `answer`
+    /// takes, sites in HAM10000's spelling), or null for a model that answers from the photo
+    /// alone.
+    #[wasm_bindgen(js_name = patientFields)]
+    pub fn patient_fields(&self) -> Result<JsValue, JsValue> {
+        if self.inner.answer_config().patient.is_none() {
+            return Ok(JsValue::NULL);
+        }
+        to_js(&JsPatientFields {
+            max_age: MAX_AGE,
+            sexes: SEXES.map(|s| s.code()).to_vec(),
+            sites: SITES.map(|s| s.code()).to_vec(),
+        })
     }
 
     /// Resolves to the class activation map of class `code` summed over views `first .. first

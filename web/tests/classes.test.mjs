@@ -23,7 +23,7 @@ after(async () => {
   await hostServer?.close();
 });
 
-test('a model of three classes shows three bars with its own names', async () => {
+test('a model of three classes shows three bars with its own names, and no patient form', async () => {
   const { page, log } = await openPage(browser, `${hostServer.origin}/`);
   await page.waitForFunction(() => document.querySelector('skin-lesion-classifier')?.dataset.ready, null, { timeout: 60_000 });
   const photo = Array.from(readFileSync(samplePhotos(1)[0]));
@@ -34,9 +34,20 @@ test('a model of three classes shows three bars with its own names', async () =>
     const bars = [...widget.shadowRoot.querySelectorAll('.bars li')].map((li) => ({
       code: li.dataset.code, name: li.querySelector('.name').textContent, title: li.title,
     }));
-    const classes = (await widget.classifier).classes;
-    return { bars, detail: await event, classes, verdict: widget.shadowRoot.querySelector('.verdict').textContent };
+    const classifier = await widget.classifier;
+    let refused = 'none';
+    await classifier.classify(new File([new Uint8Array(bytes)], 'p.jpg'), { patient: { age: 50 } }).catch((e) => (refused = e.message));
+    return {
+      bars,
+      detail: await event,
+      classes: classifier.classes,
+      verdict: widget.shadowRoot.querySelector('.verdict').textContent,
+      patient: { fields: classifier.patientFields, formHidden: widget.shadowRoot.querySelector('.patient').hidden, refused },
+    };
   }, photo);
+  // Without patient tables: no form, and patient data given through the API is refused.
+  assert.deepEqual(outcome.patient, { fields: null, formHidden: true, refused: 'this model has no patient tables: it answers from the photo alone' });
+  assert.equal(outcome.detail.patientData, null);
   assert.deepEqual(outcome.classes.map((c) => c.code), ['scc', 'ak', 'seb'], 'the model\'s order');
   assert.deepEqual(outcome.bars.map((b) => b.code).sort(), ['ak', 'scc', 'seb']);
   const names = Object.fromEntries(outcome.bars.map((b) => [b.code, b.name]));

@@ -145,9 +145,12 @@ function trainNative(args) {
   return run.stdout;
 }
 
-/** `train-native predict --json` for each file: {file -> {top, probabilities, ...} | {error}}. */
-export function predictJson(files) {
-  const out = trainNative(['--', 'predict', '--json', ...files]);
+/**
+ * `train-native predict --json` for each file: {file -> {top, probabilities, ...} | {error}};
+ * `options` go before the files (`--age 70`, say).
+ */
+export function predictJson(files, options = []) {
+  const out = trainNative(['--', 'predict', '--json', ...options, ...files]);
   return Object.fromEntries(out.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
 }
 

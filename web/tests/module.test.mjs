@@ -2,7 +2,8 @@
 // Chromium without the page around them: the shipped model runs on WebGPU (SwiftShader) and on
 // the CPU module and both give the same probabilities; RGBA pixels and an encoded photo give
 // the same input; views and saliency maps split between two classifiers (what a worker and its
-// helper do) give the whole answer; bad photos, bad requests and bad model files are errors
+// helper do) give the whole answer; patient data changes the answer as the model's tables say
+// and bad patient data is refused; bad photos, bad requests and bad model files are errors
 // with the names the worker acts on, and the model keeps working after them.
 //
 // These ran as wasm-bindgen tests of a third build of the crate for wasm; here they test the
@@ -152,6 +153,40 @@ test('views and saliency maps split between two classifiers give the whole answe
   assert.ok(low >= 0 && low < 0.1 && high > 0.9 && high <= 1, `map from ${low} to ${high}`);
   assert.ok(r.mapDiff < 1e-5, `the split map differs by ${r.mapDiff}`);
   for (const [what, name] of Object.entries(r.errors)) assert.equal(name, 'InputError', what);
+});
+
+test('patient data: the shipped model lists its fields, weighs them in, and refuses what it cannot use', async () => {
+  const r = await page.evaluate(async () => {
+    const model = await t.load('cpu');
+    const input = model.prepare(await t.png(t.lesion(2)));
+    const sums = await model.viewSums(input, 0, model.views);
+    const answer = (patient) => model.answer(sums, patient);
+    const name = (patient) => t.errorName(() => answer(patient));
+    return {
+      fields: model.patientFields(),
+      plain: answer(),
+      nothing: [answer({}), answer(null), answer({ age: '', sex: '', site: 'unknown' })],
+      given: answer({ age: 70, sex: 'male', site: 'back' }),
+      ageAsText: answer({ age: '70', sex: 'male', site: 'back' }),
+      siteOnly: answer({ site: 'lower-extremity' }),
+      errors: await Promise.all([{ age: 150 }, { age: 'old' }, { sex: 'x' }, { site: 'moon' }, '70, male'].map(name)),
+    };
+  });
+  assert.equal(r.fields.maxAge, 120);
+  assert.deepEqual(r.fields.sexes, ['female', 'male']);
+  assert.equal(r.fields.sites.length, 14);
+  assert.ok(r.fields.sites.includes('lower extremity'));
+  assert.equal(r.plain.patientData, null);
+  for (const same of r.nothing) assert.deepEqual(same, r.plain, 'no patient data is the photo\'s answer');
+  assert.equal(r.given.patientData, 'age, sex, body site');
+  assert.equal(r.siteOnly.patientData, 'body site');
+  assert.deepEqual(r.ageAsText, r.given);
+  const moved = Math.max(...r.given.probabilities.map((p, i) => Math.abs(p - r.plain.probabilities[i])));
+  assert.ok(moved > 1e-3, `patient data moved no probability (${moved})`);
+  assert.ok(Math.abs(r.given.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+  // The out-of-distribution verdict is the photo's alone.
+  assert.equal(r.given.oodScore, r.plain.oodScore);
+  assert.deepEqual(r.errors, ['InputError', 'InputError', 'InputError', 'InputError', 'InputError']);
 });
 
 test('bad photos are InputErrors and the model keeps working', async () => {

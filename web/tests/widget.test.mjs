@@ -107,6 +107,52 @@ for (const { name, hideGpu, attribute, backend } of [
       assert.deepEqual(log.warnings.filter((w) => /helper/.test(w)), [], 'the helper worker warned');
     });
 
+    test('the patient form answers again when a field changes, as predict --age --sex --site does', { skip: backend !== 'cpu' }, async () => {
+      const photo = photos[4];
+      const withPatient = predictJson([photo], ['--age', '70', '--sex', 'male', '--site', 'back'])[photo];
+      assert.equal(withPatient.patient_data, 'age, sex, body site');
+      await uploadAndWait(page, photo);
+      /** Set a field of the form as a person would and wait for the widget's next answer. */
+      const change = (field, value) => page.evaluate(({ field, value }) => new Promise((resolve) => {
+        const widget = document.querySelector('skin-lesion-classifier');
+        const root = widget.shadowRoot;
+        widget.addEventListener('classified', (e) => resolve({
+          detail: e.detail,
+          meta: root.querySelector('.meta').textContent,
+          formShown: !root.querySelector('.patient').hidden,
+          sites: root.querySelector('.site').options.length,
+        }), { once: true });
+        const input = root.querySelector(`.${field}`);
+        input.value = value;
+        input.dispatchEvent(new Event('change'));
+      }), { field, value });
+      await change('age', '70');
+      await change('sex', 'male');
+      const shown = await change('site', 'back');
+      assert.ok(shown.formShown, 'the shipped model has patient tables: the form is shown');
+      assert.equal(shown.sites, 15, 'every body site and "not given"');
+      assert.equal(shown.detail.patientData, 'age, sex, body site');
+      assert.match(shown.meta, /with the patient's age, sex, body site\.$/);
+      const diff = maxDifference(shown.detail.probabilities, withPatient.probabilities);
+      assert.ok(diff < TOLERANCE, `with patient data: differs from predict --json by ${diff}`);
+      assert.equal(shown.detail.top, withPatient.top);
+      assert.equal(shown.detail.unsure, withPatient.unsure);
+      // An age out of range is refused in words and answers nothing; emptied fields give the photo's answer.
+      const refused = await page.evaluate(() => {
+        const root = document.querySelector('skin-lesion-classifier').shadowRoot;
+        const age = root.querySelector('.age');
+        age.value = '200';
+        age.dispatchEvent(new Event('change'));
+        return { status: root.querySelector('.status').textContent, invalid: age.getAttribute('aria-invalid') };
+      });
+      assert.deepEqual(refused, { status: 'The age must be a whole number of years from 0 to 120.', invalid: 'true' });
+      await change('age', '');
+      await change('sex', '');
+      const cleared = await change('site', '');
+      assert.equal(cleared.detail.patientData, null);
+      assert.ok(maxDifference(cleared.detail.probabilities, expected[photo].probabilities) < TOLERANCE);
+    });
+
     test('grayscale, alpha, CMYK, 16-bit and EXIF-rotated photos match predict --json', async () => {
       await checkPhotos(page, oddAndBroken.ok, backend);
     });
