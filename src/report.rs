@@ -268,6 +268,10 @@ pub struct Robustness {
     /// Mean balanced accuracy over every corruption and severity.
     pub mean_balanced_accuracy: f64,
     pub clean_balanced_accuracy: f64,
+    /// The calibration error of the photos as they are, at the suite's views: what each
+    /// corruption's `ece` compares with (`None` in reports before 2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_ece: Option<f64>,
     pub corruptions: Vec<CorruptionFigures>,
     /// How many of the model's test-time views each answer of the suite averaged; `None` in
     /// reports that ran it at every view (before 2026-12-04). `clean_balanced_accuracy` is at
@@ -278,6 +282,11 @@ pub struct Robustness {
     /// the figure issue 19's bar names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_cast_every_view: Option<CorruptionFigures>,
+    /// How many of the split's photos (a fixed sample) each corruption's `flagged` was measured
+    /// on, at every view, when the suite ran at fewer views; `None` when `flagged` covers every
+    /// photo or is not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal_photos: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,12 +297,19 @@ pub struct CorruptionFigures {
     pub description: String,
     pub balanced_accuracy: f64,
     pub macro_f1: f64,
-    /// The share of these (real dermatoscopy) photos refused as out of distribution: the
-    /// closest this project can measure of how often other clinics' photos would be. `None`
-    /// when measured at fewer views than the model averages: the threshold is fitted on the
-    /// mean of every view's features, so a one-view answer's refusal is not the widget's
-    /// (one view refused 46-100% of the corrupted validation photos where every view refused
-    /// 5-50%).
+    /// Top-label expected calibration error of these answers (at the suite's views): how far
+    /// the calibration, fitted on clean validation photos, holds under the change. `None` in
+    /// reports before 2026-12-04.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ece: Option<f64>,
+    /// The share of these (real dermatoscopy) photos refused as out of distribution, at every
+    /// view as the widget answers: the closest this project can measure of how often other
+    /// clinics' photos would be. Measured on [`Robustness::refusal_photos`] of the split when
+    /// that is set (a fixed sample: at every view the whole suite would take four times as
+    /// long), else on all of them. `None` in reports of 2026-12-04 that ran the suite at one
+    /// view only: the threshold is fitted on the mean of every view's features, so a one-view
+    /// answer's refusal is not the widget's (one view refused 46-100% of the corrupted
+    /// validation photos where every view refused 5-50%).
     pub flagged: Option<f64>,
 }
 

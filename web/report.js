@@ -139,21 +139,33 @@ function saliency(report) {
 function robustness(report) {
   const r = report.robustness;
   if (!r) return [];
+  // Reports since 2026-12-04 (later that day) give each change's calibration error, and its
+  // share refused at every view (on a fixed sample of the photos when the suite ran at fewer).
+  const hasEce = r.corruptions.some((c) => c.ece != null);
+  const hasRefused = r.corruptions.some((c) => c.flagged != null);
+  const headers = ['Change', 'Strength', 'Balanced accuracy', 'Macro F1',
+    ...(hasEce ? ['Calibration error (ECE)'] : []), ...(hasRefused ? ['Refused as not dermatoscopy'] : [])];
   const table = el('table', { className: 'robustness' });
-  table.append(el('thead', {}, el('tr', {}, ...['Change', 'Strength', 'Balanced accuracy', 'Macro F1'].map((h) => el('th', { scope: 'col', textContent: h })))));
+  table.append(el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', { scope: 'col', textContent: h })))));
   const body = el('tbody');
   for (const c of r.corruptions) {
+    const cells = [fixed(c.balanced_accuracy), fixed(c.macro_f1),
+      ...(hasEce ? [c.ece == null ? '—' : fixed(c.ece)] : []), ...(hasRefused ? [c.flagged == null ? '—' : pct(c.flagged)] : [])];
     body.append(el('tr', {}, el('th', { scope: 'row', textContent: c.name }), el('td', { textContent: c.description }),
-      el('td', { textContent: fixed(c.balanced_accuracy) }), el('td', { textContent: fixed(c.macro_f1) })));
+      ...cells.map((text) => el('td', { textContent: text }))));
   }
   table.append(body);
   // Reports since 2026-12-04 run the suite at fewer views than the widget averages, and the
   // warm cast at every view too.
   const views = r.views ? ` Each answer here is from ${r.views === 1 ? 'the photo as given, without the flips the widget also looks at' : `${r.views} of the views the widget averages`}.` : '';
+  const cleanEce = r.clean_ece == null ? '' : ` So answered, the photos as they are have a calibration error (ECE) of ${fixed(r.clean_ece)}.`;
+  const sample = r.refusal_photos ? ` The share refused is the widget's, at every view, measured on a fixed sample of ${r.refusal_photos} of the test photos.` : '';
   const w = r.warm_cast_every_view;
-  const warm = w ? ` Under the ${w.name} (${w.description}) at every view, as the widget answers: balanced accuracy ${fixed(w.balanced_accuracy)}, macro F1 ${fixed(w.macro_f1)}.` : '';
+  const warmEce = w?.ece == null ? '' : `, calibration error ${fixed(w.ece)} (${fixed(report.ece)} on the photos as they are)`;
+  const warmRefused = w?.flagged == null ? '' : `; ${pct(w.flagged)} of the photos refused`;
+  const warm = w ? ` Under the ${w.name} (${w.description}) at every view, as the widget answers: balanced accuracy ${fixed(w.balanced_accuracy)}, macro F1 ${fixed(w.macro_f1)}${warmEce}${warmRefused}.` : '';
   return [
-    plain(`Other clinics' cameras change colour, exposure, sharpness and compression. Under such changes to the test photos its balanced accuracy is ${fixed(r.mean_balanced_accuracy)} on average, against ${fixed(r.clean_balanced_accuracy)} on the photos as they are.${views}${warm}`),
+    plain(`Other clinics' cameras change colour, exposure, sharpness and compression. Under such changes to the test photos its balanced accuracy is ${fixed(r.mean_balanced_accuracy)} on average, against ${fixed(r.clean_balanced_accuracy)} on the photos as they are.${views}${cleanEce}${sample}${warm}`),
     el('div', { className: 'scroll', tabIndex: 0, role: 'region', ariaLabel: 'Balanced accuracy under each change' }, table),
   ];
 }

@@ -60,8 +60,11 @@ pub fn sections(s: &Sections) {
         let views = r
             .views
             .map_or("every view".into(), |v| format!("{v} view(s)"));
+        let ece = r
+            .clean_ece
+            .map_or(String::new(), |e| format!(", clean ECE {e:.3}"));
         println!(
-            "robustness suite at {views}: mean balanced accuracy under corruption {:.3} (clean {:.3})",
+            "robustness suite at {views}: mean balanced accuracy under corruption {:.3} (clean {:.3}{ece})",
             r.mean_balanced_accuracy, r.clean_balanced_accuracy
         );
     }

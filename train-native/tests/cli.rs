@@ -237,13 +237,34 @@ fn evaluate_reproduces_the_exported_report() {
     assert!(report["saliency"]["images"].as_u64() > Some(0), "{report}");
     assert_eq!(eval["saliency"], report["saliency"]);
     assert!(stdout.contains("saliency on"), "{stdout}");
-    // And the robustness suite: at one view, the warm cast at every view as well, with the
-    // refusals only where measured as the widget answers.
+    // And the robustness suite: at one view, the warm cast at every view as well, each
+    // corruption's refusals at every view on a sample (here every test photo: fewer than 300),
+    // and calibration errors.
     let suite = &report["robustness"];
     assert_eq!(eval["robustness"], *suite);
     assert_eq!(suite["views"], 1, "{suite}");
     assert_eq!(suite["corruptions"].as_array().map(Vec::len), Some(12));
-    assert!(suite["corruptions"][0].get("flagged").unwrap().is_null());
+    let tested = report["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|n| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        suite["refusal_photos"].as_u64(),
+        Some(tested.min(300)),
+        "{suite}"
+    );
+    assert!(suite["clean_ece"].as_f64().is_some(), "{suite}");
+    for figures in suite["corruptions"].as_array().unwrap() {
+        let flagged = figures["flagged"].as_f64().expect("a share refused");
+        let ece = figures["ece"].as_f64().expect("a calibration error");
+        assert!(
+            (0.0..=1.0).contains(&flagged) && (0.0..=1.0).contains(&ece),
+            "{figures}"
+        );
+    }
     let warm = &suite["warm_cast_every_view"];
     assert_eq!(warm["name"], "warm colour cast", "{suite}");
     assert!(warm["flagged"].as_f64().is_some(), "{suite}");

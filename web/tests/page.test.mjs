@@ -62,6 +62,13 @@ test('the report renders every section from report.json', async () => {
   assert.match(shown.sections.robustness, new RegExp(`${report.robustness.mean_balanced_accuracy.toFixed(3)} on average`));
   const warm = report.robustness.warm_cast_every_view;
   if (warm) assert.match(shown.sections.robustness, new RegExp(`at every view, as the widget answers: balanced accuracy ${warm.balanced_accuracy.toFixed(3)}`));
+  if (warm?.ece != null) assert.match(shown.sections.robustness, new RegExp(`calibration error ${warm.ece.toFixed(3)}`));
+  if (report.robustness.refusal_photos) {
+    assert.match(shown.sections.robustness, new RegExp(`fixed sample of ${report.robustness.refusal_photos} of the test photos`));
+    const [first] = report.robustness.corruptions;
+    const row = `${first.macro_f1.toFixed(3)}${first.ece.toFixed(3)}${(100 * first.flagged).toFixed(1)}%`;
+    assert.ok(shown.sections.robustness.includes(row), `the table's first row has its ECE and share refused (${row})`);
+  }
   assert.equal(shown.perClass.length, 7);
   for (const [i, code] of report.classes.entries()) {
     const row = shown.perClass[i];

@@ -74,8 +74,11 @@ pub fn run(args: &EvaluateArgs) -> Result<ExitCode> {
         .transpose()?
         .map(|suite| suite.robustness);
     if let Some(r) = &robustness {
+        let ece = r
+            .clean_ece
+            .map_or(String::new(), |e| format!(", clean ECE {e:.4}"));
         println!(
-            "robustness suite at {} view(s): mean balanced accuracy under corruption {:.4} (clean {:.4})",
+            "robustness suite at {} view(s): mean balanced accuracy under corruption {:.4} (clean {:.4}{ece})",
             r.views
                 .unwrap_or(classifier.config().preprocess.test_time_views),
             r.mean_balanced_accuracy,
