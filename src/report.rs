@@ -61,6 +61,10 @@ pub struct ModelCard {
     pub started_from: Option<StartedFrom>,
     /// The best epoch (by validation balanced accuracy), 1-based.
     pub best_epoch: usize,
+    /// The first and last epoch whose weights' mean was shipped instead of the best epoch's,
+    /// for a recipe that averages (`average_epochs`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged_epochs: Option<[usize; 2]>,
     /// The validation figures of the shipped model (best epoch, offsets applied).
     pub validation: Metrics,
     /// Per-class logit offsets fitted on validation and folded into the weights, if any.

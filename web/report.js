@@ -170,17 +170,22 @@ function robustness(report) {
   ];
 }
 
+/** Which weights were shipped: the mean of the last epochs (a recipe that averages) or the best epoch's. */
+function shippedWeights(model) {
+  const a = model.averaged_epochs;
+  return a ? `the mean of epochs ${a[0]}–${a[1]}` : `those of epoch ${model.best_epoch}, the best on validation`;
+}
+
 function curves(report) {
   const h = report.history;
-  const best = report.model.best_epoch;
-  return plot('training_curves.svg', `Training curves over ${h.length} epochs: loss and accuracy on training and validation; the shipped weights are those of epoch ${best}.`);
+  return plot('training_curves.svg', `Training curves over ${h.length} epochs: loss and accuracy on training and validation; the shipped weights are ${shippedWeights(report.model)}.`);
 }
 
 // How the shipped weights were chosen on validation: the figures there, and the decision
 // offsets folded into the classifier (absent from reports of models without them).
 function selection(report) {
   const m = report.model;
-  const figures = `Validation (the best epoch as shipped): balanced accuracy ${m.validation.balanced_accuracy.toFixed(3)}, macro F1 ${m.validation.macro_f1.toFixed(3)}.`;
+  const figures = `Validation (the shipped weights, ${shippedWeights(m)}): balanced accuracy ${m.validation.balanced_accuracy.toFixed(3)}, macro F1 ${m.validation.macro_f1.toFixed(3)}.`;
   const c = m.decision_offsets;
   if (!c) return `${figures} No decision offsets.`;
   const offsets = report.classes.map((code, i) => `${code} ${c.offsets[i] >= 0 ? '+' : '−'}${Math.abs(c.offsets[i]).toFixed(1)}`).join(', ');
@@ -249,7 +254,7 @@ function modelCard(report) {
     ...(m.started_from ? [['Continued from', startedFrom(m.started_from)]] : []),
     ['Data set', `${m.dataset}. Licence: ${m.dataset_license}.`],
     ['Split', `${m.split_method} (seed ${m.split_seed}): ${counts('train')} / ${counts('val')} / ${counts('test')} photos.`],
-    ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; best epoch ${m.best_epoch}.`],
+    ['Training', `${minutes} minutes on ${m.hardware}, ${m.backend}; the shipped weights are ${shippedWeights(m)}.`],
     ['Model selection', selection(report)],
     ['Patient data', patientData(report)],
     ['Known limits', knownLimits(report, side)],

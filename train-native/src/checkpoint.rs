@@ -1,7 +1,8 @@
 //! Atomic checkpoints, so an interrupted run resumes exactly where it stopped (`--resume`).
 //!
 //! Each epoch writes `model-epochN.bpk` and `optim-epochN.bpk` (and `best-epochN.bpk` when the
-//! epoch is the best so far), then replaces `state.json` (atomically) to point at them, then
+//! epoch is the best so far, `average-epochN.bpk` when it is one of the epochs a run averages),
+//! then replaces `state.json` (atomically) to point at them, then
 //! deletes the files it no longer names. Whenever the run is killed, `state.json` names a
 //! complete, consistent set: the best weights it names are always the ones it describes.
 
@@ -34,6 +35,10 @@ pub struct State {
     /// Epochs and seconds of the earlier run `--init` started from (empty / 0 without one).
     pub earlier_history: Vec<EpochRecord>,
     pub earlier_seconds: f64,
+    /// How many epochs' weights `average-epochN.bpk` (N = `epoch`) is the mean of, for a run
+    /// that averages its last epochs (`average_epochs`); 0 before the first of them.
+    #[serde(default)]
+    pub averaged: usize,
 }
 
 impl State {
@@ -56,7 +61,15 @@ impl State {
             hardware: hardware.into(),
             earlier_history: Vec::new(),
             earlier_seconds: 0.0,
+            averaged: 0,
         }
+    }
+
+    /// The epochs the shipped weights are the mean of (first, last), once a run that averages
+    /// has averaged any; in [`full_history`](Self::full_history) numbering.
+    pub fn averaged_epochs(&self) -> Option<(usize, usize)> {
+        let last = self.epoch + self.earlier_history.len();
+        (self.averaged > 0).then(|| (last + 1 - self.averaged, last))
     }
 
     /// All epochs, the earlier stage's first, numbered on from them.
@@ -95,12 +108,19 @@ pub fn best_file(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("best-epoch{epoch}.bpk"))
 }
 
+/// The mean of the weights of the epochs a run has averaged so far, up to `epoch`.
+pub fn average_file(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("average-epoch{epoch}.bpk"))
+}
+
 /// One epoch's files.
 pub struct Checkpoint<'a> {
     pub model: &'a [u8],
     pub optim: &'a [u8],
     /// The model's weights as the new best, when this epoch is the best so far.
     pub best: Option<&'a [u8]>,
+    /// The mean of the averaged epochs' weights, this one's included, when it is one of them.
+    pub average: Option<&'a [u8]>,
 }
 
 /// Save epoch `state.epoch`'s files, then commit the state that names them, then remove the
@@ -111,6 +131,9 @@ pub fn save(dir: &Path, state: &State, previous_best: usize, files: Checkpoint) 
     if let Some(best) = files.best {
         write_atomic(&best_file(dir, state.epoch), best)?;
     }
+    if let Some(average) = files.average {
+        write_atomic(&average_file(dir, state.epoch), average)?;
+    }
     write_atomic(
         &dir.join(STATE_FILE),
         serde_json::to_string_pretty(state)?.as_bytes(),
@@ -118,6 +141,7 @@ pub fn save(dir: &Path, state: &State, previous_best: usize, files: Checkpoint) 
     if state.epoch > 1 {
         let _ = std::fs::remove_file(model_file(dir, state.epoch - 1));
         let _ = std::fs::remove_file(optim_file(dir, state.epoch - 1));
+        let _ = std::fs::remove_file(average_file(dir, state.epoch - 1));
     }
     if previous_best != state.best_epoch && previous_best > 0 {
         let _ = std::fs::remove_file(best_file(dir, previous_best));
@@ -125,11 +149,13 @@ pub fn save(dir: &Path, state: &State, previous_best: usize, files: Checkpoint) 
     Ok(())
 }
 
-/// A saved run: its state and the last epoch's model and optimizer bytes.
+/// A saved run: its state, the last epoch's model and optimizer bytes, and the mean of the
+/// epochs averaged so far (when any are).
 pub struct Saved {
     pub state: State,
     pub model: Vec<u8>,
     pub optim: Vec<u8>,
+    pub average: Option<Vec<u8>>,
 }
 
 /// A run's `state.json` at `path`.
@@ -167,15 +193,21 @@ pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Resu
             state,
             model: Vec::new(),
             optim: Vec::new(),
+            average: None,
         }));
     }
     let model = std::fs::read(model_file(dir, state.epoch))
         .with_context(|| format!("checkpoint of epoch {} is missing", state.epoch))?;
     let optim = std::fs::read(optim_file(dir, state.epoch))
         .with_context(|| format!("optimizer state of epoch {} is missing", state.epoch))?;
+    let average = (state.averaged > 0)
+        .then(|| std::fs::read(average_file(dir, state.epoch)))
+        .transpose()
+        .with_context(|| format!("the averaged weights of epoch {} are missing", state.epoch))?;
     Ok(Some(Saved {
         state,
         model,
         optim,
+        average,
     }))
 }

@@ -149,6 +149,10 @@ pub struct RecipeArgs {
     /// 2 for Lite0; 1, whole batches, for the from-scratch network].
     #[arg(long)]
     pub batch_parts: Option<usize>,
+    /// Ship the mean of the last N epochs' weights instead of the best epoch by validation
+    /// balanced accuracy [default: the best epoch].
+    #[arg(long, value_name = "N")]
+    pub average_epochs: Option<usize>,
     /// Images drawn per epoch.
     #[arg(long)]
     pub epoch_size: Option<usize>,
@@ -373,6 +377,7 @@ impl RecipeArgs {
         config.split.limit = self.limit.or(config.split.limit);
         config.init = self.init.clone().or(config.init);
         config.batch_parts = self.batch_parts.or(config.batch_parts);
+        config.average_epochs = self.average_epochs.or(config.average_epochs);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
                 .iter()
@@ -569,7 +574,16 @@ mod tests {
         // Set after the overrides, since they are options rather than values.
         let mut flagged: Vec<String> = OVERRIDDEN.iter().map(|p| p.replace(' ', "")).collect();
         flagged.extend(NETWORK_OVERRIDDEN.iter().map(|p| p.to_string()));
-        flagged.extend(["split.limit", "init", "classes", "batch_parts"].map(String::from));
+        flagged.extend(
+            [
+                "split.limit",
+                "init",
+                "classes",
+                "batch_parts",
+                "average_epochs",
+            ]
+            .map(String::from),
+        );
         fields.sort();
         fields.dedup();
         flagged.sort();

@@ -98,6 +98,7 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Result<Report> {
             starting_weights: crate::pretrained::starting_weights(&training.network),
             started_from: crate::commands::train::init::started_from(training)?,
             best_epoch: state.full_best_epoch(),
+            averaged_epochs: state.averaged_epochs().map(|(first, last)| [first, last]),
             validation: e.val.clone(),
             decision_offsets: e.offsets.clone(),
             answer: config.answer.clone(),

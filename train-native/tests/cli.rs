@@ -763,6 +763,58 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 }
 
 #[test]
+fn an_averaging_run_ships_the_mean_of_its_last_epochs_and_resumes_exactly() {
+    let fx = fixture();
+    let (straight, interrupted) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let extra = ["--average-epochs", "2", "--no-offsets"].map(String::from);
+    let straight_args = [train_args(fx.dir(), straight.path()), extra.to_vec()].concat();
+    cli().args(&straight_args).assert().success();
+    // Interrupted after the first averaged epoch, so the mean itself must be resumed.
+    let args = [train_args(fx.dir(), interrupted.path()), extra.to_vec()].concat();
+    train_until(&args, 2);
+    let state = json(&interrupted.path().join("run/state.json"));
+    assert_eq!(state["averaged"], 1, "{state}");
+    cli().args(&args).arg("--resume").assert().success();
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let (a, b) = (
+        finished(straight.path(), 3),
+        finished(interrupted.path(), 3),
+    );
+    assert!(
+        bits(&a[1]) == bits(&b[1]),
+        "the resumed run's exported mean differs from the uninterrupted run's"
+    );
+    // What was exported is the mean (stored at f16), not the last epoch.
+    let run = interrupted.path().join("run");
+    let files: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("average-"))
+        .collect();
+    assert_eq!(files, vec!["average-epoch3.bpk".to_string()]);
+    let state = json(&run.join("state.json"));
+    let training: skin_lesion::TrainingConfig =
+        serde_json::from_value(state["config"].clone()).unwrap();
+    let bytes = std::fs::read(run.join("average-epoch3.bpk")).unwrap();
+    let device = burn::tensor::Device::flex();
+    let mean = skin_lesion::weights::from_bytes(&training.model(), &bytes, &device).unwrap();
+    let mean = parameter_values(&mean);
+    let (last, exported) = (&b[0], &b[1]);
+    let close = |x: &[f32]| {
+        x.iter()
+            .zip(&mean)
+            .all(|(p, q)| (p - q).abs() <= 2e-3 * q.abs().max(1.0))
+    };
+    assert!(close(exported), "the exported weights are not the mean");
+    assert!(!close(last), "the mean is no different from the last epoch");
+    let report = json(&interrupted.path().join("model/report.json"));
+    assert_eq!(
+        report["model"]["averaged_epochs"],
+        serde_json::json!([2, 3])
+    );
+}
+
+#[test]
 fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
     let fx = fixture();
     let work = tempfile::tempdir().unwrap();

@@ -55,6 +55,10 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         epoch: report.history.len(),
         history: report.history.clone(),
         best_epoch: report.model.best_epoch,
+        averaged: report
+            .model
+            .averaged_epochs
+            .map_or(0, |[first, last]| last + 1 - first),
         best_score: report.model.validation.balanced_accuracy,
         seconds: report.model.training_seconds,
         ..State::fresh(

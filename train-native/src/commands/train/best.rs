@@ -42,7 +42,8 @@ pub struct TrainedRun<'a> {
     pub with_offsets: bool,
 }
 
-/// Load the best epoch of the run and fit its decision offsets on validation.
+/// Load the weights the run ships (its best epoch, or the mean of its last epochs for a recipe
+/// that averages) and fit their decision offsets on validation.
 pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
     let TrainedRun {
         config,
@@ -52,7 +53,10 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         with_offsets,
     } = *run;
     let model_config = &config.model();
-    let best_path = checkpoint::best_file(&dirs.run, state.best_epoch);
+    let best_path = match state.averaged {
+        0 => checkpoint::best_file(&dirs.run, state.best_epoch),
+        _ => checkpoint::average_file(&dirs.run, state.epoch),
+    };
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;
     let best: Network = weights::from_bytes(model_config, &best_bytes, &Device::flex())?;

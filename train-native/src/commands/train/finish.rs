@@ -79,11 +79,7 @@ pub fn calibrate_and_export(
         &test_images.labels,
         &test_images.codes,
     );
-    eprintln!(
-        "\nbest epoch {} (validation balanced accuracy {:.4}); test split:\n",
-        state.full_best_epoch(),
-        state.best_score
-    );
+    eprintln!("\n{}; test split:\n", shipped_weights(state));
     printout::metrics(&test.metrics);
     let sections = test_sections(
         &classifier,
@@ -176,4 +172,16 @@ fn test_sections(
         robustness: Some(suite.robustness),
         patient: Some(patient),
     })
+}
+
+/// Which weights a run ships, in words: the mean of its last epochs, or its best epoch.
+pub fn shipped_weights(state: &State) -> String {
+    match state.averaged_epochs() {
+        Some((first, last)) => format!("the mean of epochs {first}-{last}"),
+        None => format!(
+            "best epoch {} (validation balanced accuracy {:.4})",
+            state.full_best_epoch(),
+            state.best_score
+        ),
+    }
 }

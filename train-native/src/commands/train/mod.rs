@@ -3,6 +3,7 @@
 //! once, the decision offsets, the answer's calibration, the test evaluation and the export
 //! of the browser model ([`finish`]).
 
+mod average;
 pub mod best;
 pub mod finish;
 pub mod init;

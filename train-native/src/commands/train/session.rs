@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use skin_lesion::report::EpochRecord;
 use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
+use super::average;
 use super::progress::Progress;
 use super::schedule::learning_rate;
 use super::step::{self, Batch, Objective, Step};
@@ -37,6 +38,9 @@ pub struct Session<'a> {
     optim: ModuleOptimizer,
     state: State,
     sampler: Sampler,
+    /// The mean of the weights of the epochs averaged so far (`average_epochs`), once there
+    /// are any.
+    average: Option<Network>,
 }
 
 /// What one epoch's steps add up to.
@@ -74,7 +78,7 @@ impl<'a> Session<'a> {
         let optim = AdamWConfig::new()
             .with_weight_decay(config.weight_decay)
             .init();
-        let (model, optim, state) = match saved {
+        let (model, optim, state, average) = match saved {
             Some(saved) => {
                 eprintln!(
                     "resuming {} after epoch {}/{}",
@@ -90,7 +94,7 @@ impl<'a> Session<'a> {
                 }
                 let state = fresh_state(config, selected, fingerprint);
                 let (model, state) = super::init::start(config, fresh, state, &device)?;
-                (model, optim, state)
+                (model, optim, state, None)
             }
         };
         let model = pretrained::frozen(model, config);
@@ -114,6 +118,7 @@ impl<'a> Session<'a> {
             optim,
             state,
             sampler,
+            average,
         })
     }
 
@@ -131,16 +136,12 @@ impl<'a> Session<'a> {
         self.device.seed(seed);
         let steps = self.steps(epoch, seed, progress)?;
         let valid = self.model.valid();
-        // One view per epoch: selection stays cheap; the shipped model's views come in finish.
-        let config = self
-            .config
-            .model()
-            .map_preprocess(|p| p.with_test_time_views(1));
-        let classifier = Classifier::new(valid.clone(), config, self.device.clone().inner());
-        let val = score::score(
-            &classifier,
-            &Images::new(&self.data.dataset, &self.data.cache, &self.data.split.val),
-        )?;
+        let val = self.validate(valid.clone())?;
+        if self.averages(epoch) {
+            self.state.averaged += 1;
+            let mean = average::include(self.average.take(), &valid, self.state.averaged);
+            self.average = Some(mean);
+        }
         let seconds = started.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch,
@@ -165,12 +166,46 @@ impl<'a> Session<'a> {
             if improved { "  *best*" } else { "" }
         ));
         self.commit(record, improved, valid)?;
+        if epoch == self.config.epochs
+            && let Some(mean) = &self.average
+        {
+            let val = self.validate(mean.clone())?;
+            let (first, last) = self.state.averaged_epochs().expect("averaged");
+            progress.log(format!(
+                "mean of epochs {first}-{last}: val loss {:.4} acc {:.3} bal-acc {:.3} macro-F1 {:.3} (the weights the run ships)",
+                val.loss,
+                val.metrics.accuracy,
+                val.metrics.balanced_accuracy,
+                val.metrics.macro_f1
+            ));
+        }
         progress.epochs.set_message(format!(
             "best bal-acc {:.3} (epoch {})",
             self.state.best_score, self.state.best_epoch
         ));
         progress.epochs.inc(1);
         Ok(())
+    }
+
+    /// `network` scored on the validation photos at one view: selection stays cheap; the
+    /// shipped model's views come in `finish`.
+    fn validate(&self, network: Network) -> Result<score::ScoredAnswers> {
+        let config = self
+            .config
+            .model()
+            .map_preprocess(|p| p.with_test_time_views(1));
+        let classifier = Classifier::new(network, config, self.device.clone().inner());
+        score::score(
+            &classifier,
+            &Images::new(&self.data.dataset, &self.data.cache, &self.data.split.val),
+        )
+    }
+
+    /// Whether epoch `epoch` is one of the last ones whose weights the run averages.
+    fn averages(&self, epoch: usize) -> bool {
+        self.config
+            .average_epochs
+            .is_some_and(|n| epoch + n > self.config.epochs)
     }
 
     /// The epoch's optimiser steps over a class-balanced draw of training images.
@@ -269,10 +304,12 @@ impl<'a> Session<'a> {
             .into_bytes()
             .map_err(|e| anyhow!("cannot serialise the optimizer: {e}"))?;
         let model = weights::to_bytes(valid)?;
+        let average = self.average.clone().map(weights::to_bytes).transpose()?;
         let files = Checkpoint {
             model: &model,
             optim: &optim,
             best: best.as_deref(),
+            average: average.as_deref(),
         };
         checkpoint::save(&self.run_dir, &self.state, previous_best, files)
     }
@@ -288,24 +325,29 @@ fn fresh_state(config: &TrainingConfig, selected: &Selected, data_fingerprint: S
     )
 }
 
-/// The model and optimizer of a saved run.
+/// The model, optimizer and state of a saved run, and the mean of its averaged epochs.
 fn resumed(
     config: &TrainingConfig,
     saved: Saved,
     fresh: Network,
     optim: ModuleOptimizer,
     device: &Device,
-) -> Result<(Network, ModuleOptimizer, State)> {
+) -> Result<(Network, ModuleOptimizer, State, Option<Network>)> {
     let mut state = saved.state;
     // A re-export with another view count or storage is the one change --resume allows.
     state.config = config.with_export_settings_of(&state.config);
     if state.epoch == 0 {
-        return Ok((fresh, optim, state));
+        return Ok((fresh, optim, state, None));
     }
     let model = weights::from_bytes(&config.model(), &saved.model, device)
         .context("cannot load the checkpoint's weights")?;
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(saved.optim))
         .map_err(|e| anyhow!("cannot load the optimizer state: {e}"))?;
-    Ok((model, optim, state))
+    let average = saved
+        .average
+        .map(|bytes| weights::from_bytes(&config.model(), &bytes, &device.clone().inner()))
+        .transpose()
+        .context("cannot load the checkpoint's averaged weights")?;
+    Ok((model, optim, state, average))
 }

@@ -26,6 +26,9 @@ pub struct Figures {
     pub best_epoch: usize,
     /// The best epoch's balanced accuracy at one view (what chose it).
     pub best_epoch_balanced_accuracy: f64,
+    /// The first and last epoch whose mean the figures below are of, for a recipe that
+    /// averages (`average_epochs`); `None`: they are the best epoch's.
+    pub averaged_epochs: Option<[usize; 2]>,
     pub views: usize,
     /// The decision offsets fitted on validation and their range chosen by cross-fitting
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
@@ -62,6 +65,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
     let figures = Figures {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,
+        averaged_epochs: state.averaged_epochs().map(|(first, last)| [first, last]),
         views: config.preprocess.test_time_views,
         offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
@@ -73,11 +77,9 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         backend: state.backend.clone(),
     };
     eprintln!(
-        "validation only (test split not looked at): best epoch {} ({:.4} at one view); {} views \
-         after offsets: balanced accuracy {:.4}, macro F1 {:.4}, mean {:.4}; under the warm \
-         cast: balanced accuracy {:.4}",
-        figures.best_epoch,
-        figures.best_epoch_balanced_accuracy,
+        "validation only (test split not looked at): {}; {} views after offsets: balanced \
+         accuracy {:.4}, macro F1 {:.4}, mean {:.4}; under the warm cast: balanced accuracy {:.4}",
+        super::finish::shipped_weights(state),
         figures.views,
         figures.balanced_accuracy,
         figures.macro_f1,
