@@ -55,13 +55,10 @@ impl JsAnswer {
 /// Patient data as JavaScript passes it: `{age, sex, site}`, each optional (missing, null or
 /// empty is unknown), the age a number or its text, the sex and site as `patientFields()`
 /// lists them.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct JsPatient {
-    #[serde(default)]
     age: Option<JsAge>,
-    #[serde(default)]
     sex: Option<String>,
-    #[serde(default)]
     site: Option<String>,
 }
 
