@@ -131,7 +131,32 @@ pub fn to_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
 /// batch-norm statistics and mapping those writes through to every clone.
 pub fn to_half_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsError> {
     let copy = from_bytes(config, &to_bytes(model)?, &Device::flex())?;
-    to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
+    to_numbered_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
+}
+
+/// Serialise for shipping: as [`to_bytes`], with each tensor's parameter id replaced by its
+/// place in the file. burn draws every parameter's and batch-norm statistic's id at random
+/// when it makes a network, and the file keeps them; without this, the same weights exported
+/// twice (`recalibrate`, a re-export through `--resume`) would differ in those bytes, the
+/// model's checksum would change with them, and returning visitors would download an unchanged
+/// model again. Shipped weights are never trained further, so their ids serve nothing else;
+/// checkpoints, whose optimiser state is keyed by the ids, keep burn's own.
+fn to_numbered_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
+    let save = |e: burn_pack::Error| WeightsError::Save(e.to_string());
+    let bytes = Bytes::from_bytes_vec(to_bytes(model)?);
+    let tensors = burn_pack::Reader::from_bytes(bytes)
+        .and_then(burn_pack::Reader::into_tensors)
+        .map_err(save)?
+        .into_iter()
+        .zip(1..)
+        .map(|(tensor, id)| {
+            let (name, dtype, shape, _, data) = tensor.into_parts()?;
+            Ok(burn_pack::Tensor::new(name, dtype, shape, Some(id), data))
+        })
+        .collect::<Result<Vec<_>, burn_pack::Error>>()
+        .map_err(save)?;
+    let bytes = burn_pack::Writer::new(tensors).into_bytes().map_err(save)?;
+    Ok(bytes.to_vec())
 }
 
 /// How the shipped weights' numbers are stored (both load back as f32).
@@ -181,7 +206,7 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
         Some(density) => copy.with_density(Some(density.map_whitening(q8_whitening))),
         None => copy,
     };
-    to_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
+    to_numbered_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
 
 /// The longest run of a whitening row that shares one 8-bit scale in [`Storage::Q8`]: the
