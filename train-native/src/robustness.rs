@@ -160,11 +160,17 @@ impl SuitePhotos<'_> {
 /// A fixed sample of [`REFUSAL_PHOTOS`] of `photos` (all of them when there are fewer), in
 /// their order.
 fn refusal_sample(photos: &[Decoded]) -> Vec<Decoded> {
-    let mut order: Vec<usize> = (0..photos.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(REFUSAL_SEED));
-    order.truncate(REFUSAL_PHOTOS);
+    fixed_sample(photos, REFUSAL_PHOTOS, REFUSAL_SEED)
+}
+
+/// `n` of `items` drawn without replacement by `seed` (all of them when there are fewer), in
+/// their order: the same ones every run.
+pub fn fixed_sample<T: Clone>(items: &[T], n: usize, seed: u64) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order.truncate(n);
     order.sort_unstable();
-    order.into_iter().map(|i| photos[i].clone()).collect()
+    order.into_iter().map(|i| items[i].clone()).collect()
 }
 
 /// Prints one corruption's figures; the refusal share was measured at every view, on

@@ -8,6 +8,7 @@ pub mod ood_set;
 pub mod patient;
 pub mod saliency;
 pub mod selective;
+pub mod shift;
 pub mod temperature;
 
 use std::collections::BTreeMap;

@@ -22,12 +22,35 @@ pub fn nll(logits: &[Vec<f32>], labels: &[usize], t: f64) -> f64 {
     total / labels.len().max(1) as f64
 }
 
-/// The temperature in [0.05, 20] minimising [`nll`]: golden-section search on log t (the NLL
-/// of a fixed set of logits is unimodal in t).
+/// Photos' logits and labels, and the weight their mean negative log-likelihood carries in a
+/// pooled fit ([`fit_pooled`]).
+pub struct Weighted<'a> {
+    pub logits: &'a [Vec<f32>],
+    pub labels: &'a [usize],
+    pub weight: f64,
+}
+
+/// The temperature in [0.05, 20] minimising [`nll`].
 pub fn fit(logits: &[Vec<f32>], labels: &[usize]) -> f32 {
+    fit_pooled(&[Weighted {
+        logits,
+        labels,
+        weight: 1.0,
+    }])
+}
+
+/// The temperature in [0.05, 20] minimising the weighted sum of each group's [`nll`]:
+/// golden-section search on log t (each group's NLL is unimodal in t, and so is a positive
+/// sum of them).
+pub fn fit_pooled(groups: &[Weighted]) -> f32 {
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
     let (mut a, mut b) = (LOWEST.ln(), HIGHEST.ln());
-    let f = |x: f64| nll(logits, labels, x.exp());
+    let f = |x: f64| {
+        groups
+            .iter()
+            .map(|g| g.weight * nll(g.logits, g.labels, x.exp()))
+            .sum::<f64>()
+    };
     let (mut c, mut d) = (b - ratio * (b - a), a + ratio * (b - a));
     let (mut fc, mut fd) = (f(c), f(d));
     for _ in 0..60 {
@@ -94,5 +117,33 @@ mod tests {
         // All wrong: flatter is always better, up to the highest.
         let t = fit(&logits, &[1; 10]);
         assert!((19.0..=20.0).contains(&t), "{t}");
+    }
+
+    #[test]
+    fn a_pooled_fit_lands_between_its_groups_by_their_weights() {
+        let (calibrated, labels) = overconfident(1.0);
+        let (sharp, _) = overconfident(3.0);
+        let (t1, t3) = (fit(&calibrated, &labels), fit(&sharp, &labels));
+        let pooled = |w1: f64, w3: f64| {
+            fit_pooled(&[
+                Weighted {
+                    logits: &calibrated,
+                    labels: &labels,
+                    weight: w1,
+                },
+                Weighted {
+                    logits: &sharp,
+                    labels: &labels,
+                    weight: w3,
+                },
+            ])
+        };
+        let (even, mostly_sharp) = (pooled(0.5, 0.5), pooled(0.1, 0.9));
+        assert!(
+            t1 < even && even < mostly_sharp && mostly_sharp < t3,
+            "{t1} {even} {mostly_sharp} {t3}"
+        );
+        // One group at full weight is that group's own fit.
+        assert_eq!(pooled(1.0, 0.0), t1);
     }
 }
