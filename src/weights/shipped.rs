@@ -57,6 +57,26 @@ fn the_shipped_config_is_signed_for_the_shipped_weights_and_an_edit_is_refused()
 }
 
 #[test]
+fn the_shipped_file_is_what_an_export_of_its_own_weights_writes() {
+    // So a re-export of the same weights (`recalibrate`, a `--resume`d export) keeps the file
+    // byte for byte, its checksum with it, and the copy returning visitors have cached.
+    let dir = model_dir();
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+    let weights = std::fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap()).unwrap();
+    let config = super::config_for(&json, &weights).unwrap();
+    // Every tensor as stored, the feature density included.
+    let stored = super::load_stored(&config, &weights, &Device::flex(), false).unwrap();
+    let again = super::to_shipped_bytes(&config, stored, report.model.training.storage).unwrap();
+    assert_eq!(again.len(), weights.len());
+    assert!(
+        again == weights,
+        "re-exporting the shipped weights changes model.bpk"
+    );
+}
+
+#[test]
 fn report_describes_the_shipped_weights() {
     let report: Report =
         serde_json::from_str(&std::fs::read_to_string(model_dir().join(REPORT_FILE)).unwrap())
