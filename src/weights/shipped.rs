@@ -37,7 +37,7 @@ fn shipped_weights_are_small_enough_for_a_web_page() {
         .unwrap()
         .len();
     // A guard against growth: the Lite0 with its 1x1 convolutions and the density's whitening
-    // at 8 bits is 4.68 MB (4.10 MB gzip), against issue 19's 5 MB gzip for the whole first
+    // at 8 bits is 4.68 MB (4.08 MB gzip), against issue 19's 5 MB gzip for the whole first
     // visit (README, "Measured figures of the browser app"); at f16 it was 8.08 MB.
     assert!(bytes < 5_000_000, "model.bpk is {bytes} bytes");
 }
