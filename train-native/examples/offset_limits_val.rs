@@ -1,0 +1,86 @@
+//! How the range of the decision offsets moves a run's validation figures, on the photos as
+//! they are and under the warm colour cast, for each network a run folder holds: its best
+//! epoch and, when it averaged, the mean of its last epochs. For every range `train`
+//! cross-fits (`offsets::LIMITS`), the offsets fitted within it on the validation photos at
+//! every view, and the figures the project's rules compare: M (the mean of balanced accuracy
+//! and macro F1 after offsets) and W (balanced accuracy under the warm cast with the same
+//! offsets). In-sample on validation, as `train` fits its chosen range; the test split is
+//! never read.
+//!
+//! `cargo run --release -p train-native --example offset_limits_val -- RUN_DIR...`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use skin_lesion::{Answer, Classifier, weights};
+use train_native::checkpoint::{self, State};
+use train_native::cli::PathArgs;
+use train_native::data::corrupt::WARM_CAST;
+use train_native::score::{self, Images};
+use train_native::{offsets, robustness};
+
+fn main() -> Result<()> {
+    let dirs: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    if dirs.is_empty() {
+        bail!("usage: offset_limits_val RUN_DIR...");
+    }
+    for dir in &dirs {
+        let state = checkpoint::read_state(&dir.join(checkpoint::STATE_FILE))?;
+        let data = train_native::data::prepare(
+            &state.config,
+            &PathArgs {
+                data: None,
+                cache_dir: None,
+                no_cache: false,
+            },
+        )?;
+        let images = Images::new(&data.dataset, &data.cache, &data.split.val);
+        let photos = robustness::decode_all(&data.dataset, &data.split.val)?;
+        let mut networks = vec![(
+            format!("best epoch {}", state.best_epoch),
+            checkpoint::best_file(dir, state.best_epoch),
+        )];
+        if let Some((first, last)) = state.averaged_epochs() {
+            networks.push((
+                format!("mean of epochs {first}-{last}"),
+                checkpoint::average_file(dir, last),
+            ));
+        }
+        for (name, path) in networks {
+            println!("{}: {name}", dir.display());
+            let classifier = load(&state, &path)?;
+            let clean = logits(&score::score(&classifier, &images)?.answers);
+            let warm = logits(&robustness::answers_under(
+                &classifier,
+                &photos,
+                Some(&WARM_CAST),
+            )?);
+            for limit in offsets::LIMITS {
+                let fitted = offsets::fit_within(&clean, &images.labels, limit);
+                let after = offsets::metrics_with(&clean, &images.labels, &fitted);
+                let under = offsets::metrics_with(&warm, &images.labels, &fitted);
+                println!(
+                    "  ±{limit:.1}: M {:.4} ({:.4} / {:.4})  W {:.4}  offsets {fitted:?}",
+                    offsets::objective(&after),
+                    after.balanced_accuracy,
+                    after.macro_f1,
+                    under.balanced_accuracy
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The network in `path`, at the run's views, answering with plain logits.
+fn load(state: &State, path: &Path) -> Result<Classifier> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = state.config.model();
+    let model = weights::from_bytes(&config, &bytes, &Device::flex())?;
+    Ok(Classifier::new(model, config, Device::flex()))
+}
+
+fn logits(answers: &[Answer]) -> Vec<Vec<f32>> {
+    answers.iter().map(|a| a.logits.clone()).collect()
+}
