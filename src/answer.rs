@@ -64,7 +64,7 @@ impl AnswerConfig {
 #[derive(Config, Debug, PartialEq)]
 pub struct OodConfig {
     pub method: OodMethod,
-    /// Which of the pooled features (`start..end`, [`crate::model::LesionNetConfig::stage_features`])
+    /// Which of the pooled features (`start..end`, [`crate::model::NetworkConfig::stage_features`])
     /// the density is over.
     pub features: [usize; 2],
     /// Scores above this are out of distribution; fitted so that a set share of validation

@@ -479,7 +479,7 @@ impl Lite0 {
         head::weights(&self.fc)
     }
 
-    /// Add `offsets` to the classifier's biases ([`head::with_offsets`]).
+    /// Add `offsets` to the classifier's biases (`head::with_offsets`).
     pub fn with_class_offsets(mut self, offsets: &[f32]) -> Self {
         self.fc = head::with_offsets(self.fc, offsets);
         self

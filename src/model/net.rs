@@ -188,7 +188,7 @@ impl LesionNet {
         head::weights(&self.head)
     }
 
-    /// Add `offsets` to the classifier's biases ([`head::with_offsets`]).
+    /// Add `offsets` to the classifier's biases (`head::with_offsets`).
     pub fn with_class_offsets(mut self, offsets: &[f32]) -> Self {
         self.head = head::with_offsets(self.head, offsets);
         self

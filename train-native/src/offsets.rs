@@ -138,7 +138,7 @@ pub fn fit_within(logits: &[Vec<f32>], labels: &[usize], limit: f32) -> Vec<f32>
 /// The offset range that generalises best within validation, and each range's cross-fitted
 /// [`objective`].
 ///
-/// For each of [`REPEATS`] random halvings of the validation photos (stratified by class, so
+/// For each of `REPEATS` random halvings of the validation photos (stratified by class, so
 /// each half holds about half of every rare class), offsets are fitted on one half and applied
 /// to the other, both ways round; the objective is computed on the pooled out-of-half
 /// predictions and averaged over the halvings. The best range wins; ties go to the narrower.

@@ -275,7 +275,7 @@ pub enum Rounding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
     pub rounding: Rounding,
-    /// The longest run of input channels that shares a scale ([`q8_block`]).
+    /// The longest run of input channels that shares a scale ([`skin_lesion::weights::q8_block`]).
     pub max_run: usize,
     /// The first `keep_blocks` blocks' 1x1 convolutions stay f16.
     pub keep_blocks: usize,

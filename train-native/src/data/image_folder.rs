@@ -3,7 +3,7 @@
 //! (`image,group`) puts photos of one lesion or one patient in one group, so that the split
 //! keeps them in one part; without it every photo is its own group.
 //!
-//! Photos that cannot be decoded are skipped and counted, not fatal ([`readable`]).
+//! Photos that cannot be decoded are skipped and counted, not fatal (`record::readable`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //!
 //! Class codes are the column names in lower case (`mel`, `nv`, `bcc`, `ak`, ...), so the
 //! codes HAM10000 shares get its names. A column that marks no photo (ISIC 2019's `UNK`) is
-//! not a class. Photos that cannot be decoded are skipped and counted ([`readable`]).
+//! not a class. Photos that cannot be decoded are skipped and counted (`record::readable`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! `train-native train`: class-balanced epochs, AdamW with warm-up and cosine decay, per-epoch
-//! validation, best-by-balanced-accuracy selection and atomic checkpoints ([`session`]); then,
+//! validation, best-by-balanced-accuracy selection and atomic checkpoints (`session.rs`); then,
 //! once, the decision offsets, the answer's calibration, the test evaluation and the export
 //! of the browser model ([`finish`]).
 
