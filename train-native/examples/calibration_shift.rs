@@ -26,14 +26,7 @@ fn main() -> Result<()> {
         .nth(1)
         .map_or_else(paths::model_dir, PathBuf::from);
     let report = model_files::read_report(&dir.join(REPORT_FILE))?;
-    let data = train_native::data::prepare(
-        &report.model.training,
-        &PathArgs {
-            data: None,
-            cache_dir: None,
-            no_cache: false,
-        },
-    )?;
+    let data = train_native::data::prepare(&report.model.training, &PathArgs::default())?;
     // The network with its offsets and no answer: logits without a temperature.
     let json = std::fs::read_to_string(dir.join(CONFIG_FILE))?;
     let bytes = std::fs::read(dir.join(WEIGHTS_FILE))?;

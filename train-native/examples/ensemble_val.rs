@@ -48,11 +48,7 @@ fn main() -> Result<()> {
             );
         }
     }
-    let paths = PathArgs {
-        data: None,
-        cache_dir: None,
-        no_cache: false,
-    };
+    let paths = PathArgs::default();
     let data = train_native::data::prepare(first, &paths)?;
     let images = Images::new(&data.dataset, &data.cache, &data.split.val);
     let photos = robustness::decode_all(&data.dataset, &data.split.val)?;

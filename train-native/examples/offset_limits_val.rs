@@ -27,14 +27,7 @@ fn main() -> Result<()> {
     }
     for dir in &dirs {
         let state = checkpoint::read_state(&dir.join(checkpoint::STATE_FILE))?;
-        let data = train_native::data::prepare(
-            &state.config,
-            &PathArgs {
-                data: None,
-                cache_dir: None,
-                no_cache: false,
-            },
-        )?;
+        let data = train_native::data::prepare(&state.config, &PathArgs::default())?;
         let images = Images::new(&data.dataset, &data.cache, &data.split.val);
         let photos = robustness::decode_all(&data.dataset, &data.split.val)?;
         let mut networks = vec![(

@@ -77,8 +77,9 @@ pub struct PlotArgs {
     pub model: Option<PathBuf>,
 }
 
-/// Where the data, checkpoints and outputs live.
-#[derive(Debug, Clone, Args)]
+/// Where the data, checkpoints and outputs live (`Default`: every default, as on a command
+/// line without these options).
+#[derive(Debug, Clone, Default, Args)]
 pub struct PathArgs {
     /// The data: HAM10000's layout (HAM10000_metadata.csv, the images anywhere below), an
     /// ISIC ground-truth CSV, or a folder per class (DIR/<class>/*.jpg)

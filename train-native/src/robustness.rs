@@ -63,7 +63,8 @@ pub fn evaluate(
     let all_views = classifier.config().preprocess.test_time_views;
     let views = SUITE_VIEWS.min(all_views);
     let suite_photos = SuitePhotos {
-        refusal_sample: (views < all_views).then(|| refusal_sample(&photos)),
+        refusal_sample: (views < all_views)
+            .then(|| fixed_sample(&photos, REFUSAL_PHOTOS, REFUSAL_SEED)),
         photos,
         labels: dataset.labels(indices),
         codes: dataset.codes(),
@@ -155,12 +156,6 @@ impl SuitePhotos<'_> {
             flagged: Some(flagged),
         }
     }
-}
-
-/// A fixed sample of [`REFUSAL_PHOTOS`] of `photos` (all of them when there are fewer), in
-/// their order.
-fn refusal_sample(photos: &[Decoded]) -> Vec<Decoded> {
-    fixed_sample(photos, REFUSAL_PHOTOS, REFUSAL_SEED)
 }
 
 /// `n` of `items` drawn without replacement by `seed` (all of them when there are fewer), in
