@@ -114,6 +114,10 @@ pub struct DecisionOffsets {
     pub val_macro_f1_after: f64,
     /// The offsets were searched in [-limit, limit].
     pub offset_limit: f32,
+    /// The colour casts the offsets were fitted under as well as on the photos as they are
+    /// (each in words); empty: the photos as they are alone.
+    #[serde(default)]
+    pub casts: Vec<String>,
     /// Each candidate range's objective when fitted on one half of validation and scored on
     /// the other (mean over random halvings); the best one is `offset_limit`.
     pub cross_fit: Vec<CrossFit>,

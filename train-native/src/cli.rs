@@ -114,9 +114,11 @@ pub struct TrainArgs {
     /// Where to train.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Ship the best epoch as it is, without per-class decision offsets fitted on validation.
-    #[arg(long)]
-    pub no_offsets: bool,
+    /// Which validation photos the per-class decision offsets are fitted to: `clean` (as they
+    /// are), `casts` (as they are and under a mild warm and a cool colour cast, for offsets
+    /// that hold under other cameras' light), or `none` (ship the network's argmax as it is).
+    #[arg(long, value_enum, default_value_t = crate::offsets::Fit::Clean)]
+    pub offsets: crate::offsets::Fit,
     /// End the run with the validation figures a choice between recipes rests on (after
     /// offsets, clean and under the warm colour cast; written to validation.json in --run-dir)
     /// instead of the test evaluation and the export. `--resume` without it finishes later.

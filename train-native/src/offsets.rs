@@ -13,14 +13,20 @@
 //! rare classes (about 20 validation photos each), and a wide range lets the search push a
 //! class's logit to the end of the grid for one or two photos. So the range itself is chosen by
 //! cross-fitting ([`choose_limit`]): fit on one half of validation, score on the other.
+//!
+//! A colour cast moves the logits too, and offsets fitted on the photos as they are can sit on
+//! a boundary that the cast pushes photos across: on validation they moved balanced accuracy
+//! under the warm cast by up to 5 points either way (docs/experiments.md). [`Fit::Casts`]
+//! fits them to the photos as they are and under [`FIT_CASTS`] at once ([`Conditions`]).
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use skin_lesion::Answer;
 use skin_lesion::answer::argmax;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::CrossFit;
+
+use crate::data::corrupt::{COOL_CAST, Corruption, MILD_WARM_CAST};
 
 /// Validation photos every class needs for offsets to be fitted: with fewer, a class's offset
 /// follows one or two photos (the export then ships none and says why).
@@ -42,8 +48,129 @@ pub const LIMITS: [f32; 5] = [0.0, 0.5, 1.0, 1.5, 2.0];
 /// Repetitions of the 2-fold cross-fit, each with another random halving.
 const REPEATS: u64 = 5;
 
-/// What the offsets maximise, in words for the report.
-pub const OBJECTIVE: &str = "mean of validation balanced accuracy and macro F1";
+/// Which validation photos the offsets are fitted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fit {
+    /// No offsets: the network's argmax as it is.
+    None,
+    /// The validation photos as they are.
+    Clean,
+    /// The validation photos as they are (half the weight) and under the colour casts of
+    /// [`FIT_CASTS`] (the rest, shared equally).
+    Casts,
+}
+
+/// The casts [`Fit::Casts`] fits to: the robustness suite's two casts other than the warm cast
+/// the project's bar is measured with, one on each side of neutral light, so that the warm
+/// cast stays one the offsets were not fitted to.
+pub const FIT_CASTS: [Corruption; 2] = [MILD_WARM_CAST, COOL_CAST];
+
+/// The weight of the photos as they are in a [`Fit::Casts`] objective.
+pub const CLEAN_WEIGHT: f64 = 0.5;
+
+impl Fit {
+    /// What the offsets maximise, in words for the report; `None` without offsets.
+    pub fn objective(self) -> Option<String> {
+        const BOTH: &str = "mean of validation balanced accuracy and macro F1";
+        match self {
+            Self::None => None,
+            Self::Clean => Some(BOTH.into()),
+            Self::Casts => Some(format!(
+                "{BOTH}, half on the photos as they are and a quarter under each of two colour \
+                 casts ({})",
+                FIT_CASTS.map(|c| c.description()).join("; ")
+            )),
+        }
+    }
+
+    /// The casts whose validation logits this fit needs beside the clean ones.
+    pub fn casts(self) -> &'static [Corruption] {
+        match self {
+            Self::Casts => &FIT_CASTS,
+            Self::None | Self::Clean => &[],
+        }
+    }
+}
+
+/// The same validation photos' logits (or log probabilities) in one or more conditions (as
+/// they are; under a colour cast), each with its weight in the objective. Every set holds the
+/// photos in the same order, so a photo's rows travel together when validation is halved.
+#[derive(Debug, Clone)]
+pub struct Conditions {
+    sets: Vec<(Vec<Vec<f32>>, f64)>,
+}
+
+impl Conditions {
+    /// The photos as they are, alone.
+    pub fn clean(logits: Vec<Vec<f32>>) -> Self {
+        Self {
+            sets: vec![(logits, 1.0)],
+        }
+    }
+
+    /// The photos as they are with [`CLEAN_WEIGHT`], and under each of `shifted` conditions
+    /// with an equal share of the rest (no shifted sets: the photos as they are alone).
+    pub fn with_shifted(clean: Vec<Vec<f32>>, shifted: Vec<Vec<Vec<f32>>>) -> Self {
+        if shifted.is_empty() {
+            return Self::clean(clean);
+        }
+        assert!(
+            shifted.iter().all(|s| s.len() == clean.len()),
+            "every condition holds the same photos"
+        );
+        let share = (1.0 - CLEAN_WEIGHT) / shifted.len() as f64;
+        let mut sets = vec![(clean, CLEAN_WEIGHT)];
+        sets.extend(shifted.into_iter().map(|s| (s, share)));
+        Self { sets }
+    }
+
+    /// The number of photos.
+    pub fn photos(&self) -> usize {
+        self.sets[0].0.len()
+    }
+
+    /// The number of classes.
+    fn width(&self) -> usize {
+        width(&self.sets[0].0)
+    }
+
+    /// The weighted [`objective`] of the predictions after `offsets`.
+    pub fn objective_with(&self, labels: &[usize], offsets: &[f32]) -> f64 {
+        self.sets
+            .iter()
+            .map(|(logits, weight)| weight * objective(&metrics_with(logits, labels, offsets)))
+            .sum()
+    }
+
+    /// The photos of `indices`, in every condition.
+    fn select(&self, indices: &[usize]) -> Self {
+        let sets = self
+            .sets
+            .iter()
+            .map(|(logits, w)| (indices.iter().map(|&i| logits[i].clone()).collect(), *w))
+            .collect();
+        Self { sets }
+    }
+
+    /// Out-of-half predictions pooled: `self`'s photos shifted by `own`, then `other`'s by
+    /// `others`, condition by condition.
+    fn pooled(&self, own: &[f32], other: &Self, others: &[f32]) -> Self {
+        let sets = self
+            .sets
+            .iter()
+            .zip(&other.sets)
+            .map(|((mine, w), (theirs, _))| {
+                let rows = mine
+                    .iter()
+                    .map(|r| shifted(r, own))
+                    .chain(theirs.iter().map(|r| shifted(r, others)))
+                    .collect();
+                (rows, *w)
+            })
+            .collect();
+        Self { sets }
+    }
+}
 
 /// Offsets fitted within the range cross-fitting chose.
 pub struct Fitted {
@@ -52,11 +179,10 @@ pub struct Fitted {
     pub cross_fit: Vec<CrossFit>,
 }
 
-/// Fit offsets to validation `answers` (their logits) within the range that cross-fitting on
-/// halves of them prefers.
-pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
-    let logits: Vec<Vec<f32>> = answers.iter().map(|a| a.logits.clone()).collect();
-    let fitted = fit_logits(&logits, labels, seed);
+/// Fit offsets to validation logits within the range that cross-fitting on halves of them
+/// prefers, and say what was chosen.
+pub fn fit(conditions: &Conditions, labels: &[usize], seed: u64) -> Fitted {
+    let fitted = fit_conditions(conditions, labels, seed);
     let scores: Vec<String> = fitted
         .cross_fit
         .iter()
@@ -74,11 +200,16 @@ pub fn fit(answers: &[Answer], labels: &[usize], seed: u64) -> Fitted {
     fitted
 }
 
-/// [`fit`] on the logits (or log probabilities) themselves, quietly.
+/// [`fit`] on the photos as they are, quietly.
 pub fn fit_logits(logits: &[Vec<f32>], labels: &[usize], seed: u64) -> Fitted {
-    let (limit, cross_fit) = choose_limit(logits, labels, seed);
+    fit_conditions(&Conditions::clean(logits.to_vec()), labels, seed)
+}
+
+/// [`fit`], quietly.
+pub fn fit_conditions(conditions: &Conditions, labels: &[usize], seed: u64) -> Fitted {
+    let (limit, cross_fit) = choose_limit(conditions, labels, seed);
     Fitted {
-        offsets: fit_within(logits, labels, limit),
+        offsets: fit_conditions_within(conditions, labels, limit),
         limit,
         cross_fit,
     }
@@ -108,19 +239,26 @@ fn width(logits: &[Vec<f32>]) -> usize {
     logits.first().map_or(0, Vec::len)
 }
 
-/// Offsets in [-limit, limit] (steps of 0.1) maximising [`objective`]. A change must gain at
-/// least 0.001 to be taken, so offsets stay at zero unless they help.
+/// Offsets in [-limit, limit] (steps of 0.1) maximising [`objective`] on the photos as they
+/// are.
 pub fn fit_within(logits: &[Vec<f32>], labels: &[usize], limit: f32) -> Vec<f32> {
+    fit_conditions_within(&Conditions::clean(logits.to_vec()), labels, limit)
+}
+
+/// Offsets in [-limit, limit] (steps of 0.1) maximising the conditions' weighted
+/// [`objective`]. A change must gain at least 0.001 to be taken, so offsets stay at zero
+/// unless they help.
+pub fn fit_conditions_within(conditions: &Conditions, labels: &[usize], limit: f32) -> Vec<f32> {
     let steps = (limit * 10.0).round() as i32;
-    let mut offsets = vec![0.0f32; width(logits)];
-    let mut best = objective(&metrics_with(logits, labels, &offsets));
+    let mut offsets = vec![0.0f32; conditions.width()];
+    let mut best = conditions.objective_with(labels, &offsets);
     for _sweep in 0..4 {
         let mut changed = false;
         for c in 0..offsets.len() {
             for step in -steps..=steps {
                 let mut trial = offsets.clone();
                 trial[c] = step as f32 / 10.0;
-                let score = objective(&metrics_with(logits, labels, &trial));
+                let score = conditions.objective_with(labels, &trial);
                 if score > best + 1e-3 {
                     best = score;
                     offsets = trial;
@@ -136,34 +274,28 @@ pub fn fit_within(logits: &[Vec<f32>], labels: &[usize], limit: f32) -> Vec<f32>
 }
 
 /// The offset range that generalises best within validation, and each range's cross-fitted
-/// [`objective`].
+/// objective.
 ///
 /// For each of `REPEATS` random halvings of the validation photos (stratified by class, so
-/// each half holds about half of every rare class), offsets are fitted on one half and applied
-/// to the other, both ways round; the objective is computed on the pooled out-of-half
-/// predictions and averaged over the halvings. The best range wins; ties go to the narrower.
-pub fn choose_limit(logits: &[Vec<f32>], labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
+/// each half holds about half of every rare class; a photo's rows in every condition go to
+/// the same half), offsets are fitted on one half and applied to the other, both ways round;
+/// the objective is computed on the pooled out-of-half predictions and averaged over the
+/// halvings. The best range wins; ties go to the narrower.
+pub fn choose_limit(conditions: &Conditions, labels: &[usize], seed: u64) -> (f32, Vec<CrossFit>) {
     let mut totals = [0.0f64; LIMITS.len()];
+    let none = vec![0.0; conditions.width()];
     for repeat in 0..REPEATS {
-        let halves = halve(labels, seed.wrapping_add(repeat));
-        let part = |half: &[usize]| {
-            (
-                half.iter().map(|&i| logits[i].clone()).collect::<Vec<_>>(),
-                half.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
-            )
-        };
-        let (a, b) = (part(&halves[0]), part(&halves[1]));
+        let [first, second] = halve(labels, seed.wrapping_add(repeat));
+        let labels_of = |half: &[usize]| half.iter().map(|&i| labels[i]).collect::<Vec<_>>();
+        let (a, b) = (conditions.select(&first), conditions.select(&second));
+        let (a_labels, b_labels) = (labels_of(&first), labels_of(&second));
+        // b's labels then a's: the order `pooled` puts the photos in.
+        let pooled_labels: Vec<usize> = b_labels.iter().chain(&a_labels).copied().collect();
         for (total, &limit) in totals.iter_mut().zip(&LIMITS) {
-            let (on_b, on_a) = (fit_within(&a.0, &a.1, limit), fit_within(&b.0, &b.1, limit));
-            // Pool the out-of-half predictions: b's photos with a's offsets, and the reverse.
-            let pooled: Vec<Vec<f32>> =
-                b.0.iter()
-                    .map(|lp| shifted(lp, &on_b))
-                    .chain(a.0.iter().map(|lp| shifted(lp, &on_a)))
-                    .collect();
-            let pooled_labels: Vec<usize> = b.1.iter().chain(&a.1).copied().collect();
-            let none = vec![0.0; width(logits)];
-            *total += objective(&metrics_with(&pooled, &pooled_labels, &none));
+            let on_b = fit_conditions_within(&a, &a_labels, limit);
+            let on_a = fit_conditions_within(&b, &b_labels, limit);
+            let pooled = b.pooled(&on_b, &a, &on_a);
+            *total += pooled.objective_with(&pooled_labels, &none);
         }
     }
     let scores: Vec<CrossFit> = LIMITS
@@ -281,7 +413,7 @@ mod tests {
             probs.push(p);
             labels.push(t);
         }
-        let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
+        let (limit, scores) = choose_limit(&Conditions::clean(log_probs(&probs)), &labels, 1);
         assert_eq!(scores.iter().map(|s| s.limit).collect::<Vec<_>>(), LIMITS);
         let score = |l: f32| scores.iter().find(|s| s.limit == l).unwrap().objective;
         assert!(
@@ -303,7 +435,7 @@ mod tests {
             })
             .collect();
         let labels: Vec<usize> = (0..140).map(|i| i % 7).collect();
-        let (limit, scores) = choose_limit(&log_probs(&probs), &labels, 1);
+        let (limit, scores) = choose_limit(&Conditions::clean(log_probs(&probs)), &labels, 1);
         assert_eq!(limit, 0.0, "{scores:?}");
     }
 
@@ -321,5 +453,76 @@ mod tests {
             fit_within(&log_probs(&probs), &labels, 2.0),
             vec![0.0; NUM_CLASSES]
         );
+    }
+
+    /// Two classes, 50 photos each, as the difference of class 1's logit from class 0's: the
+    /// photos as they are, then under a cast that raises class 1 by 0.45. Fitted to the photos
+    /// as they are alone, the search (which tries class 0's offset from -2 up) stops at the
+    /// first offset that is perfect there, -1.0, which the cast then breaks.
+    fn two_conditions() -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<usize>) {
+        let labels: Vec<usize> = (0..100).map(|i| i / 50).collect();
+        let row = |d: f32| vec![0.0, d];
+        let clean = labels
+            .iter()
+            .map(|&t| row(if t == 0 { -1.05 } else { -0.3 }))
+            .collect();
+        let cast = labels
+            .iter()
+            .map(|&t| row(if t == 0 { -0.6 } else { 0.15 }))
+            .collect();
+        (clean, cast, labels)
+    }
+
+    #[test]
+    fn offsets_fitted_under_a_cast_hold_where_clean_ones_break() {
+        let (clean, cast, labels) = two_conditions();
+        let alone = fit_within(&clean, &labels, 2.0);
+        let both = Conditions::with_shifted(clean.clone(), vec![cast.clone()]);
+        let held = fit_conditions_within(&both, &labels, 2.0);
+        let under_cast = |o: &[f32]| metrics_with(&cast, &labels, o).balanced_accuracy;
+        let as_they_are = |o: &[f32]| metrics_with(&clean, &labels, o).balanced_accuracy;
+        assert_eq!(as_they_are(&alone), 1.0, "{alone:?}");
+        assert!(under_cast(&alone) < 0.75, "{alone:?}");
+        assert_eq!(as_they_are(&held), 1.0, "{held:?}");
+        assert_eq!(under_cast(&held), 1.0, "{held:?}");
+    }
+
+    #[test]
+    fn conditions_weigh_the_photos_as_they_are_by_half() {
+        let (clean, cast, labels) = two_conditions();
+        let offsets = [0.0, 0.5];
+        let one = |logits: &[Vec<f32>]| objective(&metrics_with(logits, &labels, &offsets));
+        let both = Conditions::with_shifted(clean.clone(), vec![cast.clone(), cast.clone()]);
+        let expected = CLEAN_WEIGHT * one(&clean) + (1.0 - CLEAN_WEIGHT) * one(&cast);
+        assert!((both.objective_with(&labels, &offsets) - expected).abs() < 1e-12);
+        assert_eq!(both.photos(), 100);
+        let alone = Conditions::with_shifted(clean.clone(), Vec::new());
+        assert_eq!(alone.objective_with(&labels, &offsets), one(&clean));
+    }
+
+    #[test]
+    fn a_cast_that_changes_nothing_changes_no_choice() {
+        // Cross-fitting halves every condition the same way: copies of the photos as they are
+        // must leave the range and the offsets as the photos alone choose them.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let labels: Vec<usize> = (0..300)
+            .map(|i| if i % 15 == 0 { 6 } else { i % 6 })
+            .collect();
+        let logits: Vec<Vec<f32>> = labels
+            .iter()
+            .map(|&t| {
+                (0..NUM_CLASSES)
+                    .map(|c| rand::Rng::random_range(&mut rng, -1.0..1.0) + f32::from(c == t))
+                    .collect()
+            })
+            .collect();
+        let alone = fit_logits(&logits, &labels, 4);
+        let copies = Conditions::with_shifted(logits.clone(), vec![logits.clone(), logits]);
+        let with_copies = fit_conditions(&copies, &labels, 4);
+        assert_eq!(with_copies.limit, alone.limit);
+        assert_eq!(with_copies.offsets, alone.offsets);
+        for (a, b) in alone.cross_fit.iter().zip(&with_copies.cross_fit) {
+            assert!((a.objective - b.objective).abs() < 1e-9, "{a:?} {b:?}");
+        }
     }
 }

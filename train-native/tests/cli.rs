@@ -766,7 +766,7 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 fn an_averaging_run_ships_the_mean_of_its_last_epochs_and_resumes_exactly() {
     let fx = fixture();
     let (straight, interrupted) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let extra = ["--average-epochs", "2", "--no-offsets"].map(String::from);
+    let extra = ["--average-epochs", "2", "--offsets", "none"].map(String::from);
     let straight_args = [train_args(fx.dir(), straight.path()), extra.to_vec()].concat();
     cli().args(&straight_args).assert().success();
     // Interrupted after the first averaged epoch, so the mean itself must be resumed.

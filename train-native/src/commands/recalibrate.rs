@@ -14,12 +14,12 @@ use burn::prelude::*;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 
-use super::train::best::{Dirs, with_fitted_offsets};
+use super::train::best::{Dirs, OffsetFit, with_fitted_offsets};
 use super::train::finish::calibrate_and_export;
 use crate::checkpoint::State;
 use crate::cli::RecalibrateArgs;
 use crate::data::prepare;
-use crate::{model_files, paths};
+use crate::{model_files, offsets, paths};
 
 pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
     let dir = args.model.clone().unwrap_or_else(paths::model_dir);
@@ -73,20 +73,28 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         out: args.out.clone().unwrap_or(dir),
         ood: args.ood_dir.clone(),
     };
-    let offsets = report.model.decision_offsets.clone();
+    let recorded = report.model.decision_offsets.clone();
     let result = match views {
-        None => calibrate_and_export(network, &config, &state, &data, &dirs, |_| offsets),
+        None => calibrate_and_export(network, &config, &state, &data, &dirs, |_| recorded),
         Some(_) => {
             // The offsets were fitted at the old count: take them out of the classifier's
             // biases and fit them again at the new one.
-            let old: Vec<f32> = offsets.map_or_else(Vec::new, |o| o.offsets);
+            let photos = match &recorded {
+                None => offsets::Fit::None,
+                Some(o) if o.casts.is_empty() => offsets::Fit::Clean,
+                Some(_) => offsets::Fit::Casts,
+            };
+            let old: Vec<f32> = recorded.map_or_else(Vec::new, |o| o.offsets);
             let network = if old.is_empty() {
                 network
             } else {
                 network.with_class_offsets(&old.iter().map(|o| -o).collect::<Vec<_>>())
             };
-            let seed = (!old.is_empty()).then_some(training.split.seed);
-            let refitted = with_fitted_offsets(network, &config, &data, seed)?;
+            let fit = OffsetFit {
+                photos,
+                seed: training.split.seed,
+            };
+            let refitted = with_fitted_offsets(network, &config, &data, fit)?;
             let record = |val: &Metrics| refitted.offsets_record(val);
             calibrate_and_export(
                 refitted.model.clone(),

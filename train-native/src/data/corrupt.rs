@@ -84,26 +84,26 @@ pub const WARM_CAST: Corruption = Corruption::ColourCast {
     blue: 0.85,
 };
 
+/// The robustness suite's mild warm cast (red x1.06, blue x0.92).
+pub const MILD_WARM_CAST: Corruption = Corruption::ColourCast {
+    red: 1.06,
+    blue: 0.92,
+};
+
+/// The robustness suite's cool cast (red x0.89, blue x1.15).
+pub const COOL_CAST: Corruption = Corruption::ColourCast {
+    red: 0.89,
+    blue: 1.15,
+};
+
 /// The robustness suite: (severity, corruption), two strengths of each family. The warm
 /// cast at severity 2 (red x1.12, blue x0.85) and the 20% darker and flatter photos are the
 /// cases the project's issue 10 measured.
 pub fn suite() -> Vec<(usize, Corruption)> {
     vec![
-        (
-            1,
-            Corruption::ColourCast {
-                red: 1.06,
-                blue: 0.92,
-            },
-        ),
+        (1, MILD_WARM_CAST),
         (2, WARM_CAST),
-        (
-            2,
-            Corruption::ColourCast {
-                red: 0.89,
-                blue: 1.15,
-            },
-        ),
+        (2, COOL_CAST),
         (1, Corruption::DarkFlat { s: 0.1 }),
         (2, Corruption::DarkFlat { s: 0.2 }),
         (1, Corruption::Blur { s: 0.004 }),

@@ -12,8 +12,8 @@ use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig, weights};
 
 use crate::checkpoint::{self, State};
 use crate::data::Prepared;
-use crate::offsets;
 use crate::score::{self, Images, ScoredAnswers};
+use crate::{offsets, robustness};
 
 /// Where a run keeps its checkpoints, finds the out-of-distribution set and writes its model.
 pub struct Dirs {
@@ -30,6 +30,8 @@ pub struct BestNetwork {
     /// The best epoch's validation answers and figures before the offsets (every view the
     /// model averages).
     pub raw: ScoredAnswers,
+    /// Which photos the offsets were fitted to.
+    pub fit: offsets::Fit,
 }
 
 /// A run whose epochs are done, as its end sees it.
@@ -38,8 +40,8 @@ pub struct TrainedRun<'a> {
     pub state: &'a State,
     pub data: &'a Prepared,
     pub dirs: &'a Dirs,
-    /// Fit per-class decision offsets on validation (`--no-offsets` turns it off).
-    pub with_offsets: bool,
+    /// Which validation photos the per-class decision offsets are fitted to (`--offsets`).
+    pub offsets: offsets::Fit,
 }
 
 /// Load the weights the run ships (its best epoch, or the mean of its last epochs for a recipe
@@ -50,7 +52,7 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         state,
         data,
         dirs,
-        with_offsets,
+        offsets,
     } = *run;
     let model_config = &config.model();
     let best_path = match state.averaged {
@@ -60,43 +62,92 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;
     let best: Network = weights::from_bytes(model_config, &best_bytes, &Device::flex())?;
-    with_fitted_offsets(
-        best,
-        model_config,
-        data,
-        with_offsets.then_some(config.split.seed),
-    )
+    let fit = OffsetFit {
+        photos: offsets,
+        seed: config.split.seed,
+    };
+    with_fitted_offsets(best, model_config, data, fit)
+}
+
+/// How a network's decision offsets are fitted: to which validation photos, and the seed of
+/// the cross-fitting's halvings.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetFit {
+    pub photos: offsets::Fit,
+    pub seed: u64,
 }
 
 /// `network` scored on validation at `model_config`'s views, with decision offsets fitted
-/// to those answers (cross-fitting seeded by `seed`; `None`: no offsets) folded in.
+/// to those answers (and, for [`offsets::Fit::Casts`], to its answers under the casts) folded
+/// in.
 pub fn with_fitted_offsets(
     network: Network,
     model_config: &ModelConfig,
     data: &Prepared,
-    seed: Option<u64>,
+    fit: OffsetFit,
 ) -> Result<BestNetwork> {
     let val_images = Images::new(&data.dataset, &data.cache, &data.split.val);
-    let raw = score::score(
-        &Classifier::new(network.clone(), model_config.clone(), Device::flex()),
-        &val_images,
-    )?;
+    let classifier = Classifier::new(network.clone(), model_config.clone(), Device::flex());
+    let raw = score::score(&classifier, &val_images)?;
     let counts = data.dataset.class_counts(data.split.val.iter().copied());
     let scarce = offsets::scarce_class(&counts, &val_images.codes);
-    if let (Some(_), Some((code, n))) = (seed, &scarce) {
+    let wanted = fit.photos != offsets::Fit::None;
+    if let (true, Some((code, n))) = (wanted, &scarce) {
         eprintln!(
             "decision offsets left out: class {code} has {n} validation photos, fewer than the {} offsets are fitted on",
             offsets::MIN_PHOTOS_PER_CLASS
         );
     }
-    let fitted = seed
-        .filter(|_| scarce.is_none())
-        .map(|seed| offsets::fit(&raw.answers, &val_images.labels, seed));
+    let fitted = match wanted && scarce.is_none() {
+        true => {
+            let conditions = conditions(&classifier, data, &raw, fit.photos)?;
+            Some(offsets::fit(&conditions, &val_images.labels, fit.seed))
+        }
+        false => None,
+    };
     let model = match &fitted {
         Some(f) => network.with_class_offsets(&f.offsets),
         None => network,
     };
-    Ok(BestNetwork { model, fitted, raw })
+    Ok(BestNetwork {
+        model,
+        fitted,
+        raw,
+        fit: fit.photos,
+    })
+}
+
+/// The validation logits the offsets are fitted to: `raw`'s, and the same photos' under each
+/// of the fit's casts (the whole photos decoded again, at every view).
+fn conditions(
+    classifier: &Classifier,
+    data: &Prepared,
+    raw: &ScoredAnswers,
+    photos: offsets::Fit,
+) -> Result<offsets::Conditions> {
+    let logits = |answers: &[skin_lesion::Answer]| -> Vec<Vec<f32>> {
+        answers.iter().map(|a| a.logits.clone()).collect()
+    };
+    let casts = photos.casts();
+    let mut shifted = Vec::with_capacity(casts.len());
+    if !casts.is_empty() {
+        let decoded = robustness::decode_all(&data.dataset, &data.split.val)?;
+        for cast in casts {
+            eprintln!(
+                "validation photos under {} for the offsets",
+                cast.description()
+            );
+            shifted.push(logits(&robustness::answers_under(
+                classifier,
+                &decoded,
+                Some(cast),
+            )?));
+        }
+    }
+    Ok(offsets::Conditions::with_shifted(
+        logits(&raw.answers),
+        shifted,
+    ))
 }
 
 impl BestNetwork {
@@ -106,7 +157,8 @@ impl BestNetwork {
             offsets: f.offsets.clone(),
             offset_limit: f.limit,
             cross_fit: f.cross_fit.clone(),
-            objective: offsets::OBJECTIVE.into(),
+            objective: self.fit.objective().unwrap_or_default(),
+            casts: self.fit.casts().iter().map(|c| c.description()).collect(),
             val_balanced_accuracy_before: self.raw.metrics.balanced_accuracy,
             val_macro_f1_before: self.raw.metrics.macro_f1,
             val_balanced_accuracy_after: val.balanced_accuracy,

@@ -60,7 +60,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         state: session.state(),
         data: &data,
         dirs: &dirs,
-        with_offsets: !args.no_offsets,
+        offsets: args.offsets,
     };
     if args.validation_only {
         validation::report(&ended)?;

@@ -34,6 +34,8 @@ pub struct Figures {
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
     pub offsets: Option<Vec<f32>>,
     pub offset_limit: Option<f32>,
+    /// The colour casts the offsets were fitted under as well (`--offsets casts`).
+    pub offset_casts: Vec<String>,
     pub balanced_accuracy: f64,
     pub macro_f1: f64,
     /// The mean of the two: the figure the project's rules compare.
@@ -45,7 +47,12 @@ pub struct Figures {
 
 /// Score the run's best epoch on validation and write [`FILE`].
 pub fn report(run: &TrainedRun) -> Result<()> {
-    let BestNetwork { model, fitted, raw } = best_network(run)?;
+    let BestNetwork {
+        model,
+        fitted,
+        raw,
+        fit,
+    } = best_network(run)?;
     let TrainedRun {
         config,
         state,
@@ -69,6 +76,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         views: config.preprocess.test_time_views,
         offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
+        offset_casts: fit.casts().iter().map(|c| c.description()).collect(),
         balanced_accuracy: clean.balanced_accuracy,
         macro_f1: clean.macro_f1,
         mean: offsets::objective(&clean),
