@@ -112,6 +112,9 @@ class WorkerClient {
   }
 }
 
+/** The photo behind each answer a Classifier gave ({classifier, token}), for `answerAgain`. */
+const answered = new WeakMap();
+
 /** A loaded model. Get one with `load()`; every widget on a page with the same settings shares it. */
 export class Classifier {
   #client;
@@ -163,10 +166,32 @@ export class Classifier {
   async classify(photo, { patient } = {}) {
     const message = await toMessage(photo);
     const result = await this.#client.call({ type: 'classify', ...message, patient: patient ?? null });
+    return this.#detail(result);
+  }
+
+  /**
+   * The photo of `answer` (what `classify` or `answerAgain` resolved to) answered again with
+   * other patient data (`patient` as `classify` takes it), from the network's views of it,
+   * which do not run again. Resolves as `classify` does. Rejects with an InputError when
+   * `answer` is not this model's, or when the model's worker no longer holds that photo
+   * (another photo classified with the same model since, by any caller, or the worker
+   * restarted): classify the photo again then.
+   */
+  async answerAgain(answer, { patient } = {}) {
+    const photo = answered.get(answer);
+    if (photo?.classifier !== this) {
+      throw new ClassifierError('answerAgain takes an answer this model gave', 'InputError');
+    }
+    const message = { type: 'answerAgain', token: photo.token, patient: patient ?? null };
+    return this.#detail(await this.#client.call(message));
+  }
+
+  /** The worker's answer as `classify` resolves it, remembered for `answerAgain`. */
+  #detail(result) {
     this.#info.backend = result.backend;
     const probabilities = {};
     this.classes.forEach(({ code }, i) => (probabilities[code] = result.probabilities[i]));
-    return {
+    const detail = {
       top: result.top,
       probabilities,
       outOfDistribution: result.outOfDistribution,
@@ -178,6 +203,8 @@ export class Classifier {
       ms: result.ms,
       workers: result.workers,
     };
+    answered.set(detail, { classifier: this, token: result.token });
+    return detail;
   }
 
   /**
@@ -359,6 +386,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
   #request = 0;
   #previewUrl = null;
   #lastPhoto = null; // the photo last given to classify(), answered again when patient data changes
+  #lastAnswer = null; // the answer shown, whose views answer again when patient data changes
   #photo = null; // the preview image once it has loaded, for the crop view
   #saliency = null;
   #cropShare = 1;
@@ -472,18 +500,28 @@ export class SkinLesionClassifierElement extends HTMLElement {
   async classify(photo) {
     this.#showPreview(photo);
     this.#lastPhoto = photo;
+    this.#lastAnswer = null;
     return this.#answer(photo);
   }
 
-  async #answer(photo) {
+  /**
+   * Answer `photo` with the form's patient data and show it. `again`: the photo is the one
+   * shown, so its answer's views serve (the network does not run again) unless the model no
+   * longer holds them, when it is classified again.
+   */
+  async #answer(photo, { again = false } = {}) {
     const request = ++this.#request;
     this.#parts.status.textContent = 'Classifying…';
     this.setAttribute('aria-busy', 'true');
     try {
       const classifier = await this.#classifier;
       const patient = this.#patient(classifier);
-      const detail = await classifier.classify(photo, { patient });
+      const shown = again ? this.#lastAnswer : null;
+      const detail = shown
+        ? await classifier.answerAgain(shown, { patient }).catch(() => classifier.classify(photo, { patient }))
+        : await classifier.classify(photo, { patient });
       if (request !== this.#request) return detail;
+      this.#lastAnswer = detail;
       this.#cropShare = classifier.cropShare;
       this.#render(detail, classifier.classes);
       this.dispatchEvent(new CustomEvent('classified', { detail, bubbles: true, composed: true }));
@@ -519,7 +557,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
     return { age: age.value, sex: sex.value, site: site.value };
   }
 
-  /** A patient field changed: answer the shown photo again (its network runs again too). */
+  /** A patient field changed: answer the shown photo again. */
   #patientChanged() {
     const { age, status } = this.#parts;
     if (!age.checkValidity()) {
@@ -529,7 +567,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
       return;
     }
     age.removeAttribute('aria-invalid');
-    if (this.#lastPhoto) this.#answer(this.#lastPhoto);
+    if (this.#lastPhoto) this.#answer(this.#lastPhoto, { again: true });
   }
 
   /** After the verdict is on screen: where the network looked, for the overlay. */

@@ -1,7 +1,8 @@
 // Benchmark of the built page in headless Chromium (prints figures; not a test):
 //   bytes a first visit transfers with WebGPU unavailable (every file the page, its worker and
 //   its service worker fetch; raw and gzip), time from navigation to widget ready, first and
-//   warm inference latency (median of 20) on WebGPU and on the CPU, and how long the saliency
+//   warm inference latency (median of 20) on WebGPU and on the CPU, the answer again with other
+//   patient data (answerAgain's round trip, median of 20), and how long the saliency
 //   map takes after the verdict on the CPU.
 // Run after `node web/build.mjs`:  node web/bench/bench.mjs  (or `npm run bench` in web/).
 import { readFileSync } from 'node:fs';
@@ -41,19 +42,25 @@ for (const backend of ['cpu', 'webgpu']) {
     const classifier = await load({ backend });
     const loadMs = performance.now() - t0;
     const blob = new Blob([Uint8Array.from(atob(photo), (c) => c.charCodeAt(0))], { type: 'image/jpeg' });
+    let detail = null;
     const time = async () => {
       const t = performance.now();
-      const detail = await classifier.classify(blob);
+      detail = await classifier.classify(blob);
       return { inWorker: detail.ms, roundTrip: performance.now() - t };
     };
     const first = await time();
     const warm = [];
     const saliency = [];
+    const again = [];
     for (let i = 0; i < runs; i++) {
       warm.push(await time());
       saliency.push((await classifier.saliency()).ms);
+      // The patient form changed: the same photo answered with patient data, no network pass.
+      const t = performance.now();
+      if (classifier.patientFields) await classifier.answerAgain(detail, { patient: { age: 40 + i } });
+      again.push(performance.now() - t);
     }
-    return { backend: classifier.backend, loadMs, first, warm, saliency };
+    return { backend: classifier.backend, loadMs, first, warm, saliency, again };
   }, { photo, runs: RUNS, backend }));
 }
 await context.close();
@@ -84,7 +91,8 @@ for (const r of results) {
   const warmTrip = median(r.warm.map((t) => t.roundTrip));
   console.log(`  ${r.backend.padEnd(7)} load ${r.loadMs.toFixed(0).padStart(5)} ms | ` +
     `first ${r.first.inWorker.toFixed(1)} ms (round trip ${r.first.roundTrip.toFixed(1)}) | ` +
-    `warm ${warmWorker.toFixed(1)} ms (round trip ${warmTrip.toFixed(1)}) | saliency ${median(r.saliency).toFixed(1)} ms`);
+    `warm ${warmWorker.toFixed(1)} ms (round trip ${warmTrip.toFixed(1)}) | saliency ${median(r.saliency).toFixed(1)} ms | ` +
+    `patient data changed ${median(r.again).toFixed(1)} ms (round trip)`);
 }
 
 await browser.close();

@@ -153,6 +153,35 @@ for (const { name, hideGpu, attribute, backend } of [
       assert.ok(maxDifference(cleared.detail.probabilities, expected[photo].probabilities) < TOLERANCE);
     });
 
+    test('answerAgain answers a photo with other patient data as classify does, and only the photo its model still holds', { skip: backend !== 'cpu' }, async () => {
+      const [first, second] = [photos[4], photos[0]].map((p) => Array.from(readFileSync(p)));
+      const r = await page.evaluate(async ({ first, second, backend }) => {
+        const { load } = await import('/skin-lesion-classifier.js');
+        const classifier = await load({ backend });
+        const file = (bytes) => new File([new Uint8Array(bytes)], 'p.jpg', { type: 'image/jpeg' });
+        const patient = { age: 70, sex: 'male', site: 'back' };
+        const errorOf = (promise) => promise.then(() => null, (e) => ({ name: e.name, message: e.message }));
+        const plain = await classifier.classify(file(first));
+        const again = await classifier.answerAgain(plain, { patient });
+        const againAgain = await classifier.answerAgain(again, {});
+        const direct = await classifier.classify(file(first), { patient });
+        await classifier.classify(file(second));
+        return {
+          plain, again, againAgain, direct,
+          stale: await errorOf(classifier.answerAgain(direct, { patient })),
+          foreign: await errorOf(classifier.answerAgain({ ...plain }, { patient })),
+        };
+      }, { first, second, backend: attribute });
+      assert.equal(r.again.patientData, 'age, sex, body site');
+      assert.ok(maxDifference(r.again.probabilities, r.direct.probabilities) < 1e-6, 'answerAgain differs from classify with the same patient');
+      assert.equal(r.again.top, r.direct.top);
+      assert.equal(r.againAgain.patientData, null);
+      assert.ok(maxDifference(r.againAgain.probabilities, r.plain.probabilities) < 1e-6, 'no patient data again is the photo\'s own answer');
+      assert.equal(r.stale?.name, 'InputError', 'another photo classified since: its views are gone');
+      assert.match(r.stale.message, /classify it again/);
+      assert.deepEqual(r.foreign, { name: 'InputError', message: 'answerAgain takes an answer this model gave' });
+    });
+
     test('grayscale, alpha, CMYK, 16-bit and EXIF-rotated photos match predict --json', async () => {
       await checkPhotos(page, oddAndBroken.ok, backend);
     });
