@@ -10,12 +10,17 @@ use serde_json::Value;
 
 /// 8 lesions per class, 2 photos each.
 fn fixture() -> Fixture {
+    fixture_of(8)
+}
+
+/// Two photos of each of `lesions` lesions per class.
+fn fixture_of(lesions: usize) -> Fixture {
     let mut rows = Vec::new();
     for (c, dx) in ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
         .iter()
         .enumerate()
     {
-        for lesion in 0..8 {
+        for lesion in 0..lesions {
             for photo in 0..2 {
                 rows.push((
                     format!("HAM_{c}{lesion}"),
@@ -852,6 +857,45 @@ fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
     assert_eq!(
         report["model"]["decision_offsets"]["offsets"],
         figures["offsets"]
+    );
+}
+
+#[test]
+fn offsets_fitted_under_casts_are_named_in_validation_json_and_the_report() {
+    // Enough lesions that every class has the validation photos offsets are fitted on.
+    let fx = fixture_of(40);
+    let work = tempfile::tempdir().unwrap();
+    let args: Vec<String> = with_option(&train_args(fx.dir(), work.path()), "--epochs", "1")
+        .into_iter()
+        .chain(["--offsets".into(), "casts".into()])
+        .collect();
+    let out = cli().args(&args).arg("--validation-only").output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    for cast in ["red x1.06, blue x0.92", "red x0.89, blue x1.15"] {
+        assert!(
+            log.contains(&format!("validation photos under {cast}")),
+            "{log}"
+        );
+    }
+    let figures = json(&work.path().join("run/validation.json"));
+    assert!(
+        figures["offsets"].is_array(),
+        "offsets were fitted: {figures}"
+    );
+    assert_eq!(
+        figures["offset_casts"],
+        serde_json::json!(["red x1.06, blue x0.92", "red x0.89, blue x1.15"])
+    );
+    cli().args(&args).arg("--resume").assert().success();
+    let report = json(&work.path().join("model/report.json"));
+    let offsets = &report["model"]["decision_offsets"];
+    assert_eq!(offsets["offsets"], figures["offsets"]);
+    assert_eq!(offsets["casts"], figures["offset_casts"]);
+    let objective = offsets["objective"].as_str().unwrap();
+    assert!(
+        objective.contains("under each of two colour casts"),
+        "{objective}"
     );
 }
 

@@ -98,12 +98,11 @@ pub fn with_fitted_offsets(
             offsets::MIN_PHOTOS_PER_CLASS
         );
     }
-    let fitted = match wanted && scarce.is_none() {
-        true => {
-            let conditions = conditions(&classifier, data, &raw, fit.photos)?;
-            Some(offsets::fit(&conditions, &val_images.labels, fit.seed))
-        }
-        false => None,
+    let fitted = if wanted && scarce.is_none() {
+        let conditions = conditions(&classifier, data, &raw, fit.photos)?;
+        Some(offsets::fit(&conditions, &val_images.labels, fit.seed))
+    } else {
+        None
     };
     let model = match &fitted {
         Some(f) => network.with_class_offsets(&f.offsets),
