@@ -24,7 +24,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use skin_lesion::answer::argmax;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
-use skin_lesion::report::CrossFit;
+use skin_lesion::report::{CrossFit, DecisionOffsets};
 
 use crate::data::corrupt::{COOL_CAST, Corruption, MILD_WARM_CAST};
 
@@ -88,6 +88,21 @@ impl Fit {
         match self {
             Self::Casts => &FIT_CASTS,
             Self::None | Self::Clean => &[],
+        }
+    }
+
+    /// The casts' descriptions, as `report.json` and `validation.json` record them.
+    pub fn cast_names(self) -> Vec<String> {
+        self.casts().iter().map(|c| c.description()).collect()
+    }
+
+    /// The fit that produced offsets a report recorded (`None`: it shipped none; no casts
+    /// named: fitted to the photos as they are), so that `recalibrate` refits them alike.
+    pub fn recorded(offsets: Option<&DecisionOffsets>) -> Self {
+        match offsets {
+            None => Self::None,
+            Some(o) if o.casts.is_empty() => Self::Clean,
+            Some(_) => Self::Casts,
         }
     }
 }
@@ -345,6 +360,27 @@ mod tests {
             .iter()
             .map(|p| p.iter().map(|v| v.ln()).collect())
             .collect()
+    }
+
+    #[test]
+    fn a_recorded_fit_is_read_back_as_the_fit_that_named_its_casts() {
+        let record = |fit: Fit| DecisionOffsets {
+            offsets: vec![0.0; NUM_CLASSES],
+            objective: fit.objective().unwrap_or_default(),
+            val_balanced_accuracy_before: 0.5,
+            val_macro_f1_before: 0.5,
+            val_balanced_accuracy_after: 0.5,
+            val_macro_f1_after: 0.5,
+            offset_limit: 0.5,
+            casts: fit.cast_names(),
+            cross_fit: Vec::new(),
+        };
+        assert_eq!(Fit::recorded(None), Fit::None);
+        for fit in [Fit::Clean, Fit::Casts] {
+            assert_eq!(Fit::recorded(Some(&record(fit))), fit);
+        }
+        assert!(Fit::Clean.cast_names().is_empty());
+        assert_eq!(Fit::Casts.cast_names().len(), FIT_CASTS.len());
     }
 
     #[test]

@@ -188,15 +188,16 @@ fn print_figures(figures: &CorruptionFigures, views: usize, sample: Option<usize
 }
 
 /// The metrics of `indices` of `dataset` under one corruption, and the share refused as not
-/// dermatoscopy photos.
+/// dermatoscopy photos; `photos` are those photos decoded ([`decode_all`]), which a caller
+/// may already hold.
 pub fn metrics_under(
     classifier: &Classifier,
     dataset: &Dataset,
     indices: &[usize],
+    photos: &[Decoded],
     corruption: &Corruption,
 ) -> Result<(Metrics, f64)> {
-    let photos = decode_all(dataset, indices)?;
-    let answers = answers_under(classifier, &photos, Some(corruption))?;
+    let answers = answers_under(classifier, photos, Some(corruption))?;
     Ok(metrics_and_refused(
         &answers,
         &dataset.labels(indices),

@@ -79,11 +79,7 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
         Some(_) => {
             // The offsets were fitted at the old count: take them out of the classifier's
             // biases and fit them again at the new one.
-            let photos = match &recorded {
-                None => offsets::Fit::None,
-                Some(o) if o.casts.is_empty() => offsets::Fit::Clean,
-                Some(_) => offsets::Fit::Casts,
-            };
+            let photos = offsets::Fit::recorded(recorded.as_ref());
             let old: Vec<f32> = recorded.map_or_else(Vec::new, |o| o.offsets);
             let network = if old.is_empty() {
                 network

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use skin_lesion::metrics::Metrics;
+use skin_lesion::preprocess::Decoded;
 use skin_lesion::report::DecisionOffsets;
 use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig, weights};
 
@@ -32,6 +33,9 @@ pub struct BestNetwork {
     pub raw: ScoredAnswers,
     /// Which photos the offsets were fitted to.
     pub fit: offsets::Fit,
+    /// The validation photos, when the fit under casts decoded them (in split order): kept
+    /// so that a later pass under another cast need not decode them again.
+    pub val_photos: Option<Vec<Decoded>>,
 }
 
 /// A run whose epochs are done, as its end sees it.
@@ -98,11 +102,12 @@ pub fn with_fitted_offsets(
             offsets::MIN_PHOTOS_PER_CLASS
         );
     }
-    let fitted = if wanted && scarce.is_none() {
-        let conditions = conditions(&classifier, data, &raw, fit.photos)?;
-        Some(offsets::fit(&conditions, &val_images.labels, fit.seed))
+    let (fitted, val_photos) = if wanted && scarce.is_none() {
+        let (conditions, photos) = conditions(&classifier, data, &raw, fit.photos)?;
+        let fitted = offsets::fit(&conditions, &val_images.labels, fit.seed);
+        (Some(fitted), photos)
     } else {
-        None
+        (None, None)
     };
     let model = match &fitted {
         Some(f) => network.with_class_offsets(&f.offsets),
@@ -113,40 +118,38 @@ pub fn with_fitted_offsets(
         fitted,
         raw,
         fit: fit.photos,
+        val_photos,
     })
 }
 
 /// The validation logits the offsets are fitted to: `raw`'s, and the same photos' under each
-/// of the fit's casts (the whole photos decoded again, at every view).
+/// of the fit's casts (the whole photos decoded again, at every view); with the decoded
+/// photos when the casts needed them.
 fn conditions(
     classifier: &Classifier,
     data: &Prepared,
     raw: &ScoredAnswers,
     photos: offsets::Fit,
-) -> Result<offsets::Conditions> {
+) -> Result<(offsets::Conditions, Option<Vec<Decoded>>)> {
     let logits = |answers: &[skin_lesion::Answer]| -> Vec<Vec<f32>> {
         answers.iter().map(|a| a.logits.clone()).collect()
     };
     let casts = photos.casts();
-    let mut shifted = Vec::with_capacity(casts.len());
-    if !casts.is_empty() {
-        let decoded = robustness::decode_all(&data.dataset, &data.split.val)?;
-        for cast in casts {
-            eprintln!(
-                "validation photos under {} for the offsets",
-                cast.description()
-            );
-            shifted.push(logits(&robustness::answers_under(
-                classifier,
-                &decoded,
-                Some(cast),
-            )?));
-        }
+    if casts.is_empty() {
+        return Ok((offsets::Conditions::clean(logits(&raw.answers)), None));
     }
-    Ok(offsets::Conditions::with_shifted(
-        logits(&raw.answers),
-        shifted,
-    ))
+    let decoded = robustness::decode_all(&data.dataset, &data.split.val)?;
+    let mut shifted = Vec::with_capacity(casts.len());
+    for cast in casts {
+        eprintln!(
+            "validation photos under {} for the offsets",
+            cast.description()
+        );
+        let answers = robustness::answers_under(classifier, &decoded, Some(cast))?;
+        shifted.push(logits(&answers));
+    }
+    let conditions = offsets::Conditions::with_shifted(logits(&raw.answers), shifted);
+    Ok((conditions, Some(decoded)))
 }
 
 impl BestNetwork {
@@ -157,7 +160,7 @@ impl BestNetwork {
             offset_limit: f.limit,
             cross_fit: f.cross_fit.clone(),
             objective: self.fit.objective().unwrap_or_default(),
-            casts: self.fit.casts().iter().map(|c| c.description()).collect(),
+            casts: self.fit.cast_names(),
             val_balanced_accuracy_before: self.raw.metrics.balanced_accuracy,
             val_macro_f1_before: self.raw.metrics.macro_f1,
             val_balanced_accuracy_after: val.balanced_accuracy,

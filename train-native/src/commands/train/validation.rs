@@ -52,6 +52,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         fitted,
         raw,
         fit,
+        val_photos,
     } = best_network(run)?;
     let TrainedRun {
         config,
@@ -61,14 +62,24 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         ..
     } = *run;
     // The offsets only shift the mean logits, so the clean figures after them come from the
-    // answers `best_network` already has; the warm cast needs the photos run again.
+    // answers `best_network` already has; the warm cast needs the photos run again (decoded
+    // once: the casts fit may have decoded them already).
     let logits: Vec<Vec<f32>> = raw.answers.iter().map(|a| a.logits.clone()).collect();
     let none = vec![0.0; data.dataset.classes.len()];
     let shift = fitted.as_ref().map_or(&none, |f| &f.offsets);
     let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), shift);
     let classifier = Classifier::new(model, config.model(), Device::flex());
-    let (warm, _) =
-        robustness::metrics_under(&classifier, &data.dataset, &data.split.val, &WARM_CAST)?;
+    let photos = match val_photos {
+        Some(photos) => photos,
+        None => robustness::decode_all(&data.dataset, &data.split.val)?,
+    };
+    let (warm, _) = robustness::metrics_under(
+        &classifier,
+        &data.dataset,
+        &data.split.val,
+        &photos,
+        &WARM_CAST,
+    )?;
     let figures = Figures {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,
@@ -76,7 +87,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         views: config.preprocess.test_time_views,
         offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
-        offset_casts: fit.casts().iter().map(|c| c.description()).collect(),
+        offset_casts: fit.cast_names(),
         balanced_accuracy: clean.balanced_accuracy,
         macro_f1: clean.macro_f1,
         mean: offsets::objective(&clean),
