@@ -335,8 +335,17 @@ impl Classifier {
     /// over every view ([`crate::saliency`]), `input_size²` values in [0, 1], row-major over
     /// the crop the network saw. Reads back synchronously: see [`Self::saliency_sums_async`].
     pub fn saliency(&self, input: &[f32], class: usize) -> Result<Vec<f32>, InferenceError> {
-        let views = 0..self.config.preprocess.test_time_views;
+        let views = 0..self.saliency_views();
         self.saliency_map(&self.saliency_sums(input, class, views)?)
+    }
+
+    /// How many of the model's views a saliency map averages: all of them, up to
+    /// [`crate::model::views::SALIENCY_VIEWS`].
+    pub fn saliency_views(&self) -> usize {
+        self.config
+            .preprocess
+            .test_time_views
+            .min(crate::model::views::SALIENCY_VIEWS)
     }
 
     /// The class activation map of `class` summed over views `range` of one prepared input.
@@ -365,13 +374,13 @@ impl Classifier {
         map_sums(data, views, grid)
     }
 
-    /// The map from sums over every one of this model's views, scaled to [0, 1] and
-    /// interpolated to `input_size²` values ([`crate::saliency::upsample`]).
+    /// The map from sums over every one of the [`Self::saliency_views`], scaled to [0, 1]
+    /// and interpolated to `input_size²` values ([`crate::saliency::upsample`]).
     pub fn saliency_map(&self, sums: &MapSums) -> Result<Vec<f32>, InferenceError> {
-        let views = self.config.preprocess.test_time_views;
+        let views = self.saliency_views();
         if sums.views != views {
             return Err(InferenceError::Request(format!(
-                "saliency sums over {} views are not this model's {views}",
+                "saliency sums over {} views are not this model's {views} saliency views",
                 sums.views
             )));
         }
@@ -517,6 +526,23 @@ mod tests {
         assert_ne!(from_one.probabilities, all.probabilities);
         assert!(classifier.with_views(0).is_err());
         assert!(classifier.with_views(9).is_err());
+    }
+
+    #[test]
+    fn a_saliency_map_averages_at_most_the_first_four_views() {
+        let classifier = classifier();
+        assert_eq!(classifier.config().preprocess.test_time_views, 8);
+        assert_eq!(classifier.saliency_views(), 4);
+        let input = input(classifier.input_len());
+        let map = classifier.saliency(&input, 2).unwrap();
+        let four = classifier.saliency_sums(&input, 2, 0..4).unwrap();
+        assert_eq!(map, classifier.saliency_map(&four).unwrap());
+        // Sums over all eight views are not what a map is made of.
+        let eight = classifier.saliency_sums(&input, 2, 0..8).unwrap();
+        assert!(classifier.saliency_map(&eight).is_err());
+        // A model of fewer views maps all of them.
+        let two = classifier.with_views(2).unwrap();
+        assert_eq!(two.saliency_views(), 2);
     }
 
     #[test]

@@ -243,14 +243,13 @@ async function answerAgain({ token, patient }) {
 }
 
 /**
- * Sums over every view of the model: `local(first, count)` here, or on the CPU with a helper
+ * Sums over the model's first `views` views (all of them unless told): `local(first, count)` here, or on the CPU with a helper
  * the second half of the views on it (the request `remote(first, count)`, whose `input` is
  * sent as a copy) and the first half here, at the same time. Resolves to {sums, workers}: the
  * parts laid end to end, and workers 1 if there was no helper or it failed and this worker did
  * it all.
  */
-async function overViews(local, remote) {
-  const views = model.classifier.views;
+async function overViews(local, remote, views = model.classifier.views) {
   if (!helper || model.backend !== 'cpu') return { sums: await local(0, views), workers: 1 };
   const half = views / 2;
   const message = remote(half, half);
@@ -296,6 +295,7 @@ async function saliency() {
   const { sums, workers } = await overViews(
     (first, count) => classifier.saliencySums(input, top, first, count),
     (first, count) => ({ type: 'saliencySums', input, code: top, first, count }),
+    classifier.saliencyViews,
   );
   const map = classifier.saliencyMap(sums);
   return { map, side: Math.round(Math.sqrt(map.length)), ms: performance.now() - t0, workers };

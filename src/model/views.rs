@@ -16,6 +16,13 @@ use burn::prelude::*;
 /// (identity; + mirror; + the other mirror and the half turn; + the transposes).
 pub const VIEW_COUNTS: [usize; 4] = [1, 2, 4, 8];
 
+/// The most views a saliency map averages (the first of the model's, a whole subgroup). The
+/// map runs the last stage on a grid twice as fine for each view, so in the browser it costs
+/// about 100 ms after the verdict over 4 views and twice that over 8, past the page's 150 ms;
+/// the 4 views hold both mirrors and the half turn, and what a map is scored on (pointing at
+/// the lesion, its mass inside it) was measured at 4 views (docs/experiments.md).
+pub const SALIENCY_VIEWS: usize = 4;
+
 /// Views `range` of each image stacked along the batch axis, view-major: `[batch, c, h, w]` to
 /// `[range.len() * batch, c, h, w]`, rows `k * batch .. (k + 1) * batch` holding view
 /// `range.start + k`. Two workers can each run part of the views of one photo

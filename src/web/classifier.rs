@@ -133,6 +133,12 @@ impl WebClassifier {
         self.inner.config().preprocess.test_time_views
     }
 
+    /// How many of those views a saliency map averages (the first ones).
+    #[wasm_bindgen(getter, js_name = saliencyViews)]
+    pub fn saliency_views(&self) -> usize {
+        self.inner.saliency_views()
+    }
+
     /// Decode and preprocess a photo into the network's input: encoded bytes (JPEG, PNG, WebP,
     /// BMP, GIF), or RGBA pixels when `width` and `height` are given.
     pub fn prepare(

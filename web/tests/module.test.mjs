@@ -120,12 +120,16 @@ test('views and saliency maps split between two classifiers give the whole answe
     const first = await one.viewSums(input, 0, half);
     const second = await two.viewSums(input, half, half);
     const split = one.answer(new Float32Array([...first, ...second]));
-    const wholeMap = one.saliencyMap(await one.saliencySums(input, whole.top, 0, views));
-    const mapParts = [await one.saliencySums(input, whole.top, 0, half), await two.saliencySums(input, whole.top, half, half)];
+    // A map averages the first saliencyViews of the views (at most 4: src/model/views.rs).
+    const mapViews = one.saliencyViews;
+    const mapHalf = mapViews / 2;
+    const wholeMap = one.saliencyMap(await one.saliencySums(input, whole.top, 0, mapViews));
+    const mapParts = [await one.saliencySums(input, whole.top, 0, mapHalf), await two.saliencySums(input, whole.top, mapHalf, mapHalf)];
     const splitMap = one.saliencyMap(new Float32Array([...mapParts[0], ...mapParts[1]]));
     const name = t.errorName;
     return {
       views,
+      mapViews,
       whole,
       split,
       side: Math.sqrt(wholeMap.length),
@@ -144,6 +148,7 @@ test('views and saliency maps split between two classifiers give the whole answe
     };
   });
   assert.ok(r.views >= 2, `${r.views} views`);
+  assert.equal(r.mapViews, Math.min(r.views, 4), 'a saliency map averages at most 4 views');
   assert.equal(r.whole.top, r.split.top);
   const diff = Math.max(...r.whole.probabilities.map((p, i) => Math.abs(p - r.split.probabilities[i])));
   assert.ok(diff < 1e-5, `whole ${r.whole.probabilities} vs split ${r.split.probabilities}`);

@@ -85,7 +85,7 @@ pub fn evaluate(
     let config = classifier.config();
     let side = config.preprocess.input_size;
     let prior = centre_prior(side);
-    let views = 0..config.preprocess.test_time_views;
+    let views = 0..classifier.saliency_views();
     // One photo per core at a time (flex spreads one photo's passes over the cores poorly),
     // the figures then added up in photo order.
     let scored: Vec<Option<PhotoScores>> = images
@@ -127,8 +127,9 @@ pub fn evaluate(
     };
     Ok(Some(SaliencyReport {
         method: format!(
-            "class activation map of the answered class on a {grid}x{grid} grid (1/{} of the crop), averaged over the test-time views",
-            side / grid.max(1)
+            "class activation map of the answered class on a {grid}x{grid} grid (1/{} of the crop), averaged over the first {} test-time views",
+            side / grid.max(1),
+            views.len()
         ),
         images: count,
         map: figures(map_sums),
