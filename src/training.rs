@@ -69,10 +69,10 @@ pub struct TrainingConfig {
     #[config(default = 6)]
     pub frozen_blocks: usize,
     /// How a photo becomes the network's input, and the views the answer averages: 128-pixel
-    /// crops of the 144-pixel central square, 4 views (`PreprocessConfig`'s own defaults, 64 of
-    /// 72 and 8 views, are the from-scratch network's).
+    /// crops of the 144-pixel central square, 8 views (`PreprocessConfig`'s own defaults, 64 of
+    /// 72 and 8 views, are the from-scratch network's; 8 views since run H, docs/experiments.md).
     #[config(
-        default = "PreprocessConfig::new().with_input_size(128).with_resize_size(144).with_test_time_views(4)"
+        default = "PreprocessConfig::new().with_input_size(128).with_resize_size(144).with_test_time_views(8)"
     )]
     pub preprocess: PreprocessConfig,
     /// The lesion-grouped split.
@@ -276,7 +276,7 @@ mod tests {
                 config.preprocess.input_size,
                 config.preprocess.test_time_views
             ),
-            (128, 4)
+            (128, 8)
         );
         assert_eq!(config.storage, Storage::F16);
         assert_eq!(config.parts(), 2);

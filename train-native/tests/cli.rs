@@ -154,10 +154,10 @@ fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
 
     cli().args(&args).arg("--resume").assert().success();
     let model = work.path().join("model");
-    // The exported model averages the recipe's 4 views by default, and says so in both files.
+    // The exported model averages the recipe's 8 views by default, and says so in both files.
     assert_eq!(
         json(&model.join("config.json"))["preprocess"]["test_time_views"],
-        4
+        8
     );
     for file in [
         "model.bpk",
@@ -173,7 +173,7 @@ fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
     for key in std::iter::once("classes").chain(METRIC_KEYS) {
         assert!(!report[key].is_null(), "report.json lacks {key}");
     }
-    assert_eq!(report["model"]["test_time_views"], 4);
+    assert_eq!(report["model"]["test_time_views"], 8);
     // Every figure with patient data too, and how its weight was chosen.
     let patient = &report["patient"];
     assert_eq!(patient["candidates"].as_array().unwrap().len(), 5);
@@ -848,7 +848,7 @@ fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
     }
     let mean = (number("balanced_accuracy") + number("macro_f1")) / 2.0;
     assert!((number("mean") - mean).abs() < 1e-12);
-    assert_eq!(figures["views"], 4);
+    assert_eq!(figures["views"], 8);
     let state = json(&work.path().join("run/state.json"));
     assert_eq!(figures["best_epoch"], state["best_epoch"]);
     // The same run then finishes as usual, folding in the offsets validation.json names.
