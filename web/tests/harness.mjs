@@ -125,7 +125,8 @@ export function samplePhotos(perClass = 1) {
   return CLASSES.flatMap((c) => picked[c]);
 }
 
-function findImage(name) {
+/** The path of HAM10000 photo `name` (for example `ISIC_0027010.jpg`) under ../shared. */
+export function findImage(name) {
   for (const dir of [SHARED, ...readdirSync(SHARED).map((d) => path.join(SHARED, d))]) {
     const candidate = path.join(dir, name);
     if (existsSync(candidate)) return candidate;

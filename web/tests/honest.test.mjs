@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  FIXTURES, ROOT, artifactPath, explainJson, launch, openPage, predictJson, samplePhotos, serve, uploadAndWait, widgetReady,
+  FIXTURES, ROOT, artifactPath, explainJson, findImage, launch, openPage, predictJson, samplePhotos, serve, uploadAndWait, widgetReady,
 } from './harness.mjs';
 
 let server;
@@ -59,8 +59,13 @@ test('HAM10000 photos are mostly not refused, and an unsure answer names its two
   // 40 photos of each class (the report measures the rates; this checks the browser says the
   // same as predict, and that the words fit).
   const photos = samplePhotos(40);
-  const expected = predictJson(photos);
-  const unsure = photos.find((p) => expected[p].unsure && !expected[p].out_of_distribution);
+  // At 8 views the shipped model is unsure of 0.3% of photos (threshold 0.30) and of none of
+  // those 280, so a validation photo known to be unsure is added: the one validation photo the
+  // shipped model is unsure of (top 0.276; found with `train-native evaluate --split val
+  // --predictions FILE`, the lowest top probability). A retrained model may be sure of it.
+  const knownUnsure = findImage('ISIC_0027010.jpg');
+  const expected = predictJson([...photos, knownUnsure]);
+  const unsure = [knownUnsure, ...photos].find((p) => expected[p].unsure && !expected[p].out_of_distribution);
   const sure = photos.find((p) => !expected[p].unsure && !expected[p].out_of_distribution);
   const refused = photos.filter((p) => expected[p].out_of_distribution).length;
   assert.ok(refused <= 0.15 * photos.length, `${refused} of ${photos.length} real photos refused`);
@@ -77,9 +82,9 @@ test('HAM10000 photos are mostly not refused, and an unsure answer names its two
       assert.match(ui.verdict, /^Most likely: /);
     }
   }
-  // At 8 views the shipped model is unsure of 0.3% of test photos (threshold 0.30) and of
-  // none of these 280: the unsure wording is then not exercised, and the test says so.
-  if (!unsure) t.skip(`none of ${photos.length} photos is unsure for this model: the unsure wording was not checked`);
+  // A retrained model may be sure of every one of these photos: the unsure wording is then not
+  // exercised, and the test says so (find another photo as above and name it).
+  if (!unsure) t.skip(`none of ${photos.length + 1} photos is unsure for this model: the unsure wording was not checked`);
 });
 
 test('the map of where it looked matches train-native explain, and the overlay can be toggled', async () => {
