@@ -31,7 +31,7 @@ let model = null; // {classifier, backend, glue}
 let files = null; // {config, weights, preference}: kept for a WebGPU -> CPU fallback
 let cpuModule = null; // the compiled CPU module, handed to the helper
 let helper = null; // a WorkerLink to the helper once it has loaded the model
-let last = null; // {input, sums, top, token, workers} of the last photo classified: its saliency map, its answer again
+let last = null; // {input, sums, top, token, workers, ms} of the last photo classified: its saliency map, its answer again
 let photos = 0; // photos classified here: the last one's token is `${WORKER_ID}-${photos}`
 /** Tells this worker's tokens from those of the worker before a restart, whose count began at 0 too. */
 const WORKER_ID = Math.random().toString(36).slice(2);
@@ -220,8 +220,9 @@ async function run(message) {
     (first, count) => ({ type: 'sums', input, first, count }),
   );
   const answer = classifier.answer(sums, message.patient ?? null);
-  last = { input, sums, top: answer.top, token: `${WORKER_ID}-${++photos}`, workers };
-  return { ...answer, token: last.token, backend: model.backend, ms: performance.now() - t0, workers };
+  const ms = performance.now() - t0;
+  last = { input, sums, top: answer.top, token: `${WORKER_ID}-${++photos}`, workers, ms };
+  return { ...answer, token: last.token, backend: model.backend, ms, photoMs: ms, workers };
 }
 
 /**
@@ -239,7 +240,8 @@ async function answerAgain({ token, patient }) {
   const t0 = performance.now();
   const answer = model.classifier.answer(last.sums, patient ?? null);
   last.top = answer.top;
-  return { ...answer, token, backend: model.backend, ms: performance.now() - t0, workers: last.workers };
+  const ms = performance.now() - t0;
+  return { ...answer, token, backend: model.backend, ms, photoMs: last.ms, workers: last.workers };
 }
 
 /**

@@ -8,7 +8,7 @@
 // `backend`: "auto" (default: WebGPU on a hardware GPU, else the CPU; a WebGPU failure at any
 // point falls back to the CPU), "webgpu" (WebGPU or an error) or "cpu". Events (bubbling,
 // composed): `classified` with detail {top, probabilities: {akiec, ...}, outOfDistribution,
-// oodScore, unsure, candidates, patientData, backend, ms, workers}, `error` with detail
+// oodScore, unsure, candidates, patientData, backend, ms, photoMs, workers}, `error` with detail
 // {message}, `ready`. For a model with patient tables the widget also asks, optionally, for
 // the patient's age, sex and body site, and answers again when they change.
 //
@@ -160,8 +160,10 @@ export class Classifier {
    * `patient` ({age, sex, site}, each optional; a model without patient tables refuses it)
    * adds what the patient's data says. Resolves to {top, probabilities: {code: p} for each of
    * the model's classes (calibrated), outOfDistribution, oodScore, unsure, candidates: [top,
-   * runner-up], patientData (the fields used, in words, or null), backend, ms, workers}
-   * (`workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
+   * runner-up], patientData (the fields used, in words, or null), backend, ms, photoMs,
+   * workers} (`ms`: this call's time in the worker; `photoMs`: the time of the classify that
+   * ran the network over the photo, the same as `ms` here and earlier than it for
+   * `answerAgain`; `workers`: 2 when a helper worker ran half of the views on the CPU, else 1).
    */
   async classify(photo, { patient } = {}) {
     const message = await toMessage(photo);
@@ -201,6 +203,7 @@ export class Classifier {
       patientData: result.patientData ?? null,
       backend: result.backend,
       ms: result.ms,
+      photoMs: result.photoMs,
       workers: result.workers,
     };
     answered.set(detail, { classifier: this, token: result.token });
@@ -517,13 +520,17 @@ export class SkinLesionClassifierElement extends HTMLElement {
       const classifier = await this.#classifier;
       const patient = this.#patient(classifier);
       const shown = again ? this.#lastAnswer : null;
+      let answeredAgain = Boolean(shown);
       const detail = shown
-        ? await classifier.answerAgain(shown, { patient }).catch(() => classifier.classify(photo, { patient }))
+        ? await classifier.answerAgain(shown, { patient }).catch(() => {
+          answeredAgain = false;
+          return classifier.classify(photo, { patient });
+        })
         : await classifier.classify(photo, { patient });
       if (request !== this.#request) return detail;
       this.#lastAnswer = detail;
       this.#cropShare = classifier.cropShare;
-      this.#render(detail, classifier.classes);
+      this.#render(detail, classifier.classes, answeredAgain);
       this.dispatchEvent(new CustomEvent('classified', { detail, bubbles: true, composed: true }));
       this.#explain(classifier, request);
       return detail;
@@ -629,7 +636,8 @@ export class SkinLesionClassifierElement extends HTMLElement {
     }
   }
 
-  #render(detail, classes) {
+  /** Show `detail`; `again`: it answers the shown photo again, without a network pass. */
+  #render(detail, classes, again = false) {
     const { verdict, bars, meta, result, status, ood, showAnyway } = this.#parts;
     const byCode = Object.fromEntries(classes.map((c) => [c.code, c]));
     const top = byCode[detail.top];
@@ -649,8 +657,7 @@ export class SkinLesionClassifierElement extends HTMLElement {
     showAnyway.textContent = 'Show the model\u2019s answer anyway';
     const ranked = classes.map((c) => [c, detail.probabilities[c.code]]).sort((a, b) => b[1] - a[1]);
     bars.replaceChildren(...ranked.map(([c, p]) => bar(c, p)));
-    const withPatient = detail.patientData ? `, with the patient's ${detail.patientData}` : '';
-    meta.textContent = `Ran on ${backendName(detail.backend)} in ${detail.ms.toFixed(1)} ms${withPatient}.`;
+    meta.textContent = ranText(detail, again);
     result.hidden = false;
     this.#drawCrop();
     status.textContent = 'Done.';
@@ -705,6 +712,18 @@ image.data.set([255, Math.round(200 * (1 - v)), 0, Math.round(230 * v * v)], 4 *
 
 function capitalised(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * Which backend ran the network over the photo and how long it took, and, for an answer given
+ * again when the patient form changed, that this answer took only `ms` (the network did not
+ * run again): "0.6 ms" alone would read as the network's time.
+ */
+function ranText(detail, again) {
+  const ran = `Ran on ${backendName(detail.backend)} in ${detail.photoMs.toFixed(1)} ms`;
+  const patient = detail.patientData ? `with the patient's ${detail.patientData}` : 'without patient data';
+  if (again) return `${ran}; answered again in ${detail.ms.toFixed(1)} ms ${patient}.`;
+  return detail.patientData ? `${ran}, ${patient}.` : `${ran}.`;
 }
 
 function backendName(backend) {

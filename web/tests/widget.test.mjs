@@ -111,7 +111,8 @@ for (const { name, hideGpu, attribute, backend } of [
       const photo = photos[4];
       const withPatient = predictJson([photo], ['--age', '70', '--sex', 'male', '--site', 'back'])[photo];
       assert.equal(withPatient.patient_data, 'age, sex, body site');
-      await uploadAndWait(page, photo);
+      const { detail: first } = await uploadAndWait(page, photo);
+      assert.equal(first.photoMs, first.ms, 'a classify times the network over the photo');
       /** Set a field of the form as a person would and wait for the widget's next answer. */
       const change = (field, value) => page.evaluate(({ field, value }) => new Promise((resolve) => {
         const widget = document.querySelector('skin-lesion-classifier');
@@ -132,7 +133,10 @@ for (const { name, hideGpu, attribute, backend } of [
       assert.ok(shown.formShown, 'the shipped model has patient tables: the form is shown');
       assert.equal(shown.sites, 15, 'every body site and "not given"');
       assert.equal(shown.detail.patientData, 'age, sex, body site');
-      assert.match(shown.meta, /with the patient's age, sex, body site\.$/);
+      // The network did not run again: the line keeps the photo's time and says so.
+      assert.equal(shown.detail.photoMs, first.photoMs);
+      assert.ok(shown.detail.ms < first.photoMs, `answered again in ${shown.detail.ms} ms`);
+      assert.equal(shown.meta, `Ran on the CPU (WebAssembly) in ${first.photoMs.toFixed(1)} ms; answered again in ${shown.detail.ms.toFixed(1)} ms with the patient's age, sex, body site.`);
       const diff = maxDifference(shown.detail.probabilities, withPatient.probabilities);
       assert.ok(diff < TOLERANCE, `with patient data: differs from predict --json by ${diff}`);
       assert.equal(shown.detail.top, withPatient.top);
@@ -150,6 +154,7 @@ for (const { name, hideGpu, attribute, backend } of [
       await change('sex', '');
       const cleared = await change('site', '');
       assert.equal(cleared.detail.patientData, null);
+      assert.match(cleared.meta, /; answered again in \d+\.\d ms without patient data\.$/);
       assert.ok(maxDifference(cleared.detail.probabilities, expected[photo].probabilities) < TOLERANCE);
     });
 
@@ -173,6 +178,9 @@ for (const { name, hideGpu, attribute, backend } of [
         };
       }, { first, second, backend: attribute });
       assert.equal(r.again.patientData, 'age, sex, body site');
+      assert.equal(r.plain.photoMs, r.plain.ms);
+      assert.equal(r.again.photoMs, r.plain.photoMs, 'photoMs names the classify that ran the network');
+      assert.equal(r.againAgain.photoMs, r.plain.photoMs);
       assert.ok(maxDifference(r.again.probabilities, r.direct.probabilities) < 1e-6, 'answerAgain differs from classify with the same patient');
       assert.equal(r.again.top, r.direct.top);
       assert.equal(r.againAgain.patientData, null);
