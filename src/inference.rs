@@ -128,7 +128,7 @@ impl Classifier {
     pub fn new(model: Network, config: ModelConfig, device: Device) -> Self {
         let density = model.density().map(|d| d.to_scorer());
         Self {
-            model,
+            model: model.with_norms_folded(),
             config,
             device,
             density,
@@ -148,6 +148,7 @@ impl Classifier {
         // f32 tensors travel: 8-bit weights are dequantised on the CPU).
         let on_cpu = weights::from_bytes(&config, weights, &Device::flex())?;
         let density = on_cpu.density().map(|d| d.to_scorer());
+        let on_cpu = on_cpu.with_norms_folded();
         let model = if device == Device::flex() {
             on_cpu
         } else {

@@ -77,6 +77,10 @@ pub struct Lite0 {
     dropout: Dropout,
     fc: Linear,
     density: Option<FeatureDensity>,
+    /// Whether every batch norm's scale and running statistics are folded into the
+    /// convolution before it ([`Lite0::with_norms_folded`]); never stored.
+    #[module(skip)]
+    folded: bool,
 }
 
 fn conv(input: usize, output: usize, kernel: usize, stride: usize, groups: usize) -> Conv2dConfig {
@@ -136,24 +140,21 @@ impl MbConv {
         input: Tensor<4>,
         prefix: &str,
         seen: &mut PointwiseInputs,
+        norms: &mut Norms,
     ) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
             seen.push((format!("{prefix}.expand_conv"), x.clone()));
-            x = relu6(bn.forward(conv.forward(x)));
+            x = relu6(norms.apply(bn, conv.forward(x)));
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = relu6(norms.apply(&self.bn1, self.depthwise_conv.forward(x)));
         seen.push((format!("{prefix}.project_conv"), x.clone()));
-        x = self.bn2.forward(self.project_conv.forward(x));
+        x = norms.apply(&self.bn2, self.project_conv.forward(x));
         if x.dims() == input.dims() {
             x + input
         } else {
             x
         }
-    }
-
-    fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        self.forward_by(input, &mut Norms::AsModules)
     }
 
     /// [`Self::forward`] with the norms applied as `norms` says.
@@ -189,6 +190,9 @@ enum Norms<'a> {
     /// Like the modules, but the norms being trained hand their batch statistics here instead
     /// of updating the running statistics, which [`Lite0::update_running_stats`] does after.
     Gathering(&'a mut NormStats),
+    /// Folded into the convolutions before them ([`Lite0::with_norms_folded`]): each norm's
+    /// shift is all that is left to add.
+    Folded,
 }
 
 impl Norms<'_> {
@@ -204,9 +208,24 @@ impl Norms<'_> {
                 stats.push((out.mean.detach(), out.variance.detach()));
                 out.output
             }
+            Self::Folded => {
+                let channels = x.dims()[1];
+                x + bn.beta.val().reshape([1, channels, 1, 1])
+            }
             _ => bn.forward(x),
         }
     }
+}
+
+/// Fold `bn`'s scale into `conv` (bias-free, as every convolution here) and leave `bn` its
+/// shift alone, for [`Norms::Folded`].
+fn fold(conv: &mut Conv2d, bn: &mut BatchNorm) {
+    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+    let channels = scale.dims()[0];
+    let per_output = scale.clone().reshape([channels, 1, 1, 1]);
+    conv.weight = conv.weight.clone().map(|w| w * per_output);
+    let shift = bn.beta.val() - bn.running_mean.value() * scale;
+    bn.beta = bn.beta.clone().map(|_| shift);
 }
 
 /// Whether `bn` normalises over the batch on `device` (what [`BatchNorm::forward`] decides).
@@ -238,6 +257,7 @@ impl Lite0Config {
             dropout: DropoutConfig::new(self.dropout).init(),
             fc: LinearConfig::new(HEAD, classes).init(device),
             density: density_width.map(|width| FeatureDensity::zeros(classes, width, device)),
+            folded: false,
         }
     }
 
@@ -309,6 +329,39 @@ impl Lite0 {
     /// Width of the pooled features, the classifier's input.
     pub const FEATURES: usize = HEAD;
 
+    /// How this network's forward passes apply its batch norms outside training.
+    fn norm_mode(&self) -> Norms<'static> {
+        if self.folded {
+            Norms::Folded
+        } else {
+            Norms::AsModules
+        }
+    }
+
+    /// The same network for inference, each batch norm folded into the convolution before
+    /// it: the convolution's weights scaled by `gamma / sqrt(var + eps)` per output channel and
+    /// the norm left as a shift, `beta - mean * scale`. Outside training a norm is that affine
+    /// map, so the answers are the same to float rounding, and each norm costs one addition
+    /// over its activations instead of burn's four (subtract, divide, multiply, add): about a
+    /// tenth of a pass of the network on the CPU (docs/throughput.md). Training, which needs
+    /// the norms as they are, refuses a folded network; it is never stored.
+    pub fn with_norms_folded(mut self) -> Self {
+        if self.folded {
+            return self;
+        }
+        fold(&mut self.conv_stem, &mut self.bn0);
+        for block in &mut self.blocks {
+            if let (Some(conv), Some(bn)) = (&mut block.expand_conv, &mut block.bn0) {
+                fold(conv, bn);
+            }
+            fold(&mut block.depthwise_conv, &mut block.bn1);
+            fold(&mut block.project_conv, &mut block.bn2);
+        }
+        fold(&mut self.conv_head, &mut self.bn1);
+        self.folded = true;
+        self
+    }
+
     /// The head's activations before pooling, `[batch, 1280, h/32, w/32]`.
     pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
         self.maps_from(self.stem(images), 0)
@@ -328,26 +381,32 @@ impl Lite0 {
         let halving = last_halving();
         let mut x = self.stem(images);
         for block in &self.blocks[..halving] {
-            x = block.forward(x);
+            x = block.forward_by(x, &mut self.norm_mode());
         }
         let [_, _, h, w] = x.dims();
         if h % 2 == 1 || w % 2 == 1 {
             return self.maps_from(x, halving);
         }
-        let x = self.blocks[halving].at_unit_stride().forward(x);
+        let x = self.blocks[halving]
+            .at_unit_stride()
+            .forward_by(x, &mut self.norm_mode());
         interleave(self.maps_from(phases(x), halving + 1))
     }
 
     fn stem(&self, images: Tensor<4>) -> Tensor<4> {
-        relu6(self.bn0.forward(self.conv_stem.forward(images)))
+        relu6(
+            self.norm_mode()
+                .apply(&self.bn0, self.conv_stem.forward(images)),
+        )
     }
 
     /// Blocks `first..` and the head's 1x1 convolution on `x`, the output of block `first - 1`.
     fn maps_from(&self, mut x: Tensor<4>, first: usize) -> Tensor<4> {
+        let mut norms = self.norm_mode();
         for block in &self.blocks[first..] {
-            x = block.forward(x);
+            x = block.forward_by(x, &mut norms);
         }
-        relu6(self.bn1.forward(self.conv_head.forward(x)))
+        relu6(norms.apply(&self.bn1, self.conv_head.forward(x)))
     }
 
     /// What every 1x1 convolution receives for `images` (scaled as the network takes them):
@@ -357,7 +416,7 @@ impl Lite0 {
         let mut seen = Vec::with_capacity(2 * BLOCKS + 1);
         let mut x = self.stem(images);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward_seen(x, &format!("blocks.{i}"), &mut seen);
+            x = block.forward_seen(x, &format!("blocks.{i}"), &mut seen, &mut self.norm_mode());
         }
         seen.push(("conv_head".to_string(), x));
         seen
@@ -378,6 +437,10 @@ impl Lite0 {
         keep: Tensor<2>,
         stats: &mut NormStats,
     ) -> Tensor<2> {
+        assert!(
+            !self.folded,
+            "a network with folded norms is for inference only"
+        );
         let mut norms = Norms::Gathering(stats);
         let mut x = relu6(norms.apply(&self.bn0, self.conv_stem.forward(images)));
         for block in &self.blocks {
@@ -459,13 +522,16 @@ impl Lite0 {
         let ends = stage_ends();
         let mut means = Vec::with_capacity(STAGE_WIDTHS.len());
         let mut x = self.stem(images);
+        let mut norms = self.norm_mode();
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x);
+            x = block.forward_by(x, &mut norms);
             if ends.contains(&i) {
                 means.push(pooled(x.clone()));
             }
         }
-        means.push(pooled(relu6(self.bn1.forward(self.conv_head.forward(x)))));
+        means.push(pooled(relu6(
+            norms.apply(&self.bn1, self.conv_head.forward(x)),
+        )));
         means
     }
 

@@ -46,6 +46,15 @@ fn tf_scaled(images: Tensor<4>) -> Tensor<4> {
 const PARTS_NEED_LITE0: &str = "only Lite0 trains on a batch in parts";
 
 impl Network {
+    /// The same network for inference, Lite0's batch norms folded into its convolutions
+    /// ([`Lite0::with_norms_folded`]); LesionNet as it is.
+    pub fn with_norms_folded(self) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net),
+            Self::Lite0(net) => Self::Lite0(net.with_norms_folded()),
+        }
+    }
+
     /// Standardised images `[batch, 3, h, w]` to class logits (what training optimises:
     /// dropout is active on an autodiff device).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {

@@ -83,3 +83,59 @@ fn phases_interleave_back() {
         .into_data()
         .assert_eq(&x.into_data(), true);
 }
+
+/// The shipped network as stored, its norms not folded.
+fn shipped_unfolded(device: &Device) -> Lite0 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/model/");
+    let json = std::fs::read_to_string(format!("{dir}config.json")).unwrap();
+    let bytes = std::fs::read(format!("{dir}model.bpk")).unwrap();
+    let config = crate::weights::config_for(&json, &bytes).unwrap();
+    let crate::Network::Lite0(net) = crate::weights::from_bytes(&config, &bytes, device).unwrap()
+    else {
+        panic!("the shipped model is Lite0")
+    };
+    net
+}
+
+#[test]
+fn folded_norms_answer_as_the_norms_do() {
+    let device = Device::flex();
+    device.seed(5);
+    let net = shipped_unfolded(&device);
+    assert!(!net.folded);
+    let folded = net.clone().with_norms_folded();
+    assert!(folded.folded);
+    // Folding twice is folding once.
+    let twice = folded.clone().with_norms_folded();
+    let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Default, &device);
+    let values = |t: Tensor<2>| t.into_data().try_into_vec_as::<f32>().unwrap();
+    let largest_gap = |a: Vec<f32>, b: Vec<f32>| {
+        let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+            / scale
+    };
+    let (plain, fold) = (net.outputs(x.clone()), folded.outputs(x.clone()));
+    assert!(largest_gap(values(plain.logits.clone()), values(fold.logits.clone())) < 1e-5);
+    assert!(largest_gap(values(plain.features), values(fold.features)) < 1e-5);
+    fold.logits
+        .into_data()
+        .assert_eq(&twice.outputs(x.clone()).logits.into_data(), true);
+    let maps = |t: Tensor<4>| t.flatten::<2>(1, 3);
+    let gap = largest_gap(
+        values(maps(net.fine_maps(x.clone()))),
+        values(maps(folded.fine_maps(x))),
+    );
+    assert!(gap < 1e-5, "fine maps differ by {gap}");
+}
+
+#[test]
+#[should_panic(expected = "inference only")]
+fn a_folded_network_refuses_to_train() {
+    let device = Device::flex();
+    let net = shipped_unfolded(&device).with_norms_folded();
+    let x = Tensor::<4>::zeros([1, 3, 32, 32], &device);
+    let keep = Tensor::<2>::ones([1, Lite0::FEATURES], &device);
+    net.forward_gathering(x, keep, &mut Vec::new());
+}
