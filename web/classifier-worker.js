@@ -229,8 +229,9 @@ async function run(message) {
  * The last photo's answer with other patient data, from the view sums its classify left: the
  * answer depends on the patient, the network's views do not, so nothing runs again (about
  * 120-140 ms a photo on the CPU here at 8 views, seconds on a software GPU). `token` names
- * the photo the caller means; if another photo was classified since (by any caller of this model) or the
- * worker restarted, it is an InputError and the caller classifies its photo again.
+ * the photo the caller means; if another photo was classified since (by any caller of this
+ * model) or the worker restarted, it is an InputError and the caller classifies its photo
+ * again.
  */
 async function answerAgain({ token, patient }) {
   if (!model) throw named('ModelError', 'the model is not loaded');
