@@ -133,7 +133,7 @@ impl MbConv {
         block
     }
 
-    /// [`Self::forward`], also pushing the input of each 1x1 convolution onto `seen` under its
+    /// [`Self::forward_by`], also pushing the input of each 1x1 convolution onto `seen` under its
     /// path (`{prefix}.expand_conv`, `{prefix}.project_conv`).
     fn forward_seen(
         &self,
@@ -157,7 +157,8 @@ impl MbConv {
         }
     }
 
-    /// [`Self::forward`] with the norms applied as `norms` says.
+    /// The block on `input`, its norms applied as `norms` says (as the modules do, gathering
+    /// their batch statistics, or folded).
     fn forward_by(&self, input: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
