@@ -5,17 +5,20 @@
 //! split is not read.
 //!
 //! `cargo run --release -p train-native --example q8_drift -- [MODEL_DIR] --plan nearest:255:0
-//! --plan gptq:64:6:seq` (rounding, longest run of inputs per scale, leading blocks kept f16,
-//! and `seq` for each layer's inputs taken after the layers before it are rounded)
+//! --plan gptq:64:6:seq --plan gptq:64:6:4bit` (rounding, longest run of inputs per scale,
+//! leading blocks kept f16, `seq` for each layer's inputs taken after the layers before it are
+//! rounded, `4bit` for 4-bit steps on every rounded layer or `4bit-exp` on the expansions and
+//! the head only). Each plan is scored as its exported file gives it back (`--save` keeps the
+//! files, to gzip).
 
 use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Parser;
-use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
+use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, Storage, WEIGHTS_FILE};
 use skin_lesion::{Classifier, ModelConfig, Network};
 use train_native::cli::PathArgs;
 use train_native::data::prepare;
-use train_native::quantise::{self, Plan, Rounding};
+use train_native::quantise::{self, FourBit, Plan, Rounding};
 use train_native::score::{self, Images, ScoredAnswers};
 use train_native::{model_files, paths};
 
@@ -29,6 +32,9 @@ struct Args {
     /// Print each layer's rounding noise and stop, without scoring.
     #[arg(long)]
     noise_only: bool,
+    /// Write each plan's exported `model.bpk` here (as `plan-N.bpk`), to gzip.
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
     #[command(flatten)]
     paths: PathArgs,
 }
@@ -41,13 +47,28 @@ fn parse_plan(text: &str) -> Result<Plan> {
         _ => bail!("a plan starts with nearest or gptq"),
     };
     let (Some(run), Some(keep)) = (parts.get(1), parts.get(2)) else {
-        bail!("a plan is ROUNDING:MAX_RUN:KEEP_BLOCKS[:seq]");
+        bail!("a plan is ROUNDING:MAX_RUN:KEEP_BLOCKS[:seq][:4bit|:4bit-exp]");
+    };
+    let flags = &parts[3..];
+    if let Some(other) = flags
+        .iter()
+        .find(|f| !["seq", "4bit", "4bit-exp"].contains(f))
+    {
+        bail!("unknown plan flag {other}: seq, 4bit or 4bit-exp");
+    }
+    let four_bit = if flags.contains(&"4bit") {
+        FourBit::All
+    } else if flags.contains(&"4bit-exp") {
+        FourBit::ExpansionsAndHead
+    } else {
+        FourBit::None
     };
     Ok(Plan {
         rounding,
         max_run: run.parse()?,
         keep_blocks: keep.parse()?,
-        sequential: parts.get(3) == Some(&"seq"),
+        sequential: flags.contains(&"seq"),
+        four_bit,
     })
 }
 
@@ -93,15 +114,22 @@ fn main() -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
-    for &plan in &args.plan {
+    for (index, &plan) in args.plan.iter().enumerate() {
         let started = std::time::Instant::now();
         let (net, noise) = quantise::rounded(
             network()?,
             &config.preprocess,
             (&data.cache, &calibration),
             plan,
-            false,
+            true,
         )?;
+        // Scored as the file gives it back, so that what is measured is what would ship.
+        let file = weights::to_shipped_bytes(&config, net, Storage::Q8)?;
+        let net = weights::from_bytes(&config, &file, &device)?;
+        if let Some(dir) = &args.save {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("plan-{index}.bpk")), &file)?;
+        }
         let rounded_in = started.elapsed().as_secs_f64();
         let means: Vec<f64> = noise
             .iter()
@@ -112,8 +140,9 @@ fn main() -> Result<()> {
             .flat_map(|(_, n)| n.iter().copied())
             .fold(0.0f64, f64::max);
         println!(
-            "{plan:?}: {} layers rounded in {rounded_in:.0} s; noise to signal summed over layers {:.2e}, largest channel {largest:.2e}",
+            "{plan:?}: {} layers rounded in {rounded_in:.0} s, {} bytes; noise to signal summed over layers {:.2e}, largest channel {largest:.2e}",
             noise.len(),
+            file.len(),
             means.iter().sum::<f64>()
         );
         if args.noise_only {

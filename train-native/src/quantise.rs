@@ -149,6 +149,20 @@ fn grams_of(
     Ok(grams)
 }
 
+/// Where a layer's weights may land: one scale per output channel and run of `run` input
+/// channels, and steps from `-largest` to `largest` of it (127: 8 bits; 7: 4-bit values,
+/// still stored one per byte in burn's 8-bit format, which gzip then codes in fewer bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    pub run: usize,
+    pub largest: i8,
+}
+
+/// The largest step of 8-bit values.
+pub const LARGEST_8BIT: i8 = 127;
+/// The largest step of 4-bit values.
+pub const LARGEST_4BIT: i8 = 7;
+
 /// A layer's weights rounded to 8 bits: `steps[i] * scales[block of i]` is weight `i`.
 pub struct Rounded {
     pub steps: Vec<i8>,
@@ -170,22 +184,27 @@ impl Rounded {
 }
 
 /// Plain rounding to the nearest step (what `to_q8_bytes` did before GPTQ): the baseline.
-pub fn round_nearest(weights: &[f32], run: usize) -> Rounded {
-    let scales = block_scales(weights, run);
+pub fn round_nearest(weights: &[f32], grid: Grid) -> Rounded {
+    let scales = block_scales(weights, grid);
     let steps = weights
         .iter()
         .enumerate()
-        .map(|(i, &w)| step(w, scales[i / run]))
+        .map(|(i, &w)| step(w, scales[i / grid.run], grid.largest))
         .collect();
-    Rounded { steps, scales, run }
+    Rounded {
+        steps,
+        scales,
+        run: grid.run,
+    }
 }
 
-/// GPTQ over `weights` (`rows` output channels of `cols` inputs, row-major), one scale per row
-/// and run of `run` inputs fixed from the weights as they are, against the inputs' `gram`.
-pub fn gptq(weights: &[f32], rows: usize, cols: usize, run: usize, gram: &Gram) -> Rounded {
+/// GPTQ over `weights` (`rows` output channels of `cols` inputs, row-major), onto `grid` with
+/// its scales fixed from the weights as they are, against the inputs' `gram`.
+pub fn gptq(weights: &[f32], (rows, cols): (usize, usize), grid: Grid, gram: &Gram) -> Rounded {
     assert_eq!(weights.len(), rows * cols, "weights are rows x cols");
     assert_eq!(gram.width, cols, "one Gram column per input");
-    let scales = block_scales(weights, run);
+    let run = grid.run;
+    let scales = block_scales(weights, grid);
     let upper = inverse_factor(&gram.sums, cols);
     let mut w: Vec<f64> = weights.iter().map(|&v| f64::from(v)).collect();
     let mut steps = vec![0i8; rows * cols];
@@ -194,7 +213,7 @@ pub fn gptq(weights: &[f32], rows: usize, cols: usize, run: usize, gram: &Gram) 
         for r in 0..rows {
             let scale = scales[(r * cols + i) / run];
             let value = w[r * cols + i];
-            let q = step(value as f32, scale);
+            let q = step(value as f32, scale, grid.largest);
             steps[r * cols + i] = q;
             let error = (value - f64::from(q) * f64::from(scale)) / pivot;
             let row = &mut w[r * cols..(r + 1) * cols];
@@ -206,20 +225,22 @@ pub fn gptq(weights: &[f32], rows: usize, cols: usize, run: usize, gram: &Gram) 
     Rounded { steps, scales, run }
 }
 
-/// One symmetric 8-bit scale per run of `run` consecutive weights: its largest magnitude over
-/// 127 (as burn's Q8S computes it).
-fn block_scales(weights: &[f32], run: usize) -> Vec<f32> {
+/// One symmetric scale per run of `grid.run` consecutive weights: its largest magnitude over
+/// the largest step (for 8 bits, as burn's Q8S computes it).
+fn block_scales(weights: &[f32], grid: Grid) -> Vec<f32> {
+    let largest = f32::from(grid.largest);
     weights
-        .chunks(run)
-        .map(|block| block.iter().fold(0.0f32, |m, w| m.max(w.abs())) / 127.0)
+        .chunks(grid.run)
+        .map(|block| block.iter().fold(0.0f32, |m, w| m.max(w.abs())) / largest)
         .collect()
 }
 
-fn step(value: f32, scale: f32) -> i8 {
+fn step(value: f32, scale: f32, largest: i8) -> i8 {
     if scale == 0.0 {
         return 0;
     }
-    (value / scale).round().clamp(-127.0, 127.0) as i8
+    let largest = f32::from(largest);
+    (value / scale).round().clamp(-largest, largest) as i8
 }
 
 /// The upper Cholesky factor `U` of `(G + λI)⁻¹` (`(G + λI)⁻¹ = UᵀU`), with `λ` [`DAMPING`]
@@ -282,6 +303,32 @@ pub struct Plan {
     /// Each layer's `XᵀX` taken with the layers before it already rounded, so that it
     /// makes up for their error too (GPTQ's own order), instead of all from the f32 network.
     pub sequential: bool,
+    /// Which rounded layers take 4-bit steps instead of 8-bit ones.
+    pub four_bit: FourBit,
+}
+
+/// The layers of a [`Plan`] whose steps stay within ±7 ([`LARGEST_4BIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FourBit {
+    /// None: every rounded layer has 8-bit steps.
+    None,
+    /// Every rounded layer.
+    All,
+    /// The blocks' expansions and the head; the projections keep 8 bits.
+    ExpansionsAndHead,
+}
+
+impl Plan {
+    /// The grid of the layer at path `layer` (`blocks.N.expand_conv`, `conv_head`, ...).
+    pub fn grid(&self, layer: &str, run: usize) -> Grid {
+        let four = match self.four_bit {
+            FourBit::None => false,
+            FourBit::All => true,
+            FourBit::ExpansionsAndHead => !layer.ends_with("project_conv"),
+        };
+        let largest = if four { LARGEST_4BIT } else { LARGEST_8BIT };
+        Grid { run, largest }
+    }
 }
 
 /// Each rounded layer's path and [`Gram::noise_to_signal`] per output channel.
@@ -364,6 +411,7 @@ pub const SHIPPED_PLAN: Plan = Plan {
     max_run: 64,
     keep_blocks: 6,
     sequential: false,
+    four_bit: FourBit::None,
 };
 
 /// `model` ready for [`skin_lesion::weights::to_shipped_bytes`] with `storage`: for 8 bits,
@@ -476,12 +524,12 @@ impl burn::module::ModuleMapper for Rounder<'_> {
             ) else {
                 return tensor;
             };
-            let run = usize::from(block[1]);
+            let grid = plan.grid(&layer, usize::from(block[1]));
             let device = tensor.device();
             let weights: Vec<f32> = tensor.into_data().try_to_vec::<f32>().expect("f32 tensor");
             let r = match plan.rounding {
-                Rounding::Nearest => round_nearest(&weights, run),
-                Rounding::Gptq => gptq(&weights, rows, cols, run, gram),
+                Rounding::Nearest => round_nearest(&weights, grid),
+                Rounding::Gptq => gptq(&weights, (rows, cols), grid, gram),
             };
             let values = r.values();
             let noise = gram.noise_to_signal(&weights, &values);

@@ -67,8 +67,12 @@ fn output_error(weights: &[f32], rounded: &[f32], gram: &Gram) -> f64 {
 fn gptq_moves_the_outputs_less_than_rounding_to_nearest() {
     for seed in 0..3 {
         let (weights, gram) = layer(24, 48, 400, seed);
-        let nearest = round_nearest(&weights, 16);
-        let fitted = gptq(&weights, 24, 48, 16, &gram);
+        let grid = Grid {
+            run: 16,
+            largest: LARGEST_8BIT,
+        };
+        let nearest = round_nearest(&weights, grid);
+        let fitted = gptq(&weights, (24, 48), grid, &gram);
         let (a, b) = (
             output_error(&weights, &nearest.values(), &gram),
             output_error(&weights, &fitted.values(), &gram),
@@ -89,21 +93,67 @@ fn gptq_moves_the_outputs_less_than_rounding_to_nearest() {
 #[test]
 fn rounded_weights_are_whole_steps_of_their_blocks_scale() {
     let (weights, gram) = layer(8, 40, 200, 7);
-    for r in [
-        round_nearest(&weights, 20),
-        gptq(&weights, 8, 40, 20, &gram),
-    ] {
-        assert_eq!(r.scales.len(), 8 * 2, "one scale per row and run of 20");
-        for (block, scale) in weights.chunks(20).zip(&r.scales) {
-            let largest = block.iter().fold(0.0f32, |m, w| m.max(w.abs()));
-            assert_eq!(*scale, largest / 127.0);
+    for largest in [LARGEST_8BIT, LARGEST_4BIT] {
+        let grid = Grid { run: 20, largest };
+        let mut reached = 0;
+        for r in [
+            round_nearest(&weights, grid),
+            gptq(&weights, (8, 40), grid, &gram),
+        ] {
+            assert_eq!(r.scales.len(), 8 * 2, "one scale per row and run of 20");
+            for (block, scale) in weights.chunks(20).zip(&r.scales) {
+                let peak = block.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+                assert_eq!(*scale, peak / f32::from(largest));
+            }
+            let values = r.values();
+            for (i, (&q, v)) in r.steps.iter().zip(&values).enumerate() {
+                assert!((-largest..=largest).contains(&q), "step {q} off the grid");
+                assert_eq!(*v, f32::from(q) * r.scales[i / 20]);
+            }
+            reached += r.steps.iter().filter(|q| q.abs() == largest).count();
         }
-        let values = r.values();
-        for (i, (&q, v)) in r.steps.iter().zip(&values).enumerate() {
-            assert!((-127..=127).contains(&q));
-            assert_eq!(*v, f32::from(q) * r.scales[i / 20]);
-        }
+        assert!(reached > 0, "the largest step is used");
     }
+}
+
+#[test]
+fn four_bit_plans_pick_their_layers() {
+    let plan = |four_bit| Plan {
+        four_bit,
+        ..SHIPPED_PLAN
+    };
+    let largest = |p: Plan, layer: &str| p.grid(layer, 64).largest;
+    for layer in ["blocks.7.expand_conv", "blocks.7.project_conv", "conv_head"] {
+        assert_eq!(largest(plan(FourBit::None), layer), LARGEST_8BIT);
+        assert_eq!(largest(plan(FourBit::All), layer), LARGEST_4BIT);
+    }
+    let some = plan(FourBit::ExpansionsAndHead);
+    assert_eq!(largest(some, "blocks.7.expand_conv"), LARGEST_4BIT);
+    assert_eq!(largest(some, "conv_head"), LARGEST_4BIT);
+    assert_eq!(largest(some, "blocks.7.project_conv"), LARGEST_8BIT);
+}
+
+#[test]
+fn four_bit_steps_round_trip_through_the_8bit_file() {
+    // The steps are kept one per byte in burn's Q8S: quantising whole steps of their scale
+    // with that scale must give back exactly the values chosen, as for 8 bits.
+    let (weights, gram) = layer(8, 32, 200, 5);
+    let grid = Grid {
+        run: 16,
+        largest: LARGEST_4BIT,
+    };
+    let r = gptq(&weights, (8, 32), grid, &gram);
+    let device = Device::flex();
+    let values = Tensor::<1>::from_floats(r.values().as_slice(), &device).reshape([8, 32, 1, 1]);
+    let stored = values.quantize(
+        &skin_lesion::weights::q8_scheme(&[1, 16, 1, 1]),
+        QuantizationParameters {
+            scales: Tensor::<1>::from_floats(r.scales.as_slice(), &device),
+            global: None,
+        },
+    );
+    let back = stored.dequantize().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(back, r.values());
 }
 
 #[test]
@@ -168,6 +218,7 @@ fn layers_are_found_by_path_and_stored_as_the_steps_chosen() {
         max_run: 8,
         keep_blocks: 0,
         sequential: false,
+        four_bit: FourBit::None,
     };
     let before: Vec<Vec<f32>> = net
         .blocks
