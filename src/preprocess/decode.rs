@@ -76,7 +76,7 @@ std::thread_local! {
     static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Whether this thread is inside [`decode`] (for a panic hook that keeps a decoder's caught
+/// Whether this thread is inside [`decode()`] (for a panic hook that keeps a decoder's caught
 /// panic off stderr).
 pub fn decoding() -> bool {
     DECODING.with(|d| d.get())
@@ -104,7 +104,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, PreprocessError> {
     })
 }
 
-/// What [`decode`] checks before it decodes any pixel: a known format, a whole JPEG, and a
+/// What [`decode()`] checks before it decodes any pixel: a known format, a whole JPEG, and a
 /// size within the limits, read from the header alone. Cheap enough to vet every photo of a
 /// data set when it is loaded (the pixels are decoded later, once, into the image cache).
 pub fn check(bytes: &[u8]) -> Result<(), PreprocessError> {

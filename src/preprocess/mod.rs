@@ -3,9 +3,9 @@
 //! Training, `train-native predict` and the browser all call these functions, so a photo
 //! gives the same tensor wherever it is classified.
 //!
-//! The pipeline is [`decode`] → [`Decoded::square`] (central square, resized to
+//! The pipeline is [`decode()`] → [`Decoded::square`] (central square, resized to
 //! `resize_size`, turned upright by its EXIF orientation) → [`from_square`]: [`constancy`]
-//! (when the model was trained with it) → [`center_crop`] (to `input_size`) → [`normalize`].
+//! (when the model was trained with it) → [`center_crop`] (to `input_size`) → [`normalize()`].
 //! Training caches the squares and replaces the central crop with a random one.
 
 mod colour;

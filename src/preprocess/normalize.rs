@@ -14,7 +14,7 @@ pub fn normalize(image: &RgbImage) -> Vec<f32> {
     out
 }
 
-/// [`normalize`] into a caller's buffer of exactly `3 * w * h` floats (for batching).
+/// [`normalize()`] into a caller's buffer of exactly `3 * w * h` floats (for batching).
 pub fn normalize_into(image: &RgbImage, out: &mut [f32]) {
     let plane = image.width() as usize * image.height() as usize;
     assert_eq!(out.len(), 3 * plane, "output buffer has the wrong size");
