@@ -8,7 +8,10 @@
 //! weighted by how those channels' inputs co-vary on real photos (`XᵀX` of the layer's inputs),
 //! so that the layer's *outputs* on such photos change as little as 8 bits allow. The steps
 //! (one scale per output channel and run of input channels, [`skin_lesion::weights::q8_block`])
-//! are those plain rounding uses; only which step each weight takes differs.
+//! are those plain rounding uses; only which step each weight takes differs. A [`Plan`] may
+//! also keep some layers' steps within ±7 (4-bit values in the same 8-bit file, for
+//! `examples/q8_drift`): measured, and not shipped (docs/experiments.md, "4-bit steps in the
+//! 8-bit file").
 
 use std::collections::BTreeMap;
 
@@ -163,7 +166,7 @@ pub const LARGEST_8BIT: i8 = 127;
 /// The largest step of 4-bit values.
 pub const LARGEST_4BIT: i8 = 7;
 
-/// A layer's weights rounded to 8 bits: `steps[i] * scales[block of i]` is weight `i`.
+/// A layer's weights rounded to its [`Grid`]: `steps[i] * scales[block of i]` is weight `i`.
 pub struct Rounded {
     pub steps: Vec<i8>,
     /// One per output channel and run of `run` input channels, in the weight's order.
