@@ -56,6 +56,9 @@ fn parse_plan(text: &str) -> Result<Plan> {
     {
         bail!("unknown plan flag {other}: seq, 4bit or 4bit-exp");
     }
+    if flags.contains(&"4bit") && flags.contains(&"4bit-exp") {
+        bail!("a plan takes 4bit or 4bit-exp, not both");
+    }
     let four_bit = if flags.contains(&"4bit") {
         FourBit::All
     } else if flags.contains(&"4bit-exp") {
