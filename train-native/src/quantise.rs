@@ -175,6 +175,22 @@ pub struct Rounded {
 }
 
 impl Rounded {
+    /// The layer's weight of shape `dims` (`[out, in, 1, 1]`) as burn's 8-bit tensor with
+    /// these steps and scales: what [`Storage::Q8`] writes. The values are whole steps of
+    /// their block's scale, so quantising them with those scales gives back exactly the steps
+    /// chosen, 4-bit ones included.
+    pub fn stored<const D: usize>(&self, dims: [usize; D], device: &Device) -> Tensor<D> {
+        let values = Tensor::<1>::from_floats(self.values().as_slice(), device).reshape(dims);
+        let scales = Tensor::<1>::from_floats(self.scales.as_slice(), device);
+        values.quantize(
+            &skin_lesion::weights::q8_scheme(&[1, self.run as u8, 1, 1]),
+            QuantizationParameters {
+                scales,
+                global: None,
+            },
+        )
+    }
+
     /// The weights as the file will give them back.
     pub fn values(&self) -> Vec<f32> {
         let cols_per_scale = self.run;
@@ -569,21 +585,7 @@ impl burn::module::ModuleMapper for Storer<'_> {
             return param;
         };
         let r = &self.rounded[&layer];
-        param.map(|tensor| {
-            let device = tensor.device();
-            let dims = tensor.shape().dims::<D>();
-            let values = Tensor::<1>::from_floats(r.values().as_slice(), &device).reshape(dims);
-            // The values are whole steps of their block's scale, so quantising them with
-            // those scales gives back exactly the steps chosen.
-            let scales = Tensor::<1>::from_floats(r.scales.as_slice(), &device);
-            values.quantize(
-                &skin_lesion::weights::q8_scheme(&[1, r.run as u8, 1, 1]),
-                QuantizationParameters {
-                    scales,
-                    global: None,
-                },
-            )
-        })
+        param.map(|tensor| r.stored(tensor.shape().dims::<D>(), &tensor.device()))
     }
 }
 

@@ -143,15 +143,7 @@ fn four_bit_steps_round_trip_through_the_8bit_file() {
         largest: LARGEST_4BIT,
     };
     let r = gptq(&weights, (8, 32), grid, &gram);
-    let device = Device::flex();
-    let values = Tensor::<1>::from_floats(r.values().as_slice(), &device).reshape([8, 32, 1, 1]);
-    let stored = values.quantize(
-        &skin_lesion::weights::q8_scheme(&[1, 16, 1, 1]),
-        QuantizationParameters {
-            scales: Tensor::<1>::from_floats(r.scales.as_slice(), &device),
-            global: None,
-        },
-    );
+    let stored = r.stored([8, 32, 1, 1], &Device::flex());
     let back = stored.dequantize().into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(back, r.values());
 }
