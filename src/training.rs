@@ -129,6 +129,12 @@ pub struct TrainingConfig {
     /// (half the download of a large network).
     #[config(default = "Storage::F16")]
     pub storage: Storage,
+    /// `Some(true)`: the layers the 8-bit storage rounds train at their nearest 4-bit steps
+    /// (quantisation-aware training, straight-through gradients onto float weights), and the
+    /// export stores those steps. Rounding trained weights to 4 bits afterwards moved too many
+    /// answers (docs/experiments.md, "4-bit steps in the 8-bit file"); a network trained on
+    /// the steps need not. `None` (every recipe before this field) or `false`: float weights.
+    pub four_bit: Option<bool>,
     /// The classes, in the order of the network's outputs: `None` is HAM10000's seven. A run
     /// on other data sets it from the data (`--classes` fixes it beforehand).
     pub classes: Option<Vec<ClassName>>,
@@ -150,6 +156,11 @@ impl TrainingConfig {
     pub fn for_classes(self, classes: &[ClassName]) -> Self {
         let own = (classes != ham10000_classes().as_slice()).then(|| classes.to_vec());
         self.with_classes(own)
+    }
+
+    /// Whether the rounded layers train at 4-bit steps ([`Self::four_bit`]).
+    pub fn trains_four_bit(&self) -> bool {
+        self.four_bit == Some(true)
     }
 
     /// Parts each batch is cut into ([`Self::batch_parts`]; 1 when unset).
@@ -222,6 +233,16 @@ impl TrainingConfig {
                 "average_epochs {n} must be between 1 and the {} epochs",
                 self.epochs
             ));
+        }
+        if self.trains_four_bit() && !matches!(self.network, NetworkConfig::Lite0(_)) {
+            return Err(
+                "four_bit needs Lite0: the from-scratch network has no 8-bit storage".into(),
+            );
+        }
+        if self.trains_four_bit() && self.average_epochs.is_some() {
+            return Err(
+                "four_bit with average_epochs: the mean of epochs' weights is off the 4-bit steps they trained on".into(),
+            );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("the learning rate {} must be positive", self.lr));
@@ -330,5 +351,35 @@ mod tests {
         let lite0 = TrainingConfig::new();
         assert!(lite0.clone().with_frozen_blocks(0).validate().is_ok());
         assert!(lite0.with_frozen_blocks(17).validate().is_err());
+    }
+
+    #[test]
+    fn four_bit_training_needs_lite0_and_its_best_epoch() {
+        let four_bit = TrainingConfig::new().with_four_bit(Some(true));
+        assert!(four_bit.trains_four_bit() && four_bit.validate().is_ok());
+        assert!(
+            !TrainingConfig::new()
+                .with_four_bit(Some(false))
+                .trains_four_bit()
+        );
+        let scratch = four_bit
+            .clone()
+            .with_network(LesionNetConfig::new().into())
+            .with_batch_parts(None)
+            .with_frozen_blocks(0);
+        assert!(scratch.validate().unwrap_err().contains("Lite0"));
+        let averaged = four_bit.clone().with_average_epochs(Some(4));
+        assert!(averaged.validate().unwrap_err().contains("average_epochs"));
+        // Not an export setting: a run cannot switch it on --resume.
+        assert!(!four_bit.continues(&TrainingConfig::new()));
+    }
+
+    #[test]
+    fn recipes_written_before_four_bit_read_as_float_training() {
+        let mut json = serde_json::to_value(TrainingConfig::new()).unwrap();
+        json.as_object_mut().unwrap().remove("four_bit");
+        let read: TrainingConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(read.four_bit, None);
+        assert!(!read.trains_four_bit());
     }
 }

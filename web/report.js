@@ -211,7 +211,10 @@ function patientData(report) {
 
 /** How the shipped numbers are stored, in words. */
 function storage(m) {
-  return m.training.storage === 'q8' ? 'layer weights at 8 bits, the rest f16' : 'f16';
+  if (m.training.storage !== 'q8') return 'f16';
+  return m.training.four_bit
+    ? 'layer weights trained and stored at 4-bit steps (in an 8-bit file), the rest f16'
+    : 'layer weights at 8 bits, the rest f16';
 }
 
 /** Where a fine-tuned network's weights started, as the registry names them. */

@@ -3,10 +3,11 @@
 //! grouped-convolution backward is the step's suspected bottleneck.
 //!
 //! `cargo run --release -p train-native --example lite0_speed [-- [--batch N] [--steps N]
-//!   [--height H] [--width W] [--frozen N] [--parts N]]` (defaults: batch 32, 5 steps, 120x160,
-//!   nothing frozen, one part, on the CPU; `--frozen N` freezes the stem and the first N of the
-//!   16 blocks; `--parts N` cuts each batch into N parts run side by side, as `train
-//!   --batch-parts N` does, through the trainer's own step)
+//!   [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 1]]` (defaults: batch 32, 5
+//!   steps, 120x160, nothing frozen, one part, on the CPU; `--frozen N` freezes the stem and the
+//!   first N of the 16 blocks; `--parts N` cuts each batch into N parts run side by side, as
+//!   `train --batch-parts N` does, through the trainer's own step; `--four-bit 1` runs each step
+//!   through the 4-bit steps, as `train --four-bit true` does)
 //!
 //! Its PyTorch twin, `lite0_speed_torch.py` beside it, prints the same `train <N> img/s`.
 
@@ -15,16 +16,16 @@ use std::time::Instant;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::AdamWConfig;
 use burn::prelude::*;
-use skin_lesion::Network;
 use skin_lesion::model::lite0::Lite0Config;
+use skin_lesion::{Network, PreprocessConfig};
 use train_native::commands::train::step::{Batch, Objective, gradients};
+use train_native::quantise::trained::FourBitLayers;
 
-const USAGE: &str =
-    "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N]";
+const USAGE: &str = "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 1]";
 
 fn main() {
     let (mut batch, mut steps, mut height, mut width, mut frozen) = (32, 5, 120, 160, 0);
-    let mut parts = 1;
+    let (mut parts, mut four_bit) = (1, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value: usize = args
@@ -42,6 +43,7 @@ fn main() {
             "--width" => width = value,
             "--frozen" => frozen = value,
             "--parts" => parts = value,
+            "--four-bit" => four_bit = value == 1,
             _ => {
                 eprintln!("unknown option {arg}\n{USAGE}");
                 std::process::exit(2)
@@ -55,6 +57,10 @@ fn main() {
             .init(7, None, &device)
             .freeze_first(frozen),
     );
+    let preprocess = PreprocessConfig::new()
+        .with_input_size(height)
+        .with_resize_size(height);
+    let layers = four_bit.then(|| FourBitLayers::of(&model.valid(), &preprocess).expect("layers"));
     let mut optim = AdamWConfig::new().with_weight_decay(1e-4).init();
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(Some(0.05))
@@ -79,6 +85,7 @@ fn main() {
             loss_fn: &loss_fn,
             class_weights: &class_weights,
             device: &device,
+            four_bit: layers.as_ref(),
         };
         let inputs = Batch {
             inputs: x.clone(),

@@ -65,7 +65,8 @@ fn main() -> Result<()> {
     );
     for &storage in &args.storage {
         let network = weights::from_bytes(&model, &best, &device)?;
-        let network = quantise::for_storage(network, &model.preprocess, storage, &data)?;
+        let plan = quantise::plan_for(&config);
+        let network = quantise::for_storage(network, &model.preprocess, (storage, plan), &data)?;
         let bytes = weights::to_shipped_bytes(&model, network, storage)?;
         let stored = score(&bytes)?;
         let drift = full

@@ -248,6 +248,10 @@ pub struct RecipeArgs {
     /// rounded against training photos).
     #[arg(long, value_parser = parse_storage)]
     pub storage: Option<Storage>,
+    /// Train the layers the 8-bit storage rounds at their nearest 4-bit steps, and export
+    /// those steps (a smaller download): true or false.
+    #[arg(long)]
+    pub four_bit: Option<bool>,
     /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
     /// export uses it (per-epoch validation looks at one view), so a finished run can be
     /// re-exported with another count through --resume.
@@ -381,6 +385,7 @@ impl RecipeArgs {
         config.init = self.init.clone().or(config.init);
         config.batch_parts = self.batch_parts.or(config.batch_parts);
         config.average_epochs = self.average_epochs.or(config.average_epochs);
+        config.four_bit = self.four_bit.or(config.four_bit);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
                 .iter()
@@ -584,6 +589,7 @@ mod tests {
                 "classes",
                 "batch_parts",
                 "average_epochs",
+                "four_bit",
             ]
             .map(String::from),
         );

@@ -11,7 +11,8 @@
 //! are those plain rounding uses; only which step each weight takes differs. A [`Plan`] may
 //! also keep some layers' steps within ±7 (4-bit values in the same 8-bit file, for
 //! `examples/q8_drift`): measured, and not shipped (docs/experiments.md, "4-bit steps in the
-//! 8-bit file").
+//! 8-bit file"). [`trained`] trains a network at its 4-bit steps instead (`--four-bit`), and
+//! its export rounds by [`trained::FOUR_BIT_PLAN`].
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use burn::tensor::quantization::QuantizationParameters;
 use skin_lesion::weights::Storage;
-use skin_lesion::{Network, PreprocessConfig};
+use skin_lesion::{Network, PreprocessConfig, TrainingConfig};
 
 use crate::data::cache::ImageCache;
 use crate::data::{Prepared, batch};
@@ -96,6 +97,19 @@ pub fn layer_order(network: &Network, preprocess: &PreprocessConfig) -> Result<V
         bail!("this architecture has no 8-bit storage");
     };
     Ok(seen.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The paths of the 1x1 convolutions a plan keeping `keep_blocks` blocks f16 rounds, in the
+/// order `network` runs them.
+pub fn rounded_layers(
+    network: &Network,
+    preprocess: &PreprocessConfig,
+    keep_blocks: usize,
+) -> Result<Vec<String>> {
+    Ok(layer_order(network, preprocess)?
+        .into_iter()
+        .filter(|name| block_of(name).is_none_or(|b| b >= keep_blocks))
+        .collect())
 }
 
 /// [`grams`] of the layer `only` names, or of every layer.
@@ -363,10 +377,7 @@ pub fn rounded(
     plan: Plan,
     stored: bool,
 ) -> Result<(Network, Noise)> {
-    let order: Vec<String> = layer_order(&network, preprocess)?
-        .into_iter()
-        .filter(|name| block_of(name).is_none_or(|b| b >= plan.keep_blocks))
-        .collect();
+    let order = rounded_layers(&network, preprocess, plan.keep_blocks)?;
     let mut done = Vec::new();
     if plan.sequential {
         for name in &order {
@@ -433,14 +444,24 @@ pub const SHIPPED_PLAN: Plan = Plan {
     four_bit: FourBit::None,
 };
 
+/// How a recipe's 8-bit storage rounds: [`trained::FOUR_BIT_PLAN`] for a network trained at
+/// 4-bit steps, else [`SHIPPED_PLAN`].
+pub fn plan_for(training: &TrainingConfig) -> Plan {
+    if training.trains_four_bit() {
+        trained::FOUR_BIT_PLAN
+    } else {
+        SHIPPED_PLAN
+    }
+}
+
 /// `model` ready for [`skin_lesion::weights::to_shipped_bytes`] with `storage`: for 8 bits,
-/// its 1x1 convolutions rounded by [`SHIPPED_PLAN`] against [`CALIBRATION_PHOTOS`] training
-/// photos (every `n`-th of the training split, so the same ones each time), unless they
-/// already are 8-bit (a model loaded as stored, re-exported by `recalibrate`).
+/// its 1x1 convolutions rounded by `plan` (against [`CALIBRATION_PHOTOS`] training photos,
+/// every `n`-th of the training split, so the same ones each time), unless they already are
+/// 8-bit (a model loaded as stored, re-exported by `recalibrate`).
 pub fn for_storage(
     model: Network,
     preprocess: &PreprocessConfig,
-    storage: Storage,
+    (storage, plan): (Storage, Plan),
     data: &Prepared,
 ) -> Result<Network> {
     if storage != Storage::Q8 || already_8bit(&model) {
@@ -448,15 +469,18 @@ pub fn for_storage(
     }
     let photos = calibration_photos(&data.split.train);
     let started = std::time::Instant::now();
-    let (model, noise) = rounded(
-        model,
-        preprocess,
-        (&data.cache, &photos),
-        SHIPPED_PLAN,
-        true,
-    )?;
+    let (model, noise) = rounded(model, preprocess, (&data.cache, &photos), plan, true)?;
+    let how = match plan.rounding {
+        Rounding::Gptq => "by GPTQ",
+        Rounding::Nearest => "to their nearest steps",
+    };
+    let bits = match plan.four_bit {
+        FourBit::None => "8-bit",
+        FourBit::All => "4-bit",
+        FourBit::ExpansionsAndHead => "4- and 8-bit",
+    };
     eprintln!(
-        "8-bit storage: {} 1x1 convolutions rounded by GPTQ against {} training photos ({:.0} s)",
+        "{bits} storage: {} 1x1 convolutions rounded {how} ({} training photos; {:.0} s)",
         noise.len(),
         photos.len(),
         started.elapsed().as_secs_f64()
@@ -588,6 +612,8 @@ impl burn::module::ModuleMapper for Storer<'_> {
         param.map(|tensor| r.stored(tensor.shape().dims::<D>(), &tensor.device()))
     }
 }
+
+pub mod trained;
 
 #[cfg(test)]
 mod tests;

@@ -201,17 +201,17 @@ fn picture_sums(classifier: &Classifier, pictures: &[Picture]) -> Result<Vec<Vie
 }
 
 /// Fit the answer settings for `model` (decision offsets already folded in) and return the
-/// shipped config and weights.
+/// shipped config and weights, stored as `storage` says and rounded by its plan.
 pub fn fit(
     model: Network,
     config: &ModelConfig,
-    storage: Storage,
+    (storage, plan): (Storage, quantise::Plan),
     data: &Prepared,
     dev: Option<&[Picture]>,
 ) -> Result<FittedAnswer> {
     let device = Device::flex();
     // Rounded to 8 bits once, here, when stored so: both exports below keep these steps.
-    let model = quantise::for_storage(model, &config.preprocess, storage, data)?;
+    let model = quantise::for_storage(model, &config.preprocess, (storage, plan), data)?;
     // The shipped network as the browser will load it, before it has an answer.
     let shipped_bytes = weights::to_shipped_bytes(config, model.clone(), storage)?;
     let bare = weights::from_bytes(config, &shipped_bytes, &device)?;

@@ -13,6 +13,7 @@ use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig, weights};
 
 use crate::checkpoint::{self, State};
 use crate::data::Prepared;
+use crate::quantise::trained::FourBitLayers;
 use crate::score::{self, Images, ScoredAnswers};
 use crate::{offsets, robustness};
 
@@ -66,6 +67,12 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
     let best_bytes = std::fs::read(&best_path)
         .with_context(|| format!("cannot read {}", best_path.display()))?;
     let best: Network = weights::from_bytes(model_config, &best_bytes, &Device::flex())?;
+    // A `four_bit` run checkpoints float weights; it trained and validated at their steps.
+    let best = if config.trains_four_bit() {
+        FourBitLayers::of(&best, &config.preprocess)?.rounded(best)
+    } else {
+        best
+    };
     let fit = OffsetFit {
         photos: offsets,
         seed: config.split.seed,

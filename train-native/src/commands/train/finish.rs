@@ -15,7 +15,7 @@ use crate::checkpoint::State;
 use crate::data::Prepared;
 use crate::export::{self, Exported};
 use crate::score::{Images, ScoredAnswers, answers_of, scored};
-use crate::{intervals, printout, robustness};
+use crate::{intervals, printout, quantise, robustness};
 
 /// Fit and measure everything, then export the best epoch.
 pub fn finish(run: &TrainedRun) -> Result<()> {
@@ -49,7 +49,7 @@ pub fn calibrate_and_export(
         .clone()
         .unwrap_or_else(crate::paths::default_ood_dir);
     let dev = ood_set::load(&ood_dir, "dev")?;
-    let storage = state.config.storage;
+    let storage = (state.config.storage, quantise::plan_for(&state.config));
     let calibrated = answer_fit::fit(model, model_config, storage, data, dev.as_deref())?;
     let signed = weights::signed(&calibrated.config, &calibrated.weights);
     // From here on, the model exactly as the browser loads it.

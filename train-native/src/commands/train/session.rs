@@ -25,6 +25,7 @@ use crate::data::Prepared;
 use crate::data::augment::Augment;
 use crate::data::batch;
 use crate::pretrained;
+use crate::quantise::trained::FourBitLayers;
 use crate::sampler::Sampler;
 use crate::score::{self, Images};
 
@@ -41,6 +42,8 @@ pub struct Session<'a> {
     /// The mean of the weights of the epochs averaged so far (`average_epochs`), once there
     /// are any.
     average: Option<Network>,
+    /// The layers that train and validate at their 4-bit steps (`four_bit` recipes).
+    four_bit: Option<FourBitLayers>,
 }
 
 /// What one epoch's steps add up to.
@@ -103,6 +106,16 @@ impl<'a> Session<'a> {
             config.model().architecture_name(),
             model.num_params()
         );
+        let four_bit = config
+            .trains_four_bit()
+            .then(|| FourBitLayers::of(&model.valid(), &config.preprocess))
+            .transpose()?;
+        if let Some(layers) = &four_bit {
+            eprintln!(
+                "4-bit steps in the loop: {} 1x1 convolutions train and validate at them",
+                layers.len()
+            );
+        }
         let train = &data.split.train;
         let sampler = Sampler::new(
             train.iter().map(|&i| (i, data.dataset.records[i].label)),
@@ -119,6 +132,7 @@ impl<'a> Session<'a> {
             state,
             sampler,
             average,
+            four_bit,
         })
     }
 
@@ -135,8 +149,9 @@ impl<'a> Session<'a> {
         let seed = self.config.split.seed ^ (epoch as u64).wrapping_mul(0x5851_F42D_4C95_7F2D);
         self.device.seed(seed);
         let steps = self.steps(epoch, seed, progress)?;
+        // The float weights are checkpointed; validation scores what the export will ship.
         let valid = self.model.valid();
-        let val = self.validate(valid.clone())?;
+        let val = self.validate(self.as_shipped(valid.clone()))?;
         if self.averages(epoch) {
             self.state.averaged += 1;
             let mean = average::include(self.average.take(), &valid, self.state.averaged);
@@ -201,6 +216,16 @@ impl<'a> Session<'a> {
         )
     }
 
+    /// `network` as validation should score it: for a `four_bit` recipe, its rounded layers
+    /// at the 4-bit steps the export stores; else as it is (8-bit steps, which move answers
+    /// far less, are rounded against photos only at the export).
+    fn as_shipped(&self, network: Network) -> Network {
+        match &self.four_bit {
+            Some(layers) => layers.rounded(network),
+            None => network,
+        }
+    }
+
     /// Whether epoch `epoch` is one of the last ones whose weights the run averages.
     fn averages(&self, epoch: usize) -> bool {
         self.config
@@ -257,6 +282,7 @@ impl<'a> Session<'a> {
                 loss_fn: &loss_fn,
                 class_weights: &draw.class_weights,
                 device: &self.device,
+                four_bit: self.four_bit.as_ref(),
             };
             let batch = Batch {
                 inputs,

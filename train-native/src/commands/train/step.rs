@@ -13,6 +13,7 @@ use skin_lesion::Network;
 use skin_lesion::model::lite0::NormStats;
 
 use crate::data::batch;
+use crate::quantise::trained::FourBitLayers;
 
 /// A batch, prepared: the augmented inputs (`3 x height x width` each) laid end to end and
 /// their classes.
@@ -37,6 +38,8 @@ pub struct Objective<'a> {
     /// The loss weight of each class (the loss is the weighted mean over the batch).
     pub class_weights: &'a [f32],
     pub device: &'a Device,
+    /// The layers that train at their 4-bit steps (`four_bit` recipes).
+    pub four_bit: Option<&'a FourBitLayers>,
 }
 
 /// The gradients of the batch's loss, over `parts` parts side by side when `parts` > 1.
@@ -45,11 +48,18 @@ pub struct Objective<'a> {
 /// the parts' losses (and gradients) add up to the whole batch's weighted mean; only the
 /// trained batch norms differ, normalising over each part. Their running statistics move once
 /// per step, by the mean of the parts' statistics ([`Network::update_running_stats`]).
+///
+/// With [`Objective::four_bit`], every pass runs through a copy whose rounded layers are at
+/// their 4-bit steps, under the float weights' ids: the gradients fall on the float weights.
 pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<Step> {
+    let rounded = objective
+        .four_bit
+        .map(|layers| layers.rounded(objective.model.clone()));
+    let model = rounded.as_ref().unwrap_or(objective.model);
     if parts <= 1 {
         return part(
             objective,
-            objective.model,
+            model,
             batch.inputs,
             batch.labels,
             batch.size,
@@ -74,7 +84,7 @@ pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<St
     // same tensors would share one autodiff graph, whose lock lets one backward pass run at a
     // time. The copies keep the parameters' ids, under which the gradients are added.
     let copies: Vec<Network> = (0..parts)
-        .map(|_| objective.model.clone().map(&mut OwnLeaves))
+        .map(|_| model.clone().map(&mut OwnLeaves))
         .collect();
     // The dropout masks, drawn here in the parts' order: the same numbers every run.
     let cut: Vec<Part> = batch
@@ -291,6 +301,7 @@ mod tests {
             loss_fn: &loss_fn,
             class_weights: &[1.0, 2.0, 0.5],
             device: &device,
+            four_bit: None,
         };
         let batch = Batch {
             inputs: inputs.to_vec(),
@@ -310,6 +321,92 @@ mod tests {
             .try_into_vec::<f32>()
             .unwrap();
         (step.loss, step.hits, logits)
+    }
+
+    /// The conv_head weight of a Lite0 (a layer the 4-bit steps round): its id and values.
+    fn head_weight(model: &Network) -> (burn::module::ParamId, Vec<f32>) {
+        struct Find(Vec<String>, Option<(burn::module::ParamId, Vec<f32>)>);
+        impl burn::module::ModuleVisitor for Find {
+            fn enter_module(&mut self, name: &str, _: &str) {
+                self.0.push(name.to_string());
+            }
+            fn exit_module(&mut self, _: &str, _: &str) {
+                self.0.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if self
+                    .0
+                    .ends_with(&["conv_head".to_string(), "weight".to_string()])
+                {
+                    let values = param.val().into_data().try_to_vec::<f32>().unwrap();
+                    self.1 = Some((param.id, values));
+                }
+            }
+        }
+        let mut find = Find(Vec::new(), None);
+        model.visit(&mut find);
+        find.1.expect("a conv_head weight")
+    }
+
+    #[test]
+    fn four_bit_steps_train_the_float_weights_straight_through() {
+        let model = fresh_network(0.0);
+        let device = Device::flex().autodiff();
+        let preprocess = skin_lesion::PreprocessConfig::new()
+            .with_input_size(32)
+            .with_resize_size(36);
+        let layers = FourBitLayers::of(&model.valid(), &preprocess).unwrap();
+        // Blocks 6-15's expansions and projections, and the head convolution.
+        assert_eq!(layers.len(), 2 * 10 + 1);
+        let inputs: Vec<f32> = (0..4 * 3 * 32 * 32)
+            .map(|i| ((i * 7919) % 211) as f32 / 100.0 - 1.0)
+            .collect();
+        let labels = [0, 1, 2, 0];
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let step = |model: &Network, four_bit: Option<&FourBitLayers>| {
+            let objective = Objective {
+                model,
+                loss_fn: &loss_fn,
+                class_weights: &[1.0, 1.0, 1.0],
+                device: &device,
+                four_bit,
+            };
+            let batch = Batch {
+                inputs: inputs.clone(),
+                labels: &labels,
+                size: [32, 32],
+            };
+            gradients(&objective, batch, 2).unwrap()
+        };
+        let in_loop = step(&model, Some(&layers));
+        // The forward pass saw the steps: the same loss as the network rounded beforehand,
+        // not the float network's.
+        let rounded = layers.rounded(model.clone());
+        let (floats, steps) = (step(&model, None), step(&rounded, None));
+        assert!(
+            (in_loop.loss - steps.loss).abs() < 1e-6,
+            "{} vs {}",
+            in_loop.loss,
+            steps.loss
+        );
+        assert!((in_loop.loss - floats.loss).abs() > 1e-6);
+        // The gradient lands under the float weight's id, and moves the float weights off
+        // their steps.
+        let (id, before) = head_weight(&model);
+        let grad = in_loop
+            .grads
+            .get::<4>(id)
+            .expect("a gradient for conv_head");
+        assert!(grad.abs().sum().into_scalar::<f32>() > 0.0);
+        let mut optim = burn::optim::AdamWConfig::new().init();
+        let moved = optim.step(1e-3, model, in_loop.grads);
+        let (_, after) = head_weight(&moved);
+        assert_ne!(before, after);
+        let (_, after_steps) = head_weight(&layers.rounded(moved));
+        assert_ne!(
+            after, after_steps,
+            "the float weights are kept, not their steps"
+        );
     }
 
     #[test]
