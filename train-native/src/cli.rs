@@ -82,7 +82,7 @@ pub struct PlotArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct PathArgs {
     /// The data: HAM10000's layout (HAM10000_metadata.csv, the images anywhere below), an
-    /// ISIC ground-truth CSV, or a folder per class (DIR/<class>/*.jpg)
+    /// ISIC ground-truth CSV, or a folder per class (`DIR/<class>/*.jpg`)
     /// [default: $HAM10000_DIR, else ../shared/ham10000 beside the workspace].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
