@@ -157,6 +157,19 @@ mod tests {
             ties += usize::from(((weights[i] / scale).fract().abs() - 0.5).abs() < 1e-6);
         }
         assert_eq!(ties, 0);
+        // The export rounds the best epoch as loaded, already on its steps: by the plan it
+        // uses, every layer at 4 bits and to the nearest step, which moves none of them.
+        assert_eq!(FOUR_BIT_PLAN.grid("blocks.9.project_conv", run), grid);
+        assert_eq!(FOUR_BIT_PLAN.rounding, Rounding::Nearest);
+        let again = round_nearest(&in_loop, grid);
+        for (i, (a, b)) in in_loop.iter().zip(again.values()).enumerate() {
+            let scale = exported.scales[i / run];
+            assert!(
+                (a - b).abs() <= 1e-6 * scale.max(1e-30),
+                "weight {i}: {a} vs {b}"
+            );
+        }
+        assert_eq!(again.steps, exported.steps);
         // At most 15 values a run, the run's largest magnitude on the grid's edge, zeros kept.
         for (r, values) in in_loop.chunks(run).enumerate() {
             let mut distinct: Vec<i32> = values
