@@ -3,7 +3,7 @@
 //! grouped-convolution backward is the step's suspected bottleneck.
 //!
 //! `cargo run --release -p train-native --example lite0_speed [-- [--batch N] [--steps N]
-//!   [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 1]]` (defaults: batch 32, 5
+//!   [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 0|1]]` (defaults: batch 32, 5
 //!   steps, 120x160, nothing frozen, one part, on the CPU; `--frozen N` freezes the stem and the
 //!   first N of the 16 blocks; `--parts N` cuts each batch into N parts run side by side, as
 //!   `train --batch-parts N` does, through the trainer's own step; `--four-bit 1` runs each step
@@ -21,7 +21,7 @@ use skin_lesion::{Network, PreprocessConfig};
 use train_native::commands::train::step::{Batch, Objective, gradients};
 use train_native::quantise::trained::FourBitLayers;
 
-const USAGE: &str = "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 1]";
+const USAGE: &str = "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 0|1]";
 
 fn main() {
     let (mut batch, mut steps, mut height, mut width, mut frozen) = (32, 5, 120, 160, 0);
@@ -31,9 +31,18 @@ fn main() {
         let value: usize = args
             .next()
             .and_then(|v| v.parse().ok())
-            .filter(|&v| v > 0 || arg == "--frozen")
+            .filter(|&v| match arg.as_str() {
+                "--frozen" => true,
+                "--four-bit" => v <= 1,
+                _ => v > 0,
+            })
             .unwrap_or_else(|| {
-                eprintln!("{arg} needs a positive whole number\n{USAGE}");
+                let what = match arg.as_str() {
+                    "--four-bit" => "0 or 1",
+                    "--frozen" => "a whole number",
+                    _ => "a positive whole number",
+                };
+                eprintln!("{arg} needs {what}\n{USAGE}");
                 std::process::exit(2)
             });
         match arg.as_str() {
@@ -43,7 +52,7 @@ fn main() {
             "--width" => width = value,
             "--frozen" => frozen = value,
             "--parts" => parts = value,
-            "--four-bit" => four_bit = value == 1,
+            "--four-bit" => four_bit = value == 1, // 0 or 1, checked above
             _ => {
                 eprintln!("unknown option {arg}\n{USAGE}");
                 std::process::exit(2)
