@@ -63,9 +63,9 @@ fn main() -> Result<()> {
         full.metrics.balanced_accuracy,
         full.metrics.macro_f1
     );
+    let plan = quantise::plan_for(&config);
     for &storage in &args.storage {
         let network = weights::from_bytes(&model, &best, &device)?;
-        let plan = quantise::plan_for(&config);
         let network = quantise::for_storage(network, &model.preprocess, (storage, plan), &data)?;
         let bytes = weights::to_shipped_bytes(&model, network, storage)?;
         let stored = score(&bytes)?;
