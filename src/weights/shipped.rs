@@ -37,8 +37,9 @@ fn shipped_weights_are_small_enough_for_a_web_page() {
         .unwrap()
         .len();
     // A guard against growth: the Lite0 with its 1x1 convolutions and the density's whitening
-    // at 8 bits is 4.68 MB (4.08 MB gzip), against issue 19's 5 MB gzip for the whole first
-    // visit (README, "Measured figures of the browser app"); at f16 it was 8.08 MB.
+    // at 8 bits is 4.68 MB (2.70 MB gzip since its 8-bit layers hold 4-bit steps, 4.09 MB
+    // before), against issue 19's 5 MB gzip for the whole first visit (README, "Measured
+    // figures of the browser app"); at f16 it was 8.08 MB.
     assert!(bytes < 5_000_000, "model.bpk is {bytes} bytes");
 }
 
@@ -114,12 +115,11 @@ fn report_describes_the_shipped_weights() {
         "macro AUC {:?}",
         report.metrics.macro_auc
     );
-    // `cargo run -p train-native -- train --storage q8` must train what ships: the default
-    // recipe but for the storage (the default stays f16, which every architecture has).
+    // `cargo run -p train-native -- train` must train what ships: the default recipe.
     assert_eq!(
         report.model.training,
-        crate::TrainingConfig::new().with_storage(crate::weights::Storage::Q8),
-        "the default recipe with --storage q8 is not the shipped model's"
+        crate::TrainingConfig::new(),
+        "the default recipe is not the shipped model's"
     );
     // The page must run the model as it was measured.
     assert_eq!(

@@ -116,8 +116,9 @@ pub struct TrainArgs {
     pub backend: BackendChoice,
     /// Which validation photos the per-class decision offsets are fitted to: `clean` (as they
     /// are), `casts` (as they are and under a mild warm and a cool colour cast, for offsets
-    /// that hold under other cameras' light), or `none` (ship the network's argmax as it is).
-    #[arg(long, value_enum, default_value_t = crate::offsets::Fit::Clean)]
+    /// that hold under other cameras' light: the shipped recipe's since run N), or `none`
+    /// (ship the network's argmax as it is).
+    #[arg(long, value_enum, default_value_t = crate::offsets::Fit::Casts)]
     pub offsets: crate::offsets::Fit,
     /// End the run with the validation figures a choice between recipes rests on (after
     /// offsets, clean and under the warm colour cast; written to validation.json in --run-dir)
@@ -337,9 +338,12 @@ fn override_network(args: &RecipeArgs, config: &mut TrainingConfig) -> anyhow::R
     {
         *network = architecture.defaults();
         if architecture == Architecture::LesionNet {
-            // Pretraining and batch parts are Lite0's: the from-scratch network trains whole.
+            // Pretraining, batch parts, 8-bit storage and 4-bit steps are Lite0's: the
+            // from-scratch network trains whole and is stored at f16.
             config.frozen_blocks = args.frozen_blocks.unwrap_or(0);
             config.batch_parts = None;
+            config.storage = args.storage.unwrap_or(Storage::F16);
+            config.four_bit = None;
         }
     }
     let scratch_only = [
@@ -525,6 +529,8 @@ mod tests {
         expected.network = LesionNetConfig::new().with_base_width(16).into();
         expected.frozen_blocks = 0;
         expected.batch_parts = None;
+        expected.storage = Storage::F16;
+        expected.four_bit = None;
         expected.preprocess.test_time_views = 2;
         assert_eq!(config, expected);
     }
@@ -624,6 +630,9 @@ mod tests {
         ]);
         let scratch = cli.train.recipe.config().unwrap();
         assert_eq!(scratch.network, LesionNetConfig::new().with_stem(4).into());
+        // Switching to it from the shipped Lite0 recipe drops what only Lite0 has.
+        assert_eq!((scratch.storage, scratch.four_bit), (Storage::F16, None));
+        assert!(scratch.validate().is_ok());
     }
 
     /// `train-native/recipes/lesion-net.json` is the from-scratch network's last shipped recipe
