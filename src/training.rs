@@ -184,6 +184,18 @@ impl TrainingConfig {
         &self.with_export_settings_of(saved) == self
     }
 
+    /// What a resumed run could not change but `self` changes from `saved`, one line a field:
+    /// `path: saved X, now Y`, by dotted path into the recipe's JSON (`epochs`,
+    /// `augment.cast`, ...). A refused `--resume` names these, so the options to give back
+    /// are plain rather than two recipes to compare by eye; empty when [`Self::continues`].
+    pub fn differences_from(&self, saved: &TrainingConfig) -> Vec<String> {
+        let json = |c: &TrainingConfig| serde_json::to_value(c).expect("a recipe is JSON");
+        let mut lines = Vec::new();
+        let resumed = self.with_export_settings_of(saved);
+        json_differences("", &json(&resumed), &json(self), &mut lines);
+        lines
+    }
+
     /// `saved` with `self`'s export-only settings: what a resumed run trains and exports.
     pub fn with_export_settings_of(&self, saved: &TrainingConfig) -> TrainingConfig {
         let mut resumed = saved.clone();
@@ -263,6 +275,35 @@ impl TrainingConfig {
             return Err(format!("the learning rate {} must be positive", self.lr));
         }
         self.augment.validate()
+    }
+}
+
+/// Appends `path: saved X, now Y` to `lines` for each leaf where `saved` and `now` differ
+/// (a field one of them lacks counts as `null`).
+fn json_differences(
+    path: &str,
+    saved: &serde_json::Value,
+    now: &serde_json::Value,
+    lines: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (saved, now) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
+            for key in keys {
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let field = |o: &'_ serde_json::Map<String, Value>| {
+                    o.get(key).cloned().unwrap_or(Value::Null)
+                };
+                json_differences(&inner, &field(a), &field(b), lines);
+            }
+        }
+        _ if saved != now => lines.push(format!("{path}: saved {saved}, now {now}")),
+        _ => {}
     }
 }
 
@@ -390,6 +431,33 @@ mod tests {
         assert!(averaged.validate().unwrap_err().contains("average_epochs"));
         // Not an export setting: a run cannot switch it on --resume.
         assert!(!float.continues(&four_bit));
+    }
+
+    #[test]
+    fn a_refused_resume_names_each_field_that_differs() {
+        // A run started under the defaults before run N (15 epochs, float weights).
+        let saved = TrainingConfig::new()
+            .with_epochs(15)
+            .with_four_bit(None)
+            .with_storage(Storage::F16);
+        let now = TrainingConfig::new()
+            .with_preprocess(TrainingConfig::new().preprocess.with_test_time_views(2));
+        // The storage and the views are the export's to change; the rest is named.
+        assert_eq!(
+            now.differences_from(&saved),
+            ["epochs: saved 15, now 17", "four_bit: saved null, now true"]
+        );
+        let scratch = now
+            .clone()
+            .with_network(LesionNetConfig::new().with_base_width(16).into());
+        let lines = scratch.differences_from(&now);
+        for field in ["network.architecture", "network.base_width"] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(&format!("{field}: "))),
+                "{lines:?}"
+            );
+        }
+        assert!(now.differences_from(&now).is_empty());
     }
 
     #[test]

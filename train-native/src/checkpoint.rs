@@ -175,10 +175,10 @@ pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Resu
     let state = read_state(&path)?;
     if !config.continues(&state.config) {
         bail!(
-            "the run in {} was started with other settings:\n  saved: {}\n  now:   {}\nresume with the same options, or use another --run-dir",
+            "the run in {} was started with other settings:\n  {}\nresume with the saved values \
+             (as options, e.g. --epochs N, or in a --config file), or use another --run-dir",
             dir.display(),
-            serde_json::to_string(&state.config)?,
-            serde_json::to_string(config)?
+            config.differences_from(&state.config).join("\n  ")
         );
     }
     if state.data_fingerprint != data_fingerprint {

@@ -147,6 +147,7 @@ fn an_interrupted_run_resumes_only_with_its_own_settings_and_exports() {
     let other = with_option(&args, "--epochs", "5");
     let out = refused(cli().args(&other).arg("--resume"));
     assert!(out.contains("other settings"));
+    assert!(out.contains("epochs: saved 3, now 5"), "{out}");
 
     // A view count that is not a whole set of flips/rotations is refused before any work.
     let out = refused(cli().args(&args).args(["--resume", "--views", "3"]));
