@@ -10,9 +10,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::tensor::Device;
-use skin_lesion::{Classifier, TrainingConfig, weights};
+use skin_lesion::{Classifier, TrainingConfig};
 use train_native::checkpoint::{self, State};
 use train_native::cli::PathArgs;
 use train_native::data::corrupt::WARM_CAST;
@@ -54,12 +54,10 @@ fn main() -> Result<()> {
     let photos = robustness::decode_all(&data.dataset, &data.split.val)?;
     let mut members = Vec::new();
     for (dir, state) in dirs.iter().zip(&states) {
+        // As the run validated it (at its 4-bit steps for a `four_bit` run).
         let path = checkpoint::best_file(dir, state.best_epoch);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let config = &state.config.model();
-        let model = weights::from_bytes(config, &bytes, &Device::flex())?;
-        let classifier = Classifier::new(model, config.clone(), Device::flex());
+        let model = checkpoint::validated_network(&state.config, &path)?;
+        let classifier = Classifier::new(model, state.config.model(), Device::flex());
         let clean = score::score(&classifier, &images)?.answers;
         let warm = robustness::answers_under(&classifier, &photos, Some(&WARM_CAST))?;
         let log = |a: &skin_lesion::Answer| -> Vec<f32> {

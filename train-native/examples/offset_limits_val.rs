@@ -12,9 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::tensor::Device;
-use skin_lesion::{Answer, Classifier, weights};
+use skin_lesion::{Answer, Classifier};
 use train_native::checkpoint::{self, State};
 use train_native::cli::PathArgs;
 use train_native::data::corrupt::WARM_CAST;
@@ -90,11 +90,10 @@ fn main() -> Result<()> {
 }
 
 /// The network in `path`, at the run's views, answering with plain logits.
+/// The network at `path` as the run validated it (at its 4-bit steps for a `four_bit` run).
 fn load(state: &State, path: &Path) -> Result<Classifier> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config = state.config.model();
-    let model = weights::from_bytes(&config, &bytes, &Device::flex())?;
-    Ok(Classifier::new(model, config, Device::flex()))
+    let model = checkpoint::validated_network(&state.config, path)?;
+    Ok(Classifier::new(model, state.config.model(), Device::flex()))
 }
 
 fn logits(answers: &[Answer]) -> Vec<Vec<f32>> {

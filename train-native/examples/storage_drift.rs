@@ -1,7 +1,8 @@
 //! What storing a run's best weights as shipped costs: the validation figures of the f32
-//! weights, of their f16 copy and of their 8-bit copy (`--storage q8`, rounded as an export
-//! rounds them), each at the run's view count and before decision offsets, and the largest
-//! change of any probability. The project's rule: a smaller storage ships only if balanced
+//! weights as the run validated them (at their 4-bit steps for a `four_bit` run; the mean of
+//! the last epochs for an averaging one), of their f16 copy and of their 8-bit copy
+//! (`--storage q8`, rounded as an export rounds them), each at the run's view count and before
+//! decision offsets, and the largest change of any probability. The project's rule: a smaller storage ships only if balanced
 //! accuracy and macro F1 move by < 0.002. (`q8_drift` compares roundings on an exported model.)
 //!
 //! `cargo run --release -p train-native --example storage_drift -- RUN_DIR [--views N]
@@ -44,7 +45,9 @@ fn main() -> Result<()> {
         config.preprocess.test_time_views = views;
     }
     let model = config.model();
-    let best = std::fs::read(checkpoint::best_file(&args.run, state.best_epoch))?;
+    let validated =
+        checkpoint::validated_network(&config, &checkpoint::shipped_file(&args.run, &state))?;
+    let best = weights::to_bytes(validated)?;
     let data = prepare(&config, &args.paths)?;
     let val = Images::new(&data.dataset, &data.cache, &data.split.val);
     let device = Device::flex();

@@ -9,11 +9,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use skin_lesion::TrainingConfig;
 use skin_lesion::report::EpochRecord;
+use skin_lesion::{Network, TrainingConfig, weights};
 
 use crate::fsutil::write_atomic;
+use crate::quantise::trained::FourBitLayers;
 
 /// Everything needed to continue a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +115,29 @@ pub fn average_file(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("average-epoch{epoch}.bpk"))
 }
 
+/// The network a run validated, from one of its weight files (`best-epochN.bpk`,
+/// `average-epochN.bpk`), as it validated it: a `four_bit` run checkpoints the float weights
+/// the optimiser moves, but trains and validates at their 4-bit steps, so those are applied.
+/// What the end of a run exports and what the studies in `examples/` score.
+pub fn validated_network(config: &TrainingConfig, path: &Path) -> Result<Network> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let network = weights::from_bytes(&config.model(), &bytes, &Device::flex())?;
+    if config.trains_four_bit() {
+        Ok(FourBitLayers::of(&network, &config.preprocess)?.rounded(network))
+    } else {
+        Ok(network)
+    }
+}
+
+/// The weights file a finished run ships: its best epoch's, or the mean of its last epochs'
+/// for a run that averages them (`average_epochs`).
+pub fn shipped_file(dir: &Path, state: &State) -> PathBuf {
+    match state.averaged {
+        0 => best_file(dir, state.best_epoch),
+        _ => average_file(dir, state.epoch),
+    }
+}
+
 /// One epoch's files.
 pub struct Checkpoint<'a> {
     pub model: &'a [u8],
@@ -210,4 +235,62 @@ pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Resu
         optim,
         average,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skin_lesion::PreprocessConfig;
+
+    #[test]
+    fn a_four_bit_run_is_scored_at_its_steps_and_a_float_run_as_saved() {
+        let float = TrainingConfig::new()
+            .with_four_bit(None)
+            .with_preprocess(
+                PreprocessConfig::new()
+                    .with_input_size(32)
+                    .with_resize_size(36),
+            )
+            .with_classes(Some(skin_lesion::model::ham10000_classes()[..3].to_vec()));
+        let four_bit = float.clone().with_four_bit(Some(true));
+        let saved = float.model().init(&Device::flex());
+        let saved_bytes = weights::to_bytes(saved.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("best-epoch3.bpk");
+        std::fs::write(&path, &saved_bytes).unwrap();
+        let loaded = |config: &TrainingConfig| values(&validated_network(config, &path).unwrap());
+        assert_eq!(loaded(&float), values(&saved));
+        let layers = FourBitLayers::of(&saved, &four_bit.preprocess).unwrap();
+        let steps = values(&layers.rounded(saved.clone()));
+        assert_ne!(steps, values(&saved));
+        assert_eq!(loaded(&four_bit), steps);
+    }
+
+    /// Every float parameter of `network`, in visiting order.
+    fn values(network: &Network) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(
+                &mut self,
+                param: &burn::module::Param<burn::Tensor<D>>,
+            ) {
+                let data = param.val().into_data().try_into_vec_as::<f32>();
+                self.0.extend(data.expect("f32 parameters"));
+            }
+        }
+        let mut collect = Collect(Vec::new());
+        burn::module::Module::visit(network, &mut collect);
+        collect.0
+    }
+
+    #[test]
+    fn a_run_ships_its_best_epoch_or_the_mean_it_averaged() {
+        let mut state = State::fresh(&TrainingConfig::new(), "data".into(), "flex", "cpu");
+        state.epoch = 17;
+        state.best_epoch = 16;
+        let dir = Path::new("run");
+        assert_eq!(shipped_file(dir, &state), best_file(dir, 16));
+        state.averaged = 4;
+        assert_eq!(shipped_file(dir, &state), average_file(dir, 17));
+    }
 }

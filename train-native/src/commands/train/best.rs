@@ -4,16 +4,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::prelude::*;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::preprocess::Decoded;
 use skin_lesion::report::DecisionOffsets;
-use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig, weights};
+use skin_lesion::{Classifier, ModelConfig, Network, TrainingConfig};
 
 use crate::checkpoint::{self, State};
 use crate::data::Prepared;
-use crate::quantise::trained::FourBitLayers;
 use crate::score::{self, Images, ScoredAnswers};
 use crate::{offsets, robustness};
 
@@ -60,19 +59,7 @@ pub fn best_network(run: &TrainedRun) -> Result<BestNetwork> {
         offsets,
     } = *run;
     let model_config = &config.model();
-    let best_path = match state.averaged {
-        0 => checkpoint::best_file(&dirs.run, state.best_epoch),
-        _ => checkpoint::average_file(&dirs.run, state.epoch),
-    };
-    let best_bytes = std::fs::read(&best_path)
-        .with_context(|| format!("cannot read {}", best_path.display()))?;
-    let best: Network = weights::from_bytes(model_config, &best_bytes, &Device::flex())?;
-    // A `four_bit` run checkpoints float weights; it trained and validated at their steps.
-    let best = if config.trains_four_bit() {
-        FourBitLayers::of(&best, &config.preprocess)?.rounded(best)
-    } else {
-        best
-    };
+    let best = checkpoint::validated_network(config, &checkpoint::shipped_file(&dirs.run, state))?;
     let fit = OffsetFit {
         photos: offsets,
         seed: config.split.seed,
