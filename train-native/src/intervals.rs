@@ -21,21 +21,9 @@ pub fn bootstrap(
     lesions: &[&str],
     seed: u64,
 ) -> Intervals {
-    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-    for (i, lesion) in lesions.iter().enumerate() {
-        groups.entry(lesion).or_default().push(i);
-    }
-    let groups: Vec<Vec<usize>> = groups.into_values().collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut balanced, mut f1) = (Vec::with_capacity(RESAMPLES), Vec::with_capacity(RESAMPLES));
-    for _ in 0..RESAMPLES {
-        let mut matrix = ConfusionMatrix::new(classes);
-        for _ in 0..groups.len() {
-            for &i in &groups[rng.random_range(0..groups.len())] {
-                matrix.add(labels[i], predicted[i]);
-            }
-        }
-        let m = Metrics::unnamed(matrix);
+    for photos in resamples(lesions, seed) {
+        let m = metrics_of(classes, predicted, labels, &photos);
         balanced.push(m.balanced_accuracy);
         f1.push(m.macro_f1);
     }
@@ -47,6 +35,77 @@ pub fn bootstrap(
         balanced_accuracy: percentiles(&mut balanced),
         macro_f1: percentiles(&mut f1),
     }
+}
+
+/// How much better predictions `b` are than `a` on the same photos, beyond what the choice of
+/// lesions gives: 95% intervals of the differences b - a, each resample scoring both on the
+/// same lesions (a paired bootstrap, so that what the two share cancels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedDifference {
+    pub balanced_accuracy: [f64; 2],
+    pub macro_f1: [f64; 2],
+    /// The mean of the two, which the project's rules for choosing a model compare.
+    pub mean: [f64; 2],
+    /// The share of resamples in which `b`'s mean is higher than `a`'s.
+    pub b_ahead: f64,
+}
+
+/// [`PairedDifference`] of predictions `b` over `a` of photos with classes `labels` (of
+/// `classes`) and lesions `lesions`.
+pub fn paired(
+    classes: usize,
+    (a, b): (&[usize], &[usize]),
+    labels: &[usize],
+    lesions: &[&str],
+    seed: u64,
+) -> PairedDifference {
+    let mut diffs = [Vec::new(), Vec::new(), Vec::new()];
+    let mut ahead = 0;
+    for photos in resamples(lesions, seed) {
+        let (ma, mb) = (
+            metrics_of(classes, a, labels, &photos),
+            metrics_of(classes, b, labels, &photos),
+        );
+        let mean = |m: &Metrics| (m.balanced_accuracy + m.macro_f1) / 2.0;
+        diffs[0].push(mb.balanced_accuracy - ma.balanced_accuracy);
+        diffs[1].push(mb.macro_f1 - ma.macro_f1);
+        diffs[2].push(mean(&mb) - mean(&ma));
+        ahead += usize::from(mean(&mb) > mean(&ma));
+    }
+    let [mut balanced, mut f1, mut mean] = diffs;
+    PairedDifference {
+        balanced_accuracy: percentiles(&mut balanced),
+        macro_f1: percentiles(&mut f1),
+        mean: percentiles(&mut mean),
+        b_ahead: ahead as f64 / RESAMPLES as f64,
+    }
+}
+
+/// [`RESAMPLES`] resamples of the photos: each draws as many lesions as `lesions` holds, with
+/// replacement, and keeps every photo of a drawn lesion.
+fn resamples(lesions: &[&str], seed: u64) -> impl Iterator<Item = Vec<usize>> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, lesion) in lesions.iter().enumerate() {
+        groups.entry(lesion).or_default().push(i);
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..RESAMPLES).map(move |_| {
+        let mut photos = Vec::new();
+        for _ in 0..groups.len() {
+            photos.extend(&groups[rng.random_range(0..groups.len())]);
+        }
+        photos
+    })
+}
+
+/// The metrics of `predicted` on the photos `photos` (repeats counted each time).
+fn metrics_of(classes: usize, predicted: &[usize], labels: &[usize], photos: &[usize]) -> Metrics {
+    let mut matrix = ConfusionMatrix::new(classes);
+    for &i in photos {
+        matrix.add(labels[i], predicted[i]);
+    }
+    Metrics::unnamed(matrix)
 }
 
 /// The 2.5th and 97.5th percentiles.
@@ -87,6 +146,35 @@ mod tests {
             i.balanced_accuracy[1] - i.balanced_accuracy[0]
         };
         assert!(width(1400) < 0.5 * width(140));
+    }
+
+    #[test]
+    fn a_paired_difference_is_zero_for_twins_and_positive_for_a_better_model() {
+        let n = 700;
+        let labels: Vec<usize> = (0..n).map(|i| i % NUM_CLASSES).collect();
+        let wrong_every = |k: usize| -> Vec<usize> {
+            (0..n)
+                .map(|i| {
+                    if i % k == 0 {
+                        (labels[i] + 1) % NUM_CLASSES
+                    } else {
+                        labels[i]
+                    }
+                })
+                .collect()
+        };
+        let lesions: Vec<String> = (0..n).map(|i| format!("L{}", i / 2)).collect();
+        let refs: Vec<&str> = lesions.iter().map(String::as_str).collect();
+        let a = wrong_every(3);
+        let twins = paired(NUM_CLASSES, (&a, &a), &labels, &refs, 5);
+        assert_eq!((twins.mean, twins.b_ahead), ([0.0, 0.0], 0.0));
+        // b is right wherever a is, and on half of a's mistakes besides.
+        let b = wrong_every(6);
+        let better = paired(NUM_CLASSES, (&a, &b), &labels, &refs, 5);
+        assert!(better.balanced_accuracy[0] > 0.0, "{better:?}");
+        assert!(better.mean[0] > 0.0 && better.b_ahead == 1.0, "{better:?}");
+        let worse = paired(NUM_CLASSES, (&b, &a), &labels, &refs, 5);
+        assert!(worse.mean[1] < 0.0 && worse.b_ahead == 0.0, "{worse:?}");
     }
 
     #[test]
