@@ -245,12 +245,13 @@ pub struct RecipeArgs {
     /// From-scratch network: stride of a patchify stem before the first stage (1 = no stem).
     #[arg(long)]
     pub stem: Option<usize>,
-    /// How the exported weights are stored: f16, or q8 (the 1x1 convolutions at 8 bits,
-    /// rounded against training photos).
+    /// How the exported weights are stored: f16, or q8 (the 1x1 convolutions at 8 bits)
+    /// [default: q8 for Lite0, f16 for the from-scratch network, which has no other].
     #[arg(long, value_parser = parse_storage)]
     pub storage: Option<Storage>,
     /// Train the layers the 8-bit storage rounds at their nearest 4-bit steps, and export
-    /// those steps (a smaller download): true or false.
+    /// those steps (a smaller download), or (false) train float weights and round them to 8
+    /// bits against training photos at the export [default: true for Lite0; it needs q8].
     #[arg(long)]
     pub four_bit: Option<bool>,
     /// Flips/rotations of each photo the exported model averages (1, 2, 4 or 8). Only the
