@@ -19,8 +19,8 @@ use train_native::data::cache::ImageCache;
 use train_native::data::split::{Split, SplitName};
 use train_native::intervals::{self, PairedDifference};
 use train_native::model_files::{self, Loaded};
-use train_native::paths;
 use train_native::score::{self, Images};
+use train_native::{offsets, paths};
 
 fn main() -> Result<()> {
     let dirs: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
@@ -73,7 +73,7 @@ fn figures(m: &Metrics) -> String {
         "validation balanced accuracy {:.4}, macro F1 {:.4}, mean {:.4}",
         m.balanced_accuracy,
         m.macro_f1,
-        (m.balanced_accuracy + m.macro_f1) / 2.0
+        offsets::objective(m)
     )
 }
 

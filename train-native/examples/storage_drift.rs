@@ -2,8 +2,9 @@
 //! weights as the run validated them (at their 4-bit steps for a `four_bit` run; the mean of
 //! the last epochs for an averaging one), of their f16 copy and of their 8-bit copy
 //! (`--storage q8`, rounded as an export rounds them), each at the run's view count and before
-//! decision offsets, and the largest change of any probability. The project's rule: a smaller storage ships only if balanced
-//! accuracy and macro F1 move by < 0.002. (`q8_drift` compares roundings on an exported model.)
+//! decision offsets, and the largest change of any probability. The project's rule: a smaller
+//! storage ships only if balanced accuracy and macro F1 move by < 0.002. (`q8_drift` compares
+//! roundings on an exported model.)
 //!
 //! `cargo run --release -p train-native --example storage_drift -- RUN_DIR [--views N]
 //! [--storage f16,q8]`

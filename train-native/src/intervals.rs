@@ -9,6 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use skin_lesion::metrics::{ConfusionMatrix, Metrics};
 use skin_lesion::report::Intervals;
 
+use crate::offsets::objective;
+
 /// Resamples drawn.
 pub const RESAMPLES: usize = 1000;
 
@@ -44,7 +46,8 @@ pub fn bootstrap(
 pub struct PairedDifference {
     pub balanced_accuracy: [f64; 2],
     pub macro_f1: [f64; 2],
-    /// The mean of the two, which the project's rules for choosing a model compare.
+    /// The mean of the two ([`objective`]), which the project's rules for choosing a model
+    /// compare.
     pub mean: [f64; 2],
     /// The share of resamples in which `b`'s mean is higher than `a`'s.
     pub b_ahead: f64,
@@ -66,11 +69,11 @@ pub fn paired(
             metrics_of(classes, a, labels, &photos),
             metrics_of(classes, b, labels, &photos),
         );
-        let mean = |m: &Metrics| (m.balanced_accuracy + m.macro_f1) / 2.0;
+        let (mean_a, mean_b) = (objective(&ma), objective(&mb));
         diffs[0].push(mb.balanced_accuracy - ma.balanced_accuracy);
         diffs[1].push(mb.macro_f1 - ma.macro_f1);
-        diffs[2].push(mean(&mb) - mean(&ma));
-        ahead += usize::from(mean(&mb) > mean(&ma));
+        diffs[2].push(mean_b - mean_a);
+        ahead += usize::from(mean_b > mean_a);
     }
     let [mut balanced, mut f1, mut mean] = diffs;
     PairedDifference {
