@@ -383,14 +383,13 @@ pub fn rounded(
         for name in &order {
             // Taken on the layers rounded so far.
             let grams = grams_of(&network, preprocess, cache, photos, Some(name))?;
-            let (net, d) = round_layers(network, &grams, plan);
+            let (net, d) = round_layers(network, std::slice::from_ref(name), Some(&grams), plan);
             network = net;
             done.extend(d);
         }
     } else {
-        let mut grams = grams_of(&network, preprocess, cache, photos, None)?;
-        grams.retain(|name, _| order.contains(name));
-        let (net, d) = round_layers(network, &grams, plan);
+        let grams = grams_of(&network, preprocess, cache, photos, None)?;
+        let (net, d) = round_layers(network, &order, Some(&grams), plan);
         network = net;
         done = d;
     }
@@ -401,12 +400,33 @@ pub fn rounded(
         rounded.insert(name, r);
     }
     if stored {
-        network = network.map(&mut Storer {
-            path: Vec::new(),
-            rounded: &rounded,
-        });
+        network = store(network, &rounded);
     }
     Ok((network, noise))
+}
+
+/// `network` with its rounded layers as 8-bit tensors holding the steps `rounded` chose.
+fn store(network: Network, rounded: &BTreeMap<String, Rounded>) -> Network {
+    network.map(&mut Storer {
+        path: Vec::new(),
+        rounded,
+    })
+}
+
+/// `network` rounded to the nearest steps of `plan` and stored at 8 bits, as [`rounded`]
+/// would with a [`Rounding::Nearest`] plan, without the activations it reads for GPTQ and
+/// for the noise figures: the end of a four-bit run spent 9 s on them.
+fn stored_nearest(
+    network: Network,
+    preprocess: &PreprocessConfig,
+    plan: Plan,
+) -> Result<(Network, usize)> {
+    let order = rounded_layers(&network, preprocess, plan.keep_blocks)?;
+    let (network, done) = round_layers(network, &order, None, plan);
+    let count = done.len();
+    let rounded: BTreeMap<String, Rounded> =
+        done.into_iter().map(|(name, r, _)| (name, r)).collect();
+    Ok((store(network, &rounded), count))
 }
 
 /// The block index of a layer path `blocks.N....`.
@@ -418,13 +438,17 @@ fn block_of(name: &str) -> Option<usize> {
         .ok()
 }
 
+/// `network` with `layers` rounded by `plan`, each with its noise figures when `grams` holds
+/// their `XᵀX` (GPTQ needs them; rounding to the nearest step does not).
 fn round_layers(
     network: Network,
-    grams: &BTreeMap<String, Gram>,
+    layers: &[String],
+    grams: Option<&BTreeMap<String, Gram>>,
     plan: Plan,
 ) -> (Network, Vec<(String, Rounded, Vec<f64>)>) {
     let mut mapper = Rounder {
         path: Vec::new(),
+        layers,
         grams,
         plan,
         done: Vec::new(),
@@ -467,12 +491,18 @@ pub fn for_storage(
     if storage != Storage::Q8 || already_8bit(&model) {
         return Ok(model);
     }
-    let photos = calibration_photos(&data.split.train);
     let started = std::time::Instant::now();
-    let (model, noise) = rounded(model, preprocess, (&data.cache, &photos), plan, true)?;
-    let how = match plan.rounding {
-        Rounding::Gptq => "by GPTQ",
-        Rounding::Nearest => "to their nearest steps",
+    let (model, count, how) = match plan.rounding {
+        Rounding::Gptq => {
+            let photos = calibration_photos(&data.split.train);
+            let (model, noise) = rounded(model, preprocess, (&data.cache, &photos), plan, true)?;
+            let how = format!("by GPTQ against {} training photos", photos.len());
+            (model, noise.len(), how)
+        }
+        Rounding::Nearest => {
+            let (model, count) = stored_nearest(model, preprocess, plan)?;
+            (model, count, "to their nearest steps".to_string())
+        }
     };
     let bits = match plan.four_bit {
         FourBit::None => "8-bit",
@@ -480,9 +510,7 @@ pub fn for_storage(
         FourBit::ExpansionsAndHead => "4- and 8-bit",
     };
     eprintln!(
-        "{bits} storage: {} 1x1 convolutions rounded {how} ({} training photos; {:.0} s)",
-        noise.len(),
-        photos.len(),
+        "{bits} storage: {count} 1x1 convolutions rounded {how} ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
     Ok(model)
@@ -533,10 +561,12 @@ fn layer_at<'n>(path: &[String], mut names: impl Iterator<Item = &'n String>) ->
         .cloned()
 }
 
-/// Rounds the weights of the layers `grams` names, leaving them f32.
+/// Rounds the weights of `layers`, leaving them f32; with their noise figures when `grams`
+/// holds their `XᵀX` (an empty list otherwise).
 struct Rounder<'a> {
     path: Vec<String>,
-    grams: &'a BTreeMap<String, Gram>,
+    layers: &'a [String],
+    grams: Option<&'a BTreeMap<String, Gram>>,
     plan: Plan,
     done: Vec<(String, Rounded, Vec<f64>)>,
 }
@@ -554,10 +584,10 @@ impl burn::module::ModuleMapper for Rounder<'_> {
         &mut self,
         param: burn::module::Param<Tensor<D>>,
     ) -> burn::module::Param<Tensor<D>> {
-        let Some(layer) = layer_at(&self.path, self.grams.keys()) else {
+        let Some(layer) = layer_at(&self.path, self.layers.iter()) else {
             return param;
         };
-        let (gram, plan) = (&self.grams[&layer], self.plan);
+        let (gram, plan) = (self.grams.map(|g| &g[&layer]), self.plan);
         let mut done = None;
         let param = param.map(|tensor| {
             let dims = tensor.shape().dims::<D>();
@@ -572,10 +602,15 @@ impl burn::module::ModuleMapper for Rounder<'_> {
             let weights: Vec<f32> = tensor.into_data().try_to_vec::<f32>().expect("f32 tensor");
             let r = match plan.rounding {
                 Rounding::Nearest => round_nearest(&weights, grid),
-                Rounding::Gptq => gptq(&weights, (rows, cols), grid, gram),
+                Rounding::Gptq => gptq(
+                    &weights,
+                    (rows, cols),
+                    grid,
+                    gram.expect("GPTQ rounds against the layer's XᵀX"),
+                ),
             };
             let values = r.values();
-            let noise = gram.noise_to_signal(&weights, &values);
+            let noise = gram.map_or_else(Vec::new, |g| g.noise_to_signal(&weights, &values));
             done = Some((r, noise));
             Tensor::<1>::from_floats(values.as_slice(), &device).reshape(dims)
         });

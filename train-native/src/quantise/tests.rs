@@ -217,9 +217,11 @@ fn layers_are_found_by_path_and_stored_as_the_steps_chosen() {
         .iter()
         .map(|b| weight_of(&b.project_conv))
         .collect();
+    let layers = ["blocks.1.project_conv".to_string()];
     let mut rounder = Rounder {
         path: Vec::new(),
-        grams: &grams,
+        layers: &layers,
+        grams: Some(&grams),
         plan,
         done: Vec::new(),
     };
@@ -250,6 +252,67 @@ fn layers_are_found_by_path_and_stored_as_the_steps_chosen() {
         stored.blocks[11].project_conv.weight.val().dtype(),
         burn::tensor::DType::QFloat(_)
     ));
+}
+
+#[test]
+fn rounding_to_the_nearest_step_needs_no_activations() {
+    let device = Device::flex();
+    device.seed(5);
+    let net = Net {
+        blocks: (0..2)
+            .map(|_| Block {
+                project_conv: burn::nn::conv::Conv2dConfig::new([16, 8], [1, 1]).init(&device),
+                depthwise_conv: burn::nn::conv::Conv2dConfig::new([16, 16], [3, 3])
+                    .with_groups(16)
+                    .init(&device),
+            })
+            .collect(),
+    };
+    let (_, gram) = layer(8, 16, 100, 1);
+    let layers = ["blocks.0.project_conv".to_string()];
+    let grams = BTreeMap::from([(layers[0].clone(), gram)]);
+    let plan = trained::FOUR_BIT_PLAN;
+    let round = |grams| {
+        let mut rounder = Rounder {
+            path: Vec::new(),
+            layers: &layers,
+            grams,
+            plan,
+            done: Vec::new(),
+        };
+        let net = net.clone().map(&mut rounder);
+        (weight_of(&net.blocks[0].project_conv), rounder.done)
+    };
+    let (with, done_with) = round(Some(&grams));
+    let (without, done_without) = round(None);
+    assert_eq!(with, without, "the same steps either way");
+    assert_ne!(with, weight_of(&net.blocks[0].project_conv), "rounded");
+    assert_eq!(done_with[0].2.len(), 8, "noise figures from the XᵀX");
+    assert!(done_without[0].2.is_empty(), "none without it");
+    assert_eq!(done_without[0].1.values(), without);
+}
+
+#[test]
+fn four_bit_plans_store_their_layers_without_photos() {
+    let device = Device::flex();
+    device.seed(6);
+    let config = skin_lesion::ModelConfig::new(
+        skin_lesion::model::lite0::Lite0Config::new(),
+        PreprocessConfig::new()
+            .with_input_size(32)
+            .with_resize_size(36),
+    );
+    let network = config.init(&device);
+    let plan = trained::FOUR_BIT_PLAN;
+    let names = rounded_layers(&network, &config.preprocess, plan.keep_blocks).unwrap();
+    let (stored, count) = stored_nearest(network.clone(), &config.preprocess, plan).unwrap();
+    assert_eq!(count, names.len());
+    assert_eq!(
+        count, 21,
+        "Lite0's 1x1 convolutions after block 5, and its head"
+    );
+    assert!(already_8bit(&stored));
+    assert!(!already_8bit(&network));
 }
 
 #[test]
