@@ -140,7 +140,8 @@ pub fn to_half_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, We
 /// twice (`recalibrate`, a re-export through `--resume`) would differ in those bytes, the
 /// model's checksum would change with them, and returning visitors would download an unchanged
 /// model again. Shipped weights are never trained further, so their ids serve nothing else;
-/// checkpoints, whose optimiser state is keyed by the ids, keep burn's own.
+/// checkpoints, whose optimiser state is keyed by the ids, keep burn's own. 8-bit tensors
+/// holding 4-bit steps are written two steps to a byte ([`four_bit`]).
 fn to_numbered_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
     let save = |e: burn_pack::Error| WeightsError::Save(e.to_string());
     let bytes = Bytes::from_bytes_vec(to_bytes(model)?);
@@ -155,6 +156,7 @@ fn to_numbered_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
         })
         .collect::<Result<Vec<_>, burn_pack::Error>>()
         .map_err(save)?;
+    let tensors = four_bit::pack(tensors)?;
     let bytes = burn_pack::Writer::new(tensors).into_bytes().map_err(save)?;
     Ok(bytes.to_vec())
 }
@@ -377,11 +379,11 @@ fn load_stored(
     if bytes.len() < 16 {
         return Err(WeightsError::Corrupt(format!("only {} bytes", bytes.len())));
     }
-    let record = std::panic::catch_unwind(|| {
-        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-    })
-    .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
-    .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let bytes = four_bit::unpack(bytes)?.into_owned();
+    let record =
+        std::panic::catch_unwind(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)))
+            .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
+            .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
     let record = record
         .validate(true)
         .allow_partial(false)
@@ -407,6 +409,8 @@ pub fn config_from_json(json: &str) -> Result<ModelConfig, WeightsError> {
 pub fn config_to_json(config: &ModelConfig) -> String {
     serde_json::to_string_pretty(config).expect("config serialises")
 }
+
+pub mod four_bit;
 
 #[cfg(test)]
 mod tests;
