@@ -479,9 +479,10 @@ pub fn plan_for(training: &TrainingConfig) -> Plan {
 }
 
 /// `model` ready for [`skin_lesion::weights::to_shipped_bytes`] with `storage`: for 8 bits,
-/// its 1x1 convolutions rounded by `plan` (against [`CALIBRATION_PHOTOS`] training photos,
-/// every `n`-th of the training split, so the same ones each time), unless they already are
-/// 8-bit (a model loaded as stored, re-exported by `recalibrate`).
+/// its 1x1 convolutions rounded by `plan` (GPTQ against [`CALIBRATION_PHOTOS`] training
+/// photos, every `n`-th of the training split, so the same ones each time; the nearest steps
+/// of a four-bit plan without any photo), unless they already are 8-bit (a model loaded as
+/// stored, re-exported by `recalibrate`).
 pub fn for_storage(
     model: Network,
     preprocess: &PreprocessConfig,
