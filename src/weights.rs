@@ -170,13 +170,14 @@ pub enum Storage {
     F16,
     /// The 1x1 convolutions' weights as 8-bit integers (burn's symmetric Q8) with one scale
     /// per output channel and run of input channels ([`q8_block`]), except the first blocks'
-    /// (a few thousand numbers that carry most of the rounding's noise); the feature density's
-    /// whitening matrix likewise, one scale per run of [`WHITENING_RUN`] of a row
-    /// ([`q8_whitening`]); everything else (depthwise and stem kernels, batch norms, biases,
-    /// the classifier, the density's centres and scales) as f16. Which step each convolution
-    /// weight takes is train-native's choice (`quantise`: rounded against training photos'
-    /// activations), made before [`to_shipped_bytes`]; the whitening is rounded to the
-    /// nearest step here.
+    /// (a few thousand numbers that carry most of the rounding's noise); the depthwise kernels
+    /// of the same later blocks, one scale per channel ([`q8_depthwise`]); the feature
+    /// density's whitening matrix at 6-bit steps, one scale per run of [`WHITENING_RUN`] of a
+    /// row ([`q8_whitening`]); every scale f16 ([`q8_scheme`]); everything else (the first
+    /// blocks' kernels, the stem, batch norms, biases, the classifier, the density's centres
+    /// and scales) as f16. Which step each 1x1 convolution weight takes is train-native's
+    /// choice (`quantise`), made before [`to_shipped_bytes`]; the depthwise kernels and the
+    /// whitening are rounded to the nearest step here.
     Q8,
 }
 
@@ -204,6 +205,7 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
             "8-bit storage needs the 1x1 convolutions rounded to 8 bits first (train-native's quantise)".into(),
         ));
     }
+    let copy = copy.map_depthwise(FIRST_ROUNDED_BLOCK, q8_depthwise);
     let copy = match copy.density().cloned() {
         Some(density) => copy.with_density(Some(density.map_whitening(q8_whitening))),
         None => copy,
@@ -211,37 +213,77 @@ fn to_q8_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, WeightsE
     to_numbered_bytes(copy.map(&mut CastFloats(FloatDType::F16)))
 }
 
+/// The first block whose 1x1 convolutions and depthwise kernels [`Storage::Q8`] rounds; the
+/// blocks before it (the stem side, 75k numbers) stay f16: their layers are small and carry
+/// most of the rounding's noise (docs/experiments.md, "Storage, per block").
+pub const FIRST_ROUNDED_BLOCK: usize = 6;
+
 /// The longest run of a whitening row that shares one 8-bit scale in [`Storage::Q8`]: the
 /// row's entries fall off away from the diagonal (the matrix is the inverse of a Cholesky
 /// factor, lower-triangular), so short runs keep the small ones from rounding to 0 beside it.
 pub const WHITENING_RUN: usize = 64;
 
-/// The feature density's whitening matrix (`[width, width]`) rounded to 8 bits, one scale per
-/// run of at most [`WHITENING_RUN`] entries of a row (the longest that divides the width).
-/// Plain rounding to the nearest step: the score's threshold is fitted afterwards on the
-/// scores of the stored matrix, so what matters is that it ranks photos as the f32 one does.
-/// A run of zeros (the upper triangle) keeps scale 1 rather than 0, which would divide 0 by 0.
+/// The largest step of the stored whitening: 6-bit steps (within ±31) in burn's 8-bit
+/// format. gzip codes a byte by how often it occurs, so the narrower steps cost about 6 bits
+/// each on the wire instead of 8 (0.08 MB of the first visit), for a relative change of about
+/// 5% of the matrix; the threshold is fitted on the stored matrix's scores, and the rule in
+/// docs/experiments.md ("Depthwise kernels at 8 bits") judged what it does to refusals.
+pub const WHITENING_LARGEST: f32 = 31.0;
+
+/// The feature density's whitening matrix (`[width, width]`) rounded to [`WHITENING_LARGEST`]
+/// steps, one scale per run of at most [`WHITENING_RUN`] entries of a row (the longest that
+/// divides the width). Plain rounding to the nearest step: the score's threshold is fitted
+/// afterwards on the scores of the stored matrix, so what matters is that it ranks photos as
+/// the f32 one does. A run of zeros (the upper triangle) keeps scale 1 rather than 0, which
+/// would divide 0 by 0.
 pub fn q8_whitening(whitening: Tensor<2>) -> Tensor<2> {
-    if is_quantised(&whitening) {
-        return whitening;
-    }
     let [_, width] = whitening.dims();
     let run = longest_run(width, WHITENING_RUN).unwrap_or(1);
-    let device = whitening.device();
-    let values: Vec<f32> = whitening
+    nearest_steps(whitening, run, WHITENING_LARGEST, &[1, run as u8])
+}
+
+/// A depthwise kernel (`[channels, 1, k, k]`) rounded to 8-bit steps, one scale per channel:
+/// a channel's kernel is 9 or 25 numbers whose range differs from channel to channel by
+/// orders of magnitude, which one scale for the tensor could not hold (docs/experiments.md,
+/// "Storage"). Plain rounding to the nearest step, at most 1/254 of the channel's largest
+/// weight.
+pub fn q8_depthwise(kernel: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = kernel.dims();
+    let run = h * w;
+    nearest_steps(kernel, run, 127.0, &[1, 1, h as u8, w as u8])
+}
+
+/// `tensor` rounded to the nearest of `largest` steps either side of zero, one scale per run
+/// of `run` values in its order (`block` in burn's terms); left as it is if it is 8-bit
+/// already (a shipped model stored again).
+fn nearest_steps<const D: usize>(
+    tensor: Tensor<D>,
+    run: usize,
+    largest: f32,
+    block: &[u8],
+) -> Tensor<D> {
+    if is_quantised(&tensor) {
+        return tensor;
+    }
+    let device = tensor.device();
+    let values: Vec<f32> = tensor
         .to_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .expect("f32 whitening");
+        .expect("f32 tensor");
     let scales: Vec<f32> = values
         .chunks(run)
         .map(|block| {
-            let largest = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            if largest > 0.0 { largest / 127.0 } else { 1.0 }
+            let peak = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if peak > 0.0 {
+                f16_scale(peak / largest)
+            } else {
+                1.0
+            }
         })
         .collect();
-    whitening.quantize(
-        &q8_scheme(&[1, run as u8]),
+    tensor.quantize(
+        &q8_scheme(block),
         QuantizationParameters {
             scales: Tensor::<1>::from_floats(scales.as_slice(), &device),
             global: None,
@@ -279,14 +321,25 @@ fn longest_run(len: usize, max_run: usize) -> Option<usize> {
         .find(|b| len.is_multiple_of(*b))
 }
 
-/// burn's symmetric 8-bit scheme with `block`'s scales (f32): what [`Storage::Q8`] stores.
+/// burn's symmetric 8-bit scheme with `block`'s scales, stored as f16: what [`Storage::Q8`]
+/// stores. f32 scales (one per 28-64 steps) were 0.18 MB of the 2.51 MB gzip file, barely
+/// compressed; f16 halves them, and the steps are chosen against the f16 scale
+/// ([`f16_scale`]), so the change to a weight is at most 2^-11 of it, as for the f16 layers.
 pub fn q8_scheme(block: &[u8]) -> QuantScheme {
     Device::flex()
         .settings()
         .quantization
         .scheme
         .with_value(QuantValue::Q8S)
-        .per_block(block, ScaleDtype::F32)
+        .per_block(block, ScaleDtype::F16)
+}
+
+/// `scale` as [`q8_scheme`] stores it (the nearest f16), for choosing steps against it.
+/// A scale under f16's normal range (6.1e-5, a run whose largest weight is under 4e-4 at
+/// 4-bit steps: 140 of the shipped 50,432) is held to 2^-25 rather than to 2^-11 of itself,
+/// and one under 3e-8 is 0 (its run's steps all 0): weights that small move no answer.
+pub fn f16_scale(scale: f32) -> f32 {
+    burn::tensor::f16::from_f32(scale).to_f32()
 }
 
 /// Turns quantised parameters back into f32 ones, once, at load.

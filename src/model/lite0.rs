@@ -363,6 +363,19 @@ impl Lite0 {
         self
     }
 
+    /// The same network with `f` applied to the depthwise kernels of block `first` on.
+    pub fn map_depthwise(
+        mut self,
+        first: usize,
+        mut f: impl FnMut(Tensor<4>) -> Tensor<4>,
+    ) -> Self {
+        for block in self.blocks.iter_mut().skip(first) {
+            let weight = block.depthwise_conv.weight.clone();
+            block.depthwise_conv.weight = weight.map(&mut f);
+        }
+        self
+    }
+
     /// The head's activations before pooling, `[batch, 1280, h/32, w/32]`.
     pub fn maps(&self, images: Tensor<4>) -> Tensor<4> {
         self.maps_from(self.stem(images), 0)

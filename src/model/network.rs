@@ -172,6 +172,15 @@ impl Network {
         }
     }
 
+    /// The same network with `f` applied to the depthwise kernels of block `first` on (the
+    /// 8-bit storage's rounding); the from-scratch network has none and is returned as it is.
+    pub fn map_depthwise(self, first: usize, f: impl FnMut(Tensor<4>) -> Tensor<4>) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net),
+            Self::Lite0(net) => Self::Lite0(net.map_depthwise(first, f)),
+        }
+    }
+
     /// The feature density stored with the weights, if this is a shipped model.
     pub fn density(&self) -> Option<&FeatureDensity> {
         match self {

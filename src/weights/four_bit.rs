@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn only_eight_bit_tensors_within_four_bits_are_packed() {
-        let scales = 1.5f32.to_le_bytes().repeat(2);
+        let scales = burn::tensor::f16::from_f32(1.5).to_le_bytes().repeat(2);
         let steps = [[3u8, 0xf9, 0, 7].as_slice(), &scales].concat();
         let wide = [[3u8, 0xf8, 0, 7].as_slice(), &scales].concat();
         let pack_one = |name: &str, dtype, data: Vec<u8>| {
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn broken_packed_tensors_are_refused() {
-        let scales = 1.5f32.to_le_bytes().repeat(2);
+        let scales = burn::tensor::f16::from_f32(1.5).to_le_bytes().repeat(2);
         let refused = |dtype, data: Vec<u8>| {
             let err = unpack(&file("w.four_bit", dtype, data)).unwrap_err();
             assert!(matches!(err, WeightsError::Corrupt(_)), "{err}");

@@ -68,6 +68,12 @@ pub struct RecalibrateArgs {
     /// decision offsets are then refitted on validation at that count, as `train` fits them.
     #[arg(long)]
     pub views: Option<usize>,
+    /// Round the stored 8-bit layers again from their values as loaded, as an export of that
+    /// network would store it today: their steps stay; their scales, and any layer the
+    /// storage now rounds that the file holds as floats (the depthwise kernels since
+    /// 2026-12-06), take today's form. Without it, 8-bit layers are kept byte for byte.
+    #[arg(long)]
+    pub round_again: bool,
 }
 
 #[derive(Debug, Clone, Args)]

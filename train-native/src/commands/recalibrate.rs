@@ -5,7 +5,8 @@
 //! decision offsets and its training history stay as they were exported; everything the
 //! report measures on the test split is measured again. `--storage` stores the same network
 //! another way (f16 to 8 bits, or back), and the report records it; `--views` averages another
-//! number of test-time views, with the decision offsets refitted at that count.
+//! number of test-time views, with the decision offsets refitted at that count;
+//! `--round-again` stores the same steps in today's form of the storage.
 
 use std::process::ExitCode;
 
@@ -48,6 +49,9 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
             training.storage = storage;
             weights::network_from_bytes(&config, &bytes, &Device::flex())?
         }
+        // As floats, the 8-bit layers are rounded again by the recipe's plan, onto the same
+        // steps: each block's largest value is its largest step times its scale.
+        _ if args.round_again => weights::network_from_bytes(&config, &bytes, &Device::flex())?,
         _ => weights::stored_network_from_bytes(&config, &bytes, &Device::flex())?,
     };
     let data = prepare(&training, &args.paths)?;
