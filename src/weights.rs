@@ -323,8 +323,8 @@ fn longest_run(len: usize, max_run: usize) -> Option<usize> {
 
 /// burn's symmetric 8-bit scheme with `block`'s scales, stored as f16: what [`Storage::Q8`]
 /// stores. f32 scales (one per 28-64 steps) were 0.18 MB of the 2.51 MB gzip file, barely
-/// compressed; f16 halves them, and the steps are chosen against the f16 scale
-/// ([`f16_scale`]), so the change to a weight is at most 2^-11 of it, as for the f16 layers.
+/// compressed; f16 halves them. A step read with the f16 nearest of its scale ([`f16_scale`])
+/// moves by at most 2^-11 of it, as the f16 layers' weights do.
 pub fn q8_scheme(block: &[u8]) -> QuantScheme {
     Device::flex()
         .settings()

@@ -477,7 +477,7 @@ fn round_layers(
 pub const SHIPPED_PLAN: Plan = Plan {
     rounding: Rounding::Gptq,
     max_run: 64,
-    keep_blocks: 6,
+    keep_blocks: skin_lesion::weights::FIRST_ROUNDED_BLOCK,
     sequential: false,
     four_bit: FourBit::None,
 };
