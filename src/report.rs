@@ -150,6 +150,11 @@ pub struct OodReport {
     pub test_flagged: f64,
     /// Each candidate's figures on the `dev` part of the out-of-distribution set.
     pub candidates: Vec<OodCandidate>,
+    /// What the chosen score falls short of, in words: a class of whose validation photos it
+    /// refuses more than the rule's limit, or too few of the dev pictures refused. Empty (and
+    /// absent from older reports) when it falls short of nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The `report` part of the out-of-distribution set, never used for a choice.
     pub set: Option<OodSetFigures>,
 }

@@ -271,10 +271,8 @@ fn nearest_steps<const D: usize>(
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("f32 tensor");
-    let scales: Vec<f32> = values
-        .chunks(run)
-        .map(|block| {
-            let peak = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scales: Vec<f32> = run_peaks(&values, run)
+        .map(|peak| {
             if peak > 0.0 {
                 f16_scale(peak / largest)
             } else {
@@ -289,6 +287,15 @@ fn nearest_steps<const D: usize>(
             global: None,
         },
     )
+}
+
+/// The largest magnitude of each run of `run` values in `values`' order: a symmetric 8-bit
+/// scale is it over the largest step (as burn's Q8S computes it), here and in the trainer's
+/// rounding of its 1x1 convolutions.
+pub fn run_peaks(values: &[f32], run: usize) -> impl Iterator<Item = f32> + '_ {
+    values
+        .chunks(run)
+        .map(|block| block.iter().fold(0.0f32, |m, v| m.max(v.abs())))
 }
 
 /// Counts the 8-bit parameters of a module.

@@ -89,6 +89,9 @@ function ood(report) {
   const o = report.ood;
   if (!o) return [plain('This model was exported without an out-of-distribution check.')];
   const parts = [plain(`A picture that is not a dermatoscopy photo gets no diagnosis: the model says so instead. It refuses ${pct(o.test_flagged)} of the test split's real dermatoscopy photos${o.set ? ` and ${pct(o.set.flagged)} of ${o.set.pictures} other pictures (everyday photos, faces, screenshots, other medical images)` : ''}.`)];
+  for (const warning of o.warnings ?? []) {
+    parts.push(el('p', { className: 'warning ood-warning', textContent: `This model's check falls short: ${warning}.` }));
+  }
   const tiles = [
     tile('Real photos refused', pct(o.test_flagged), `test split; the threshold refuses ${pct(o.validation_flagged)} of validation photos`),
   ];

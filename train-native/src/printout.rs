@@ -52,6 +52,10 @@ pub fn sections(s: &Sections) {
             "out of distribution: {:.1}% of test photos refused; {set}",
             100.0 * ood.test_flagged
         );
+        // Repeated in the summary: the warnings printed at the fit scroll away during the end.
+        for warning in &ood.warnings {
+            println!("out of distribution, warning: {warning}");
+        }
     }
     if let Some(s) = &s.saliency {
         saliency(s);

@@ -276,9 +276,8 @@ fn stored_scales(scales: Vec<f32>) -> Vec<f32> {
 /// nearest, the scale the file stores ([`stored_scales`]).
 fn block_scales(weights: &[f32], grid: Grid) -> Vec<f32> {
     let largest = f32::from(grid.largest);
-    weights
-        .chunks(grid.run)
-        .map(|block| block.iter().fold(0.0f32, |m, w| m.max(w.abs())) / largest)
+    skin_lesion::weights::run_peaks(weights, grid.run)
+        .map(|peak| peak / largest)
         .collect()
 }
 

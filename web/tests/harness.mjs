@@ -63,10 +63,14 @@ export function launch() {
 /**
  * A new page that records console errors, page errors, workers' warnings, CSP violations and
  * every request.
- * `hideGpu` removes navigator.gpu before any script runs, as in a browser without WebGPU.
+ * `hideGpu` removes navigator.gpu before any script runs, as in a browser without WebGPU;
+ * `routes(context)` runs before the page loads (to answer some requests with other files; the
+ * service worker is then blocked, so that no request is answered from its cache instead).
  */
-export async function openPage(browser, url, { hideGpu = false, viewport, bypassCSP = false } = {}) {
-  const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 }, bypassCSP });
+export async function openPage(browser, url, { hideGpu = false, viewport, bypassCSP = false, routes } = {}) {
+  const serviceWorkers = routes ? 'block' : 'allow';
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 900 }, bypassCSP, serviceWorkers });
+  await routes?.(context);
   const page = await context.newPage();
   const log = { errors: [], warnings: [], requests: [], violations: [] };
   page.on('console', (m) => m.type() === 'error' && log.errors.push(m.text()));

@@ -33,6 +33,7 @@ test('the report renders every section from report.json', async () => {
     card: Object.fromEntries([...document.querySelectorAll('#model-card dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])),
     status: document.querySelector('.report-status')?.textContent ?? null,
     warning: document.querySelector('.warning').textContent,
+    oodWarnings: document.querySelectorAll('#ood .ood-warning').length,
   }));
   assert.equal(shown.status, null, 'the loading message is gone');
   const figures = Object.fromEntries(shown.figures.map(([name, value]) => [name, value]));
@@ -105,6 +106,7 @@ test('the report renders every section from report.json', async () => {
     assert.match(shown.card['Patient data'], new RegExp(figure.toFixed(3)));
   }
   assert.match(shown.warning, /Not a medical device/);
+  assert.equal(shown.oodWarnings, report.ood?.warnings?.length ?? 0);
 
   const [photo] = samplePhotos(1).slice(4);
   assert.equal((await uploadAndWait(page, photo)).type, 'classified');
@@ -114,6 +116,20 @@ test('the report renders every section from report.json', async () => {
   await page.locator('skin-lesion-classifier').screenshot({ path: artifactPath('widget.png') });
   assert.deepEqual(log.errors, []);
   assert.deepEqual(log.violations, []);
+  await page.context().close();
+});
+
+test('a model whose out-of-distribution check falls short says so on the report', async () => {
+  const warnings = ['it refuses 23.8% of the validation photos of vasc (5 of 21), over the rule\'s 15% for a class'];
+  const routes = (context) => context.route(/\/report\.json$/, (route) => route.fulfill({
+    contentType: 'application/json',
+    body: JSON.stringify({ ...report, ood: { ...report.ood, warnings } }),
+  }));
+  const { page, log } = await openPage(browser, `${server.origin}/`, { routes });
+  await page.waitForSelector('#report[data-rendered]');
+  const shown = await page.$$eval('#ood .ood-warning', (ps) => ps.map((p) => p.textContent));
+  assert.deepEqual(shown, [`This model's check falls short: ${warnings[0]}.`]);
+  assert.deepEqual(log.errors, []);
   await page.context().close();
 });
 

@@ -4,6 +4,7 @@
 //! then measured on the test split and the out-of-distribution set.
 
 pub mod density;
+pub mod ood_choice;
 pub mod ood_set;
 pub mod patient;
 pub mod saliency;
@@ -26,13 +27,9 @@ use skin_lesion::{Answer, Classifier, ModelConfig, Network, Photo, ViewSums, wei
 use crate::data::Prepared;
 use crate::quantise;
 use crate::score::{self, Images, answers_of};
+use ood_choice::choose;
+pub use ood_choice::{CLASS_LIMIT, FLAGGED_SHARE, ood_rule};
 use ood_set::Picture;
-
-/// The share of validation photos the out-of-distribution threshold refuses.
-pub const FLAGGED_SHARE: f64 = 0.05;
-
-/// The most of any one class's validation photos a score may refuse to be chosen.
-pub const CLASS_LIMIT: f64 = 0.15;
 
 /// How many views of each training photo the feature density is fitted on: the photo as
 /// given. The mean of all 8 views (the widget's answer) was fitted before; it took 5 of the
@@ -41,18 +38,6 @@ pub const CLASS_LIMIT: f64 = 0.15;
 /// Validation and every later photo are still scored on the mean of the model's views, and
 /// the threshold is set on validation's scores, so only the density's shape changes.
 pub const DENSITY_VIEWS: usize = 1;
-
-/// The rule that picks the out-of-distribution score, written before it was run on the
-/// candidates it compares: a real photo of a rare class must not be refused for being rare.
-pub fn ood_rule() -> String {
-    format!(
-        "among the candidates that, at the threshold refusing {:.0}% of validation photos, refuse at most \
-         {:.0}% of every class's validation photos, the one refusing the largest share of the dev part of the \
-         out-of-distribution set (ties: the higher AUROC); if none qualifies, the one whose worst class is refused least",
-        100.0 * FLAGGED_SHARE,
-        100.0 * CLASS_LIMIT
-    )
-}
 
 /// A model made honest: its config (with the answer settings) and weights (with the feature
 /// density when the chosen score needs it), and how the score was chosen.
@@ -63,6 +48,8 @@ pub struct FittedAnswer {
     pub choice: String,
     /// The chosen score, in words.
     pub name: String,
+    /// What the chosen score falls short of ([`ood_choice::warnings`]); empty when nothing.
+    pub warnings: Vec<String>,
     /// What patient data adds (the tables are in `config` when its weight is not 0).
     pub patient: patient::Fit,
     /// The network's sums over every view of each validation photo (the same network as in
@@ -247,6 +234,10 @@ pub fn fit(
         .transpose()?;
     let (figures, best) = compare(&candidates, &val, &val_labels, dev_sums.as_deref());
     let chosen = &candidates[best];
+    let warnings = figures
+        .get(best)
+        .map(|f| shortfalls(f, config, &val_labels))
+        .unwrap_or_default();
     let (config, weights, shipped) = with_density(model, config, chosen, temperature, storage)?;
     let answers = answers_of(&shipped, &val_sums)?;
     let scores: Vec<f32> = answers.iter().map(|a| a.ood_score).collect();
@@ -298,9 +289,28 @@ pub fn fit(
         candidates: figures,
         choice,
         name: chosen.name(),
+        warnings,
         patient,
         val_sums,
     })
+}
+
+/// [`ood_choice::warnings`] of the chosen candidate's figures, each printed as it is found:
+/// a run whose detector falls short says so in its output as well as in its report.
+fn shortfalls(chosen: &OodCandidate, config: &ModelConfig, val_labels: &[usize]) -> Vec<String> {
+    let codes: Vec<String> = config.classes.iter().map(|c| c.code.clone()).collect();
+    let mut sizes = vec![0; codes.len()];
+    for &label in val_labels {
+        sizes[label] += 1;
+    }
+    let warnings = ood_choice::warnings(chosen, &codes, &sizes);
+    for warning in &warnings {
+        eprintln!(
+            "warning: the out-of-distribution score ({}): {warning}",
+            chosen.method
+        );
+    }
+    warnings
 }
 
 /// Each candidate's figures on validation and the dev pictures, printed, and the index of the
@@ -364,31 +374,6 @@ fn with_density(
         device,
     );
     Ok((config, weights, shipped))
-}
-
-/// The candidate by [`ood_rule`]: among those that refuse at most [`CLASS_LIMIT`] of every
-/// class's validation photos, the one refusing most dev pictures (then the higher AUROC); if
-/// none qualifies, the one whose worst class fares best.
-fn choose(candidates: &[OodCandidate]) -> usize {
-    let worst = |c: &OodCandidate| c.val_flagged_by_class.iter().copied().fold(0.0, f64::max);
-    let qualifying: Vec<usize> = (0..candidates.len())
-        .filter(|&i| worst(&candidates[i]) <= CLASS_LIMIT)
-        .collect();
-    if qualifying.is_empty() {
-        return (0..candidates.len())
-            .min_by(|&a, &b| worst(&candidates[a]).total_cmp(&worst(&candidates[b])))
-            .expect("candidates");
-    }
-    qualifying
-        .into_iter()
-        .max_by(|&a, &b| {
-            let (x, y) = (&candidates[a], &candidates[b]);
-            x.dev_flagged
-                .total_cmp(&y.dev_flagged)
-                .then(x.dev_auroc.total_cmp(&y.dev_auroc))
-                .then(b.cmp(&a))
-        })
-        .expect("one qualifies")
 }
 
 /// AUROC of `outside` scoring above `inside`.
@@ -460,6 +445,7 @@ pub fn ood_report(
         validation_flagged: share(val),
         test_flagged: share(test),
         candidates: calibrated.candidates.clone(),
+        warnings: calibrated.warnings.clone(),
         set,
     })
 }
