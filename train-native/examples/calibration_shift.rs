@@ -9,30 +9,24 @@
 //!
 //! `cargo run --release -p train-native --example calibration_shift [-- MODEL_DIR]`
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use skin_lesion::Classifier;
 use skin_lesion::answer::softmax;
 use skin_lesion::metrics::Calibration;
-use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
+use skin_lesion::weights;
 use train_native::answer_fit::shift::Shifted;
 use train_native::answer_fit::temperature;
 use train_native::cli::PathArgs;
-use train_native::{model_files, paths, robustness};
+use train_native::{model_files, robustness};
 
 fn main() -> Result<()> {
-    let dir = std::env::args()
-        .nth(1)
-        .map_or_else(paths::model_dir, PathBuf::from);
-    let report = model_files::read_report(&dir.join(REPORT_FILE))?;
-    let data = train_native::data::prepare(&report.model.training, &PathArgs::default())?;
+    let folder = model_files::Folder::from_args()?;
+    let data = train_native::data::prepare(&folder.report.model.training, &PathArgs::default())?;
     // The network with its offsets and no answer: logits without a temperature.
-    let json = std::fs::read_to_string(dir.join(CONFIG_FILE))?;
-    let bytes = std::fs::read(dir.join(WEIGHTS_FILE))?;
-    let config = weights::config_for(&json, &bytes)?.unfitted();
+    let (json, bytes) = (&folder.config_json, &folder.weights);
+    let config = weights::config_for(json, bytes)?.unfitted();
     let device = burn::tensor::Device::flex();
-    let network = weights::stored_network_from_bytes(&config, &bytes, &device)?;
+    let network = weights::stored_network_from_bytes(&config, bytes, &device)?;
     let plain = Classifier::new(network, config, device);
     let val = &data.split.val;
     let labels = data.dataset.labels(val);

@@ -83,3 +83,33 @@ pub fn read_report(path: &Path) -> Result<Report> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid report", path.display()))
 }
+
+/// A model folder's files as the studies in `examples/` read them: its report, the
+/// `config.json` text and the `model.bpk` bytes.
+pub struct Folder {
+    pub dir: PathBuf,
+    pub report: Report,
+    pub config_json: String,
+    pub weights: Vec<u8>,
+}
+
+impl Folder {
+    /// The folder named by the first command-line argument, or the shipped model's.
+    pub fn from_args() -> Result<Self> {
+        let dir = std::env::args()
+            .nth(1)
+            .map_or_else(crate::paths::model_dir, PathBuf::from);
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        let config_json = String::from_utf8(read(CONFIG_FILE)?)
+            .with_context(|| format!("{CONFIG_FILE} is not UTF-8"))?;
+        Ok(Self {
+            report: read_report(&dir.join(REPORT_FILE))?,
+            config_json,
+            weights: read(skin_lesion::weights::WEIGHTS_FILE)?,
+            dir,
+        })
+    }
+}
