@@ -2,15 +2,15 @@
 //! mean distance of its photos to their own class centre under the model's stored density
 //! (unscaled), on the training photos at one view (what the density and its class scales
 //! were fitted on) and on the validation photos at one view and at every view (what the
-//! threshold is set on: the mean of the views sits nearer the centre), and their ratios. The class-scaled score divides by the training mean; a ratio above the
-//! other classes' means that class's held-out photos sit further out than its scale says.
+//! threshold is set on: the mean of the views sits nearer the centre), and their ratios. The
+//! class-scaled score divides by the training mean; a ratio above the other classes' means
+//! that class's held-out photos sit further out than its scale says.
 //! Validation and training splits only; the test split is never read.
 //!
 //! `cargo run --release -p train-native --example ood_class_spread [-- MODEL_DIR]`
 
 use anyhow::{Context, Result};
 use skin_lesion::Classifier;
-
 use train_native::cli::PathArgs;
 use train_native::model_files;
 use train_native::score::{self, Images};
@@ -20,15 +20,19 @@ fn main() -> Result<()> {
     let (report, dir) = (&folder.report, &folder.dir);
     let data = train_native::data::prepare(&report.model.training, &PathArgs::default())?;
     let (json, bytes) = (&folder.config_json, &folder.weights);
-    let device = burn::tensor::Device::flex();
-    let classifier = Classifier::from_files(json, bytes, device.clone())?;
+    let classifier = Classifier::from_files(json, bytes, burn::tensor::Device::flex())?;
     let ood = classifier
         .config()
         .answer
         .as_ref()
         .and_then(|a| a.ood.clone())
         .context("the model has no out-of-distribution score")?;
-    let density = weights_density(json, bytes)?;
+    // Loaded on the CPU, so its density reads back synchronously.
+    let density = classifier
+        .model()
+        .density()
+        .context("the weights hold no density")?
+        .to_scorer();
     let [start, end] = ood.features;
     let own = |sums: &[skin_lesion::ViewSums], labels: &[usize]| -> Vec<(f64, usize)> {
         let mut per_class = vec![(0.0, 0usize); classifier.classes()];
@@ -77,14 +81,4 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The stored density as a scorer, read from the weights on the CPU.
-fn weights_density(json: &str, bytes: &[u8]) -> Result<skin_lesion::model::density::Mahalanobis> {
-    let config = skin_lesion::weights::config_for(json, bytes)?;
-    let network = skin_lesion::weights::from_bytes(&config, bytes, &burn::tensor::Device::flex())?;
-    Ok(network
-        .density()
-        .context("the weights hold no density")?
-        .to_scorer())
 }

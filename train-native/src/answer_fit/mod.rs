@@ -236,7 +236,10 @@ pub fn fit(
     let chosen = &candidates[best];
     let warnings = figures
         .get(best)
-        .map(|f| shortfalls(f, config, &val_labels))
+        .map(|f| {
+            let sizes = data.dataset.class_counts(data.split.val.iter().copied());
+            shortfalls(f, config, &sizes)
+        })
         .unwrap_or_default();
     let (config, weights, shipped) = with_density(model, config, chosen, temperature, storage)?;
     let answers = answers_of(&shipped, &val_sums)?;
@@ -295,15 +298,12 @@ pub fn fit(
     })
 }
 
-/// [`ood_choice::warnings`] of the chosen candidate's figures, each printed as it is found:
-/// a run whose detector falls short says so in its output as well as in its report.
-fn shortfalls(chosen: &OodCandidate, config: &ModelConfig, val_labels: &[usize]) -> Vec<String> {
+/// [`ood_choice::warnings`] of the chosen candidate's figures (`sizes` validation photos per
+/// class), each printed as it is found: a run whose detector falls short says so in its
+/// output as well as in its report.
+fn shortfalls(chosen: &OodCandidate, config: &ModelConfig, sizes: &[usize]) -> Vec<String> {
     let codes: Vec<String> = config.classes.iter().map(|c| c.code.clone()).collect();
-    let mut sizes = vec![0; codes.len()];
-    for &label in val_labels {
-        sizes[label] += 1;
-    }
-    let warnings = ood_choice::warnings(chosen, &codes, &sizes);
+    let warnings = ood_choice::warnings(chosen, &codes, sizes);
     for warning in &warnings {
         eprintln!(
             "warning: the out-of-distribution score ({}): {warning}",
