@@ -3,6 +3,7 @@
 //! (all on validation; the feature density on the training split), stored with the model;
 //! then measured on the test split and the out-of-distribution set.
 
+mod candidate;
 pub mod density;
 pub mod ood_choice;
 pub mod ood_set;
@@ -17,9 +18,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use burn::prelude::*;
 use rayon::prelude::*;
-use skin_lesion::answer::{AnswerConfig, OodConfig, OodMethod, energy};
-use skin_lesion::metrics::roc_auc;
-use skin_lesion::model::density::Mahalanobis;
+use skin_lesion::answer::{AnswerConfig, OodConfig};
 use skin_lesion::report::{KindFigures, OodCandidate, OodReport, OodSetFigures};
 use skin_lesion::weights::Storage;
 use skin_lesion::{Answer, Classifier, ModelConfig, Network, Photo, ViewSums, weights};
@@ -27,6 +26,7 @@ use skin_lesion::{Answer, Classifier, ModelConfig, Network, Photo, ViewSums, wei
 use crate::data::Prepared;
 use crate::quantise;
 use crate::score::{self, Images, answers_of};
+use candidate::{Candidate, ViewMeans, auroc, candidates, flagged};
 use ood_choice::choose;
 pub use ood_choice::{CLASS_LIMIT, FLAGGED_SHARE, ood_rule};
 use ood_set::Picture;
@@ -55,129 +55,6 @@ pub struct FittedAnswer {
     /// The network's sums over every view of each validation photo (the same network as in
     /// `weights`): the final answers on validation come from these, not from a second pass.
     pub val_sums: Vec<ViewSums>,
-}
-
-/// The candidate scores, in the order of preference when no picture set decides: the
-/// class-scaled distance over the middle stages first (the evidence in the README), then over
-/// every stage but the last, then the plain and class-scaled distances over the head's
-/// features (Lee et al.'s choice), then the energy of the logits.
-fn candidates(config: &ModelConfig) -> Vec<(OodMethod, [usize; 2])> {
-    let last = config.network.stage_widths().len();
-    let mut list = Vec::new();
-    if last >= 3 {
-        list.push((OodMethod::ClassScaledMahalanobis, [1, last - 1]));
-        list.push((OodMethod::ClassScaledMahalanobis, [0, last - 1]));
-    }
-    list.push((OodMethod::Mahalanobis, [last - 1, last]));
-    list.push((OodMethod::ClassScaledMahalanobis, [last - 1, last]));
-    list.push((OodMethod::Energy, [0, 0]));
-    list
-}
-
-/// One candidate score, fitted on the training features.
-struct Candidate {
-    method: OodMethod,
-    stages: [usize; 2],
-    features: std::ops::Range<usize>,
-    density: Option<Mahalanobis>,
-}
-
-impl Candidate {
-    fn fit(
-        method: OodMethod,
-        stages: [usize; 2],
-        config: &ModelConfig,
-        train: &ViewMeans,
-        labels: &[usize],
-    ) -> Self {
-        let features = config.network.stage_features(stages[0], stages[1]);
-        let density = method.uses_density().then(|| {
-            let sliced: Vec<Vec<f32>> = train
-                .features
-                .iter()
-                .map(|f| f[features.clone()].to_vec())
-                .collect();
-            let plain = density::fit(&sliced, labels, config.classes.len(), density::SHRINKAGE);
-            match method {
-                OodMethod::ClassScaledMahalanobis => {
-                    let scales = density::class_scales(&plain, &sliced, labels);
-                    plain.with_scales(scales)
-                }
-                _ => plain,
-            }
-        });
-        Self {
-            method,
-            stages,
-            features,
-            density,
-        }
-    }
-
-    fn name(&self) -> String {
-        match self.method {
-            OodMethod::Energy => "energy of the logits".into(),
-            method => {
-                let [first, last] = self.stages;
-                let stages = if last == first + 1 {
-                    format!("stage {last}")
-                } else {
-                    format!("stages {}-{last}", first + 1)
-                };
-                format!("{} over the pooled features of {stages}", method.name())
-            }
-        }
-    }
-
-    fn scores(&self, outputs: &ViewMeans) -> Vec<f32> {
-        match &self.density {
-            None => outputs.logits.iter().map(|l| energy(l)).collect(),
-            Some(density) => outputs
-                .features
-                .iter()
-                .map(|f| density.score(&f[self.features.clone()]))
-                .collect(),
-        }
-    }
-
-    /// Its figures: AUROC of dev pictures against validation photos, and the share of dev
-    /// pictures and of each class's validation photos above the threshold that refuses 5% of
-    /// all validation photos.
-    fn figures(&self, val: &ViewMeans, labels: &[usize], dev: &ViewMeans) -> OodCandidate {
-        let classes = val.logits.first().map_or(0, Vec::len);
-        let (val, dev) = (self.scores(val), self.scores(dev));
-        let threshold = density::threshold(&val, FLAGGED_SHARE);
-        let val_flagged_by_class = (0..classes)
-            .map(|c| {
-                let class: Vec<f32> = val
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, y)| **y == c)
-                    .map(|(s, _)| *s)
-                    .collect();
-                flagged(&class, threshold)
-            })
-            .collect();
-        OodCandidate {
-            method: self.name(),
-            dev_auroc: auroc(&dev, &val),
-            dev_flagged: flagged(&dev, threshold),
-            val_flagged_by_class,
-        }
-    }
-}
-
-/// Means over the views of each photo's logits and features.
-struct ViewMeans {
-    logits: Vec<Vec<f32>>,
-    features: Vec<Vec<f32>>,
-}
-
-impl ViewMeans {
-    fn of(sums: &[ViewSums]) -> Self {
-        let (logits, features) = sums.iter().map(ViewSums::means).unzip();
-        Self { logits, features }
-    }
 }
 
 /// The sums over every view of pictures given as files (through the same decoding).
@@ -374,21 +251,6 @@ fn with_density(
         device,
     );
     Ok((config, weights, shipped))
-}
-
-/// AUROC of `outside` scoring above `inside`.
-fn auroc(outside: &[f32], inside: &[f32]) -> f64 {
-    let scores: Vec<f32> = outside.iter().chain(inside).copied().collect();
-    let positive: Vec<bool> = outside
-        .iter()
-        .map(|_| true)
-        .chain(inside.iter().map(|_| false))
-        .collect();
-    roc_auc(&scores, &positive).unwrap_or(0.5)
-}
-
-fn flagged(scores: &[f32], threshold: f32) -> f64 {
-    scores.iter().filter(|&&s| s > threshold).count() as f64 / scores.len().max(1) as f64
 }
 
 /// The out-of-distribution figures of the shipped `classifier`: validation and test flagged
