@@ -35,25 +35,42 @@ pub(super) struct Candidate {
     pub(super) density: Option<Mahalanobis>,
 }
 
+/// The training photos' features the candidates are fitted on, with their labels.
+pub(super) struct TrainFeatures<'a> {
+    /// Every training photo at [`super::DENSITY_VIEWS`]: the density's centres and whitening.
+    pub(super) density: (&'a ViewMeans, &'a [usize]),
+    /// A sample of them ([`density::per_class_sample`]) at every view of the model, as
+    /// validation's scores and the widget's answers are: the class scales.
+    pub(super) scales: (&'a ViewMeans, &'a [usize]),
+}
+
 impl Candidate {
     pub(super) fn fit(
         method: OodMethod,
         stages: [usize; 2],
         config: &ModelConfig,
-        train: &ViewMeans,
-        labels: &[usize],
+        train: &TrainFeatures,
     ) -> Self {
         let features = config.network.stage_features(stages[0], stages[1]);
-        let density = method.uses_density().then(|| {
-            let sliced: Vec<Vec<f32>> = train
+        let slice = |means: &ViewMeans| -> Vec<Vec<f32>> {
+            means
                 .features
                 .iter()
                 .map(|f| f[features.clone()].to_vec())
-                .collect();
-            let plain = density::fit(&sliced, labels, config.classes.len(), density::SHRINKAGE);
+                .collect()
+        };
+        let density = method.uses_density().then(|| {
+            let (means, labels) = train.density;
+            let plain = density::fit(
+                &slice(means),
+                labels,
+                config.classes.len(),
+                density::SHRINKAGE,
+            );
             match method {
                 OodMethod::ClassScaledMahalanobis => {
-                    let scales = density::class_scales(&plain, &sliced, labels);
+                    let (means, labels) = train.scales;
+                    let scales = density::class_scales(&plain, &slice(means), labels);
                     plain.with_scales(scales)
                 }
                 _ => plain,

@@ -100,6 +100,24 @@ pub fn class_scales(density: &Mahalanobis, features: &[Vec<f32>], labels: &[usiz
         .collect()
 }
 
+/// The positions in `labels` of at most `per_class` photos of each class, evenly spaced
+/// through that class's photos in their order (a class with fewer gives all of them), in
+/// ascending order: a sample that spans the split instead of its first lesions.
+pub fn per_class_sample(labels: &[usize], per_class: usize) -> Vec<usize> {
+    let classes = labels.iter().max().map_or(0, |&c| c + 1);
+    let mut positions: Vec<usize> = (0..classes)
+        .flat_map(|class| {
+            let of_class: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+            let take = of_class.len().min(per_class);
+            (0..take)
+                .map(|k| of_class[k * of_class.len() / take])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    positions.sort_unstable();
+    positions
+}
+
 /// The score above which `share` of `scores` lie (0.05: the 95th percentile).
 pub fn threshold(scores: &[f32], share: f64) -> f32 {
     let mut sorted = scores.to_vec();
@@ -118,6 +136,40 @@ mod tests {
     fn normal(rng: &mut impl Rng) -> f64 {
         let (u, v): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+
+    #[test]
+    fn the_scale_sample_caps_each_class_and_spans_it() {
+        // 250 photos of class 0, 7 of class 1, 40 of class 2, interleaved.
+        let labels: Vec<usize> = (0..297)
+            .map(|i| match i % 11 {
+                0 if i < 77 => 1,
+                1..=2 if i < 220 => 2,
+                _ => 0,
+            })
+            .collect();
+        let counts = |positions: &[usize]| {
+            let mut counts = [0; 3];
+            positions.iter().for_each(|&p| counts[labels[p]] += 1);
+            counts
+        };
+        let all = counts(&(0..labels.len()).collect::<Vec<_>>());
+        let sample = per_class_sample(&labels, 20);
+        assert_eq!(counts(&sample), [20, all[1].min(20), 20]);
+        assert!(
+            sample.windows(2).all(|w| w[0] < w[1]),
+            "ascending, no repeats"
+        );
+        // Class 0's sample reaches from its first photo into its last tenth.
+        let class0: Vec<usize> = sample.iter().copied().filter(|&p| labels[p] == 0).collect();
+        let last0 = (0..labels.len()).rev().find(|&i| labels[i] == 0).unwrap();
+        assert_eq!(
+            class0[0],
+            (0..labels.len()).find(|&i| labels[i] == 0).unwrap()
+        );
+        assert!(*class0.last().unwrap() > last0 * 9 / 10, "{class0:?}");
+        // A cap above every class takes every photo.
+        assert_eq!(per_class_sample(&labels, 1000).len(), labels.len());
     }
 
     #[test]
