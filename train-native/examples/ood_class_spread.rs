@@ -1,10 +1,11 @@
-//! Why the out-of-distribution score refuses rare classes more often: for each class, the
+//! Why the out-of-distribution score refused rare classes more often: for each class, the
 //! mean distance of its photos to their own class centre under the model's stored density
-//! (unscaled), on the training photos at one view (what the density and its class scales
-//! were fitted on) and on the validation photos at one view and at every view (what the
-//! threshold is set on: the mean of the views sits nearer the centre), and their ratios. The
-//! class-scaled score divides by the training mean; a ratio above the other classes' means
-//! that class's held-out photos sit further out than its scale says.
+//! (unscaled), on the training photos at one view (what the density is fitted on) and on the
+//! validation photos at one view and at every view (what the threshold is set on: the mean of
+//! the views sits nearer the centre), and their ratios. A ratio at every view above the other
+//! classes' means that class's held-out photos sit further out than a scale fitted at one view
+//! says: what this study found, and why the class scales are now fitted at every view
+//! (`answer_fit::SCALE_PHOTOS`).
 //! Validation and training splits only; the test split is never read.
 //!
 //! `cargo run --release -p train-native --example ood_class_spread [-- MODEL_DIR]`
