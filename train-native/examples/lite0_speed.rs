@@ -24,6 +24,8 @@ use train_native::quantise::trained::FourBitLayers;
 const USAGE: &str = "usage: lite0_speed [--batch N] [--steps N] [--height H] [--width W] [--frozen N] [--parts N] [--four-bit 0|1]";
 
 fn main() {
+    // As `train` runs (src/allocator.rs).
+    train_native::allocator::keep_freed_memory();
     let (mut batch, mut steps, mut height, mut width, mut frozen) = (32, 5, 120, 160, 0);
     let (mut parts, mut four_bit) = (1, false);
     let mut args = std::env::args().skip(1);

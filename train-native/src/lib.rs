@@ -3,6 +3,7 @@
 //! The binary is a thin shell over these modules; they are a library so the integration tests
 //! can drive the data loader and the CLI alike.
 
+pub mod allocator;
 pub mod answer_fit;
 pub mod backend;
 pub mod checkpoint;

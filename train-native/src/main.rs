@@ -5,6 +5,7 @@ use train_native::cli;
 use train_native::commands::{evaluate, explain, plot, predict, recalibrate, train};
 
 fn main() -> ExitCode {
+    train_native::allocator::keep_freed_memory();
     quiet_decoder_panics();
     let cli = cli::Cli::parse();
     let result = match cli.command {
