@@ -5,9 +5,10 @@
 //! at the top of its heap to the system past its trim threshold (128 KiB). A pass of the
 //! network allocates and frees activations of tens of megabytes at every layer, so every
 //! layer's output was new pages for the kernel to fault in and zero. With both thresholds at
-//! 1 GiB the freed blocks are reused instead: `evaluate --split val` took 101 and 109 s against
-//! 118 and 121 s, the same figures to the digit and the same peak memory, with a quarter of
-//! the system time (docs/throughput.md). The browser has its own allocator; this is native only.
+//! 1 GiB the freed blocks are reused instead: `evaluate --split val` took 101 and 103 s with
+//! this and the same day's ReLU6 change against 123 and 126 s without either, the same
+//! figures and peak memory, with a fifth of the system time (docs/throughput.md). The browser
+//! has its own allocator; this is native only.
 
 /// Keep large freed blocks in the process for reuse rather than handing them back at once.
 /// Call before the first allocation of note (first thing in `main`).
