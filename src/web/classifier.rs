@@ -297,8 +297,8 @@ impl WebClassifier {
     /// use. Without this the first photo took 7 times as long as the next ones on the CPU.
     /// On the CPU one view warms every function the views share (the same layers): in two
     /// Chromium pages the load took 300-400 ms less than with all 8 views, and the first 4
-    /// views after it 8-16 ms more (docs/throughput.md). WebGPU runs every view, since its kernels are compiled for
-    /// the batch's shapes.
+    /// views after it 8-16 ms more (docs/throughput.md). WebGPU runs every view, since its
+    /// kernels are compiled for the batch's shapes.
     async fn warm_up(&self) -> Result<(), WebError> {
         let input = self
             .inner
