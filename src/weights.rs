@@ -349,21 +349,6 @@ pub fn f16_scale(scale: f32) -> f32 {
     burn::tensor::f16::from_f32(scale).to_f32()
 }
 
-/// Turns quantised parameters back into f32 ones, once, at load.
-struct Dequantise;
-
-impl ModuleMapper for Dequantise {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|tensor| {
-            if is_quantised(&tensor) {
-                tensor.dequantize()
-            } else {
-                tensor
-            }
-        })
-    }
-}
-
 fn is_quantised<const D: usize>(tensor: &Tensor<D>) -> bool {
     matches!(tensor.dtype(), burn::tensor::DType::QFloat(_))
 }
@@ -423,8 +408,14 @@ fn load(
     device: &Device,
     allow_unused: bool,
 ) -> Result<Network, WeightsError> {
-    // 8-bit weights load as quantised tensors; the network computes in f32 everywhere.
-    Ok(load_stored(config, bytes, device, allow_unused)?.map(&mut Dequantise))
+    // 8-bit tensors turn into f32 in the file, before the network reads them: the network
+    // computes in f32 everywhere, and so its parameters load as trainable ones.
+    let unpacked = four_bit::unpack(checked(bytes)?)?;
+    let bytes = match dequantise::dequantised(&unpacked).map_err(WeightsError::Corrupt)? {
+        Some(floats) => floats,
+        None => Bytes::from_bytes_vec(unpacked.into_owned()),
+    };
+    load_record(config, bytes, device, allow_unused)
 }
 
 /// The network with every tensor as the file stores it (8-bit ones still 8-bit).
@@ -434,27 +425,66 @@ fn load_stored(
     device: &Device,
     allow_unused: bool,
 ) -> Result<Network, WeightsError> {
-    config.validate().map_err(WeightsError::Config)?;
-    // Burnpack's reader indexes into the buffer; refuse obvious junk before it does.
+    let bytes = four_bit::unpack(checked(bytes)?)?.into_owned();
+    load_record(config, Bytes::from_bytes_vec(bytes), device, allow_unused)
+}
+
+/// `bytes`, unless they are obviously no weights file: burnpack's reader indexes into the
+/// buffer.
+fn checked(bytes: &[u8]) -> Result<&[u8], WeightsError> {
     if bytes.len() < 16 {
         return Err(WeightsError::Corrupt(format!("only {} bytes", bytes.len())));
     }
-    let bytes = four_bit::unpack(bytes)?.into_owned();
-    let record =
-        std::panic::catch_unwind(|| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)))
-            .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
-            .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// The network for `config` on `device` with the burnpack record `bytes` loaded into it.
+fn load_record(
+    config: &ModelConfig,
+    bytes: Bytes,
+    device: &Device,
+    allow_unused: bool,
+) -> Result<Network, WeightsError> {
+    config.validate().map_err(WeightsError::Config)?;
+    let read = std::panic::AssertUnwindSafe(|| ModuleRecord::from_bytes(bytes));
+    let record = std::panic::catch_unwind(read)
+        .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
+        .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    // The record's own dtypes, then every float in the device's: burn's cast to the module's
+    // dtype at load reads each parameter's dtype from its value, which first draws the random
+    // initial weights that the file then replaces (a quarter of the load natively).
     let record = record
         .validate(true)
         .allow_partial(false)
-        .allow_unused(allow_unused)
-        .cast_to_module_dtype();
+        .allow_unused(allow_unused);
     let mismatch = |e: burn::store::RecordError| WeightsError::Mismatch(e.to_string());
-    match config.init(device) {
+    let network = match config.init(device) {
         Network::LesionNet(net) => net.try_load_record(record).map(Network::LesionNet),
         Network::Lite0(net) => net.try_load_record(record).map(Network::Lite0),
     }
-    .map_err(mismatch)
+    .map_err(mismatch)?;
+    Ok(network.map(&mut FloatsIn(device.settings().float_dtype)))
+}
+
+/// Every float parameter and buffer in one dtype, as a load in that dtype gives it: one held in
+/// another is rebuilt from its numbers and kept as trainable as it was (a parameter stays a leaf
+/// of the training graph, where a cast would make it a computed value). Quantised ones and those
+/// in the dtype already are left as they are.
+struct FloatsIn(FloatDType);
+
+impl ModuleMapper for FloatsIn {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dtype = self.0;
+        param.map(|tensor| {
+            if is_quantised(&tensor) || tensor.dtype() == dtype.into() {
+                return tensor;
+            }
+            let device = tensor.device();
+            let trainable = tensor.is_require_grad();
+            let dtype = burn::tensor::DType::from(dtype);
+            Tensor::from_data(tensor.into_data(), (&device, dtype)).set_require_grad(trainable)
+        })
+    }
 }
 
 /// Parse a `config.json` (without checking whom it belongs to: see [`config_for`]).
@@ -470,6 +500,7 @@ pub fn config_to_json(config: &ModelConfig) -> String {
     serde_json::to_string_pretty(config).expect("config serialises")
 }
 
+mod dequantise;
 pub mod four_bit;
 
 #[cfg(test)]

@@ -197,3 +197,55 @@ fn training_and_inference_forward_paths_agree_on_photos() {
         .fold(0.0, f32::max);
     assert!(worst < 1e-4, "the two paths' logits differ by {worst}");
 }
+
+/// The shipped network loads to the floats burn's own path gives, bit for bit: burn's
+/// dequantisation of each 8-bit tensor and a cast of each f16 one. Loading walks the 8-bit
+/// runs itself and casts after reading the record (both for speed, `weights/dequantise.rs`);
+/// any difference here would be a network that answers differently from the one measured.
+#[test]
+fn the_shipped_weights_load_to_burns_own_floats() {
+    use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+    use burn::prelude::*;
+    use burn::tensor::DType;
+
+    struct BurnsDequantise;
+    impl ModuleMapper for BurnsDequantise {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| match t.dtype() {
+                DType::QFloat(_) => t.dequantize(),
+                _ => t,
+            })
+        }
+    }
+    #[derive(Default)]
+    struct Floats(Vec<(DType, Vec<u32>)>);
+    impl ModuleVisitor for Floats {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let data = param.val().into_data();
+            let bits = data
+                .as_slice::<f32>()
+                .map(|v| v.iter().map(|x| x.to_bits()).collect());
+            self.0.push((data.dtype(), bits.unwrap_or_default()));
+        }
+    }
+    let floats = |network: crate::Network| {
+        let mut floats = Floats::default();
+        network.visit(&mut floats);
+        floats.0
+    };
+
+    let dir = model_dir();
+    let json = std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+    let weights = std::fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+    let config = super::config_for(&json, &weights).unwrap();
+    let device = Device::flex();
+    let ours = floats(super::from_bytes(&config, &weights, &device).unwrap());
+    let stored = super::load_stored(&config, &weights, &device, false).unwrap();
+    let burns = floats(stored.map(&mut BurnsDequantise));
+    assert!(ours.len() > 100, "{} tensors", ours.len());
+    assert!(
+        ours.iter()
+            .all(|(dtype, bits)| *dtype == DType::F32 && !bits.is_empty())
+    );
+    assert!(ours == burns, "a tensor loads to other floats than burn's");
+}

@@ -1,6 +1,8 @@
 //! Inference latency of the shipped model on the CPU backend for one photo, with 1, 2, 4 and 8
-//! test-time views: the network part of what the page's CPU path does per photo. Run it with
-//! `RAYON_NUM_THREADS=1` to match the browser's single wasm thread.
+//! test-time views: the network part of what the page's CPU path does per photo; first, how
+//! long the model takes to load from its files (checksum, weights, density, norms folded: the
+//! page's load before its warm-up). Run it with `RAYON_NUM_THREADS=1` to match the browser's
+//! single wasm thread.
 //!
 //! `cargo run --release -p train-native --example infer_speed [-- MODEL_DIR]`
 
@@ -16,6 +18,17 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "web/model".into());
     let json = std::fs::read_to_string(format!("{dir}/config.json"))?;
     let bytes = std::fs::read(format!("{dir}/model.bpk"))?;
+    let mut loads: Vec<f64> = (0..12)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(Classifier::from_files(&json, &bytes, Device::flex()))
+                .expect("the model loads");
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .skip(2)
+        .collect();
+    loads.sort_by(f64::total_cmp);
+    println!("load: median {:.1} ms", loads[loads.len() / 2]);
     let config = weights::config_for(&json, &bytes)?;
     let size = config.preprocess.input_size;
     let input: Vec<f32> = (0..3 * size * size)

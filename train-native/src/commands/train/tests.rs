@@ -76,3 +76,39 @@ fn a_few_steps_lower_the_loss_on_the_cpu() {
         .unwrap();
     assert_eq!(a, b);
 }
+
+/// The shipped weights (f16, 8-bit and 4-bit steps) load on a training device, as `train
+/// --init web/model` loads them, as trainable parameters: each one a fresh network trains gets
+/// a gradient. Loading turns them into f32 after reading the record; a plain cast would have
+/// left computed values in their place, which no optimiser updates.
+#[test]
+fn shipped_weights_load_as_trainable_parameters() {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::Gradients;
+    /// Per float parameter: whether it requires a gradient, and whether it got one.
+    struct Trainable<'a>(&'a Gradients, Vec<(bool, bool)>);
+    impl ModuleVisitor for Trainable<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let got = value.grad(self.0).is_some();
+            self.1.push((value.is_require_grad(), got));
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/model");
+    let json = std::fs::read_to_string(dir.join(weights::CONFIG_FILE)).unwrap();
+    let bytes = std::fs::read(dir.join(weights::WEIGHTS_FILE)).unwrap();
+    let config = weights::config_from_json(&json).unwrap().unfitted();
+    let device = Device::flex().autodiff();
+    let size = config.preprocess.input_size;
+    let x = Tensor::<4>::ones([1, 3, size, size], &device);
+    let trainable = |model: &skin_lesion::Network| {
+        let grads = model.forward(x.clone()).sum().backward();
+        let mut visitor = Trainable(&grads, Vec::new());
+        model.visit(&mut visitor);
+        visitor.1
+    };
+    let loaded = weights::network_from_bytes(&config, &bytes, &device).unwrap();
+    let expected = trainable(&config.init(&device));
+    assert!(expected.iter().filter(|(_, got)| *got).count() > 100);
+    assert_eq!(trainable(&loaded), expected);
+}
