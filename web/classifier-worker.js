@@ -117,24 +117,29 @@ async function load({ model: base, backend, shared }) {
     // A helper: the parent worker hands over the compiled module and the model files, so
     // nothing is downloaded or compiled twice.
     files = { config: shared.config, weights: shared.weights, preference: 'cpu' };
-    model = await start('cpu', shared.module);
+    model = await start('cpu', loadModule('cpu', shared.module));
     return info();
   }
-  const [config, weights, gpu] = await Promise.all([
+  // Which module runs the model is known before the weights arrive: it downloads and compiles
+  // meanwhile rather than after them. Its failure is reported where it is awaited, below.
+  const gpu = Promise.resolve(backend === 'webgpu' || (backend === 'auto' && hardwareGpu()));
+  const module = gpu.then((webgpu) => loadModule(webgpu ? 'webgpu' : 'cpu'));
+  module.catch(() => {});
+  const [config, weights] = await Promise.all([
     fetchBytes(new URL('config.json', base)),
     fetchBytes(new URL('model.bpk', base)),
-    backend === 'webgpu' || (backend === 'auto' && hardwareGpu()),
   ]);
   files = { config: new TextDecoder().decode(config), weights, preference: backend };
-  if (await gpu) {
+  const webgpu = await gpu;
+  if (webgpu) {
     try {
-      model = await start('webgpu');
+      model = await start('webgpu', module);
     } catch (error) {
       if (backend === 'webgpu' || error.name === 'ModelError') throw error;
       console.warn(`WebGPU unavailable, using the CPU: ${error.message}`);
     }
   }
-  model ??= await start('cpu');
+  model ??= await start('cpu', webgpu ? undefined : module);
   if (model.backend === 'cpu') startHelper();
   return info();
 }
@@ -151,9 +156,12 @@ function info() {
   };
 }
 
-/** Load the model on `backend` (fetching its module unless `compiled` is given) and warm it up. */
-async function start(backend, compiled) {
-  const { glue, module } = await loadModule(backend, compiled);
+/**
+ * Load the model on `backend` and warm it up, with its module: `loading`, a `loadModule` under
+ * way, or fetched now.
+ */
+async function start(backend, loading = loadModule(backend)) {
+  const { glue, module } = await loading;
   if (backend === 'cpu') cpuModule = module;
   const classifier = await glue.WebClassifier.load(files.config, files.weights, backend);
   return { classifier, backend, glue };
