@@ -408,14 +408,44 @@ fn load(
     device: &Device,
     allow_unused: bool,
 ) -> Result<Network, WeightsError> {
-    // 8-bit tensors turn into f32 in the file, before the network reads them: the network
-    // computes in f32 everywhere, and so its parameters load as trainable ones.
-    let unpacked = four_bit::unpack(checked(bytes)?)?;
-    let bytes = match dequantise::dequantised(&unpacked).map_err(WeightsError::Corrupt)? {
-        Some(floats) => floats,
-        None => Bytes::from_bytes_vec(unpacked.into_owned()),
+    load_record(config, as_floats(checked(bytes)?)?, device, allow_unused)
+}
+
+/// `bytes` as the network reads them, in one pass over the file: packed 4-bit steps unpacked
+/// and 8-bit tensors turned into f32 ([`dequantise`]), since the network computes in f32
+/// everywhere and its parameters load as trainable ones that way; the bytes themselves when
+/// there are neither (checkpoints, f16 files).
+fn as_floats(bytes: &[u8]) -> Result<Bytes, WeightsError> {
+    let tensors = read_tensors(bytes)?;
+    let stored = |t: &burn_pack::Tensor| {
+        four_bit::is_packed(t) || matches!(t.dtype, burn::tensor::DType::QFloat(_))
     };
-    load_record(config, bytes, device, allow_unused)
+    if !tensors.iter().any(stored) {
+        return Ok(Bytes::from_bytes_vec(bytes.to_vec()));
+    }
+    let tensors = tensors
+        .into_iter()
+        .map(|t| dequantise::tensor(four_bit::unpack_tensor(t)?).map_err(WeightsError::Corrupt))
+        .collect::<Result<Vec<_>, WeightsError>>()?;
+    write_tensors(tensors)
+}
+
+/// The tensors of the burnpack `bytes`.
+fn read_tensors(bytes: &[u8]) -> Result<Vec<burn_pack::Tensor>, WeightsError> {
+    let corrupt = |e: burn_pack::Error| WeightsError::Corrupt(e.to_string());
+    std::panic::catch_unwind(|| {
+        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+    })
+    .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
+    .and_then(burn_pack::Reader::into_tensors)
+    .map_err(corrupt)
+}
+
+/// `tensors` as a burnpack file.
+fn write_tensors(tensors: Vec<burn_pack::Tensor>) -> Result<Bytes, WeightsError> {
+    burn_pack::Writer::new(tensors)
+        .into_bytes()
+        .map_err(|e| WeightsError::Corrupt(e.to_string()))
 }
 
 /// The network with every tensor as the file stores it (8-bit ones still 8-bit).

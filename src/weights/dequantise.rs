@@ -17,36 +17,17 @@
 use burn::tensor::quantization::{BlockLayout, QuantScheme, QuantizedBytes, quantized_data_len};
 use burn::tensor::{Bytes, DType, Shape};
 
-/// The burnpack `bytes` with every 8-bit tensor as f32; `None` when none is 8-bit (checkpoints,
-/// f16 files). An error says what is wrong with the file.
-pub(super) fn dequantised(bytes: &[u8]) -> Result<Option<Bytes>, String> {
-    let corrupt = |e: burn_pack::Error| e.to_string();
-    let reader = std::panic::catch_unwind(|| {
-        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-    })
-    .map_err(|_| "unreadable header".to_string())?
-    .map_err(corrupt)?;
-    let tensors = reader.into_tensors().map_err(corrupt)?;
-    if !tensors.iter().any(|t| matches!(t.dtype, DType::QFloat(_))) {
-        return Ok(None);
-    }
-    let tensors = tensors
-        .into_iter()
-        .map(|tensor| {
-            let (name, dtype, shape, id, data) = tensor.into_parts().map_err(corrupt)?;
-            let DType::QFloat(scheme) = dtype else {
-                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, data));
-            };
-            let values = floats(scheme, &shape, data)
-                .ok_or_else(|| format!("8-bit tensor {name} is shorter than its shape"))?;
-            let data = Bytes::from_elems(values);
-            Ok(burn_pack::Tensor::new(name, DType::F32, shape, id, data))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let bytes = burn_pack::Writer::new(tensors)
-        .into_bytes()
-        .map_err(corrupt)?;
-    Ok(Some(bytes))
+/// An 8-bit `tensor` of a weights file as f32; any other as it is. An error says what is wrong
+/// with it.
+pub(super) fn tensor(tensor: burn_pack::Tensor) -> Result<burn_pack::Tensor, String> {
+    let DType::QFloat(scheme) = tensor.dtype else {
+        return Ok(tensor);
+    };
+    let (name, _, shape, id, data) = tensor.into_parts().map_err(|e| e.to_string())?;
+    let values = floats(scheme, &shape, data)
+        .ok_or_else(|| format!("8-bit tensor {name} is shorter than its shape"))?;
+    let data = Bytes::from_elems(values);
+    Ok(burn_pack::Tensor::new(name, DType::F32, shape, id, data))
 }
 
 /// The f32 values of an 8-bit tensor's stored `data` (its steps, then its scales), as burn's
@@ -140,37 +121,20 @@ mod tests {
         )
     }
 
-    /// A burnpack file of `tensors`, named in turn.
-    fn file(tensors: &[Tensor<4>]) -> Vec<u8> {
-        let tensors = tensors
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let (bytes, shape, dtype) = t.clone().into_data().into_parts();
-                burn_pack::Tensor::new(format!("t{i}"), dtype, shape, None, bytes)
-            })
-            .collect();
-        burn_pack::Writer::new(tensors)
-            .into_bytes()
-            .unwrap()
-            .to_vec()
+    /// `tensor` as a weights file holds it.
+    fn stored(tensor: Tensor<4>) -> burn_pack::Tensor {
+        let (bytes, shape, dtype) = tensor.into_data().into_parts();
+        burn_pack::Tensor::new("t".into(), dtype, shape, None, bytes)
     }
 
-    /// The tensors of a burnpack file: dtype and the bits of each number.
-    fn read(bytes: &[u8]) -> Vec<(DType, Vec<u32>)> {
-        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).unwrap();
-        let tensors = reader.into_tensors().unwrap();
-        tensors
-            .into_iter()
-            .map(|t| {
-                let (_, dtype, _, _, bytes) = t.into_parts().unwrap();
-                let bits = bytes
-                    .chunks_exact(4)
-                    .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-                    .collect();
-                (dtype, bits)
-            })
-            .collect()
+    /// A stored tensor's dtype and the bits of each of its numbers.
+    fn read(tensor: burn_pack::Tensor) -> (DType, Vec<u32>) {
+        let (_, dtype, _, _, bytes) = tensor.into_parts().unwrap();
+        let bits = bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        (dtype, bits)
     }
 
     fn bits(tensor: Tensor<4>) -> Vec<u32> {
@@ -191,15 +155,11 @@ mod tests {
             ([4, 4, 1, 1], &[2, 2, 1, 1]),
             ([3, 4, 2, 1], &[1, 2, 2, 1]),
         ];
-        let tensors: Vec<Tensor<4>> = layouts
-            .iter()
-            .map(|(shape, block)| quantised(*shape, block))
-            .collect();
-        let file = file(&tensors);
-        let read = read(&dequantised(&file).unwrap().expect("8-bit tensors"));
-        for ((tensor, (dtype, bits_read)), layout) in tensors.into_iter().zip(read).zip(layouts) {
-            assert_eq!(dtype, DType::F32, "{layout:?}");
-            assert_eq!(bits_read, bits(tensor.dequantize()), "{layout:?}");
+        for (shape, block) in layouts {
+            let tensor = quantised(shape, block);
+            let (dtype, bits_read) = read(super::tensor(stored(tensor.clone())).unwrap());
+            assert_eq!(dtype, DType::F32, "{shape:?} {block:?}");
+            assert_eq!(bits_read, bits(tensor.dequantize()), "{shape:?} {block:?}");
         }
     }
 
@@ -219,9 +179,10 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_eight_bit_tensors_is_left_as_it_is() {
-        let bytes = file(&[Tensor::<4>::ones([2, 3, 1, 1], &Device::flex())]);
-        assert!(dequantised(&bytes).unwrap().is_none());
+    fn tensors_that_are_not_eight_bit_are_left_as_they_are() {
+        let ones = Tensor::<4>::ones([2, 3, 1, 1], &Device::flex());
+        let (dtype, bits_read) = read(super::tensor(stored(ones.clone())).unwrap());
+        assert_eq!((dtype, bits_read), (DType::F32, bits(ones)));
     }
 
     #[test]
@@ -229,11 +190,10 @@ mod tests {
         let tensor = quantised([6, 12, 1, 1], &[1, 4, 1, 1]);
         let (bytes, shape, dtype) = tensor.into_data().into_parts();
         let short = Bytes::from_bytes_vec(bytes[..bytes.len() - 10].to_vec());
-        let pack = burn_pack::Tensor::new("t".into(), dtype, shape, None, short);
-        // burnpack writes what it is given for an 8-bit tensor (its length is no product of
+        // burnpack reads what a file holds for an 8-bit tensor (its length is no product of
         // shape and dtype); loading refuses it.
-        let written = burn_pack::Writer::new(vec![pack]).into_bytes().unwrap();
-        let error = dequantised(&written).unwrap_err();
+        let pack = burn_pack::Tensor::new("t".into(), dtype, shape, None, short);
+        let error = super::tensor(pack).unwrap_err();
         assert!(error.contains("shorter than its shape"), "{error}");
     }
 }

@@ -55,54 +55,49 @@ pub fn pack(tensors: Vec<burn_pack::Tensor>) -> Result<Vec<burn_pack::Tensor>, W
 /// The burnpack `bytes` with packed tensors back in burn's 8-bit layout; the bytes themselves
 /// when nothing is packed (every file written before packing, and every checkpoint).
 pub fn unpack(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WeightsError> {
-    let corrupt = |e: burn_pack::Error| WeightsError::Corrupt(e.to_string());
-    let reader = std::panic::catch_unwind(|| {
-        burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-    })
-    .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
-    .map_err(corrupt)?;
-    if !reader
-        .tensor_names()
-        .iter()
-        .any(|name| name.ends_with(PACKED_SUFFIX))
-    {
+    let tensors = super::read_tensors(bytes)?;
+    if !tensors.iter().any(is_packed) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let tensors = reader
-        .into_tensors()
-        .map_err(corrupt)?
+    let tensors = tensors
         .into_iter()
-        .map(|tensor| {
-            let (name, dtype, shape, id, data) = tensor.into_parts().map_err(corrupt)?;
-            let Some(original) = name.strip_suffix(PACKED_SUFFIX) else {
-                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, data));
-            };
-            let count = shape.num_elements();
-            let packed = count.div_ceil(2);
-            if !matches!(dtype, DType::QFloat(_)) || data.len() < packed {
-                return Err(WeightsError::Corrupt(format!(
-                    "packed 4-bit tensor {original} holds {} bytes as {dtype:?}; its {count} steps need {packed} of an 8-bit tensor",
-                    data.len()
-                )));
-            }
-            let bytes = unpack_values(&data[..packed], count, &data[packed..]).ok_or_else(|| {
-                WeightsError::Corrupt(format!(
-                    "packed 4-bit tensor {original} holds a step outside -7..=7"
-                ))
-            })?;
-            Ok(burn_pack::Tensor::new(
-                original.to_string(),
-                dtype,
-                shape,
-                id,
-                Bytes::from_bytes_vec(bytes),
-            ))
-        })
+        .map(unpack_tensor)
         .collect::<Result<Vec<_>, WeightsError>>()?;
-    let bytes = burn_pack::Writer::new(tensors)
-        .into_bytes()
-        .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
-    Ok(Cow::Owned(bytes.to_vec()))
+    Ok(Cow::Owned(super::write_tensors(tensors)?.to_vec()))
+}
+
+/// Whether `tensor` holds 4-bit steps two to a byte.
+pub fn is_packed(tensor: &burn_pack::Tensor) -> bool {
+    tensor.name.ends_with(PACKED_SUFFIX)
+}
+
+/// A packed `tensor` back in burn's 8-bit layout, under its own name; any other as it is.
+pub fn unpack_tensor(tensor: burn_pack::Tensor) -> Result<burn_pack::Tensor, WeightsError> {
+    let corrupt = |e: burn_pack::Error| WeightsError::Corrupt(e.to_string());
+    let (name, dtype, shape, id, data) = tensor.into_parts().map_err(corrupt)?;
+    let Some(original) = name.strip_suffix(PACKED_SUFFIX) else {
+        return Ok(burn_pack::Tensor::new(name, dtype, shape, id, data));
+    };
+    let count = shape.num_elements();
+    let packed = count.div_ceil(2);
+    if !matches!(dtype, DType::QFloat(_)) || data.len() < packed {
+        return Err(WeightsError::Corrupt(format!(
+            "packed 4-bit tensor {original} holds {} bytes as {dtype:?}; its {count} steps need {packed} of an 8-bit tensor",
+            data.len()
+        )));
+    }
+    let bytes = unpack_values(&data[..packed], count, &data[packed..]).ok_or_else(|| {
+        WeightsError::Corrupt(format!(
+            "packed 4-bit tensor {original} holds a step outside -7..=7"
+        ))
+    })?;
+    Ok(burn_pack::Tensor::new(
+        original.to_string(),
+        dtype,
+        shape,
+        id,
+        Bytes::from_bytes_vec(bytes),
+    ))
 }
 
 /// `values` (bytes of i8 in -7..=7) two to a byte, the first in the low four bits, each

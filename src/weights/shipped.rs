@@ -199,9 +199,10 @@ fn training_and_inference_forward_paths_agree_on_photos() {
 }
 
 /// The shipped network loads to the floats burn's own path gives, bit for bit: burn's
-/// dequantisation of each 8-bit tensor and a cast of each f16 one. Loading walks the 8-bit
-/// runs itself and casts after reading the record (both for speed, `weights/dequantise.rs`);
-/// any difference here would be a network that answers differently from the one measured.
+/// dequantisation of each 8-bit tensor and a cast of each f16 one. Loading turns the 8-bit
+/// tensors into f32 in the file, run by run (`weights/dequantise.rs`), and the f16 ones after
+/// reading the record; any difference here would be a network that answers differently from
+/// the one measured.
 #[test]
 fn the_shipped_weights_load_to_burns_own_floats() {
     use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};

@@ -94,7 +94,7 @@ fn shipped_weights_load_as_trainable_parameters() {
             self.1.push((value.is_require_grad(), got));
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/model");
+    let dir = crate::paths::model_dir();
     let json = std::fs::read_to_string(dir.join(weights::CONFIG_FILE)).unwrap();
     let bytes = std::fs::read(dir.join(weights::WEIGHTS_FILE)).unwrap();
     let config = weights::config_from_json(&json).unwrap().unfitted();
