@@ -16,22 +16,7 @@ use burn::prelude::*;
 
 use super::density::FeatureDensity;
 use super::head::{self, Outputs};
-
-/// ReLU6, `min(max(x, 0), 6)`. Natively it is the two one-sided clamps instead of burn's
-/// [`burn::tensor::activation::relu6`] (`clamp(0, 6)`): under autodiff the two are the same
-/// operations (burn's default `clamp` is `clamp_min(clamp_max(x))`), so training computes the
-/// same numbers, but outside training flex's `clamp` runs `f32::clamp`, whose bounds check
-/// keeps the loop from vectorising natively: 3.8 ms against 0.9 + 0.9 for the two clamps on 3.1M
-/// activations, a seventh of a photo's time (docs/throughput.md). The one value that differs is
-/// `-0.0`, which becomes `0.0`. In wasm the split gained nothing in Chromium, so the browser
-/// keeps burn's single pass.
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    if cfg!(target_family = "wasm") {
-        burn::tensor::activation::relu6(x)
-    } else {
-        x.clamp_max(6.0).clamp_min(0.0)
-    }
-}
+use relu6::relu6;
 
 /// Batch-norm epsilon of the TensorFlow original.
 const BN_EPSILON: f64 = 1e-3;
@@ -626,5 +611,6 @@ impl Lite0 {
     }
 }
 
+mod relu6;
 #[cfg(test)]
 mod tests;
