@@ -3,26 +3,26 @@
 
 use burn::prelude::*;
 
-/// ReLU6 for every pass of the network.
-///
-/// - In wasm: burn's [`burn::tensor::activation::relu6`] (`clamp(0, 6)`); the split below
-///   gained nothing in Chromium.
-/// - Natively, outside training: the two one-sided clamps. flex's `clamp` runs `f32::clamp`,
-///   whose bounds check keeps the loop from vectorising: 3.8 ms against 0.9 + 0.9 for the two
-///   clamps on 3.1M activations, a seventh of a photo's time (docs/throughput.md).
-/// - In training (an autodiff device): burn's autodiff has no clamp of its own, so `clamp` became
-///   two comparisons and two `mask_fill`s forward and two `mask_fill`s backward, and flex's
-///   `mask_fill` on a tensor it owns is a loop with a branch per number, unpredictable on
-///   activations: 15% of a fine-tuning step in a profile. Untracked tensors (the frozen
-///   blocks) take the clamps on flex directly; tracked ones are [`tracked`].
-///
-/// The one value that differs from `clamp(0, 6)` is the sign of a zero, which no later
-/// operation of the network or its optimiser can see.
+/// ReLU6 in the browser modules: burn's [`burn::tensor::activation::relu6`] (`clamp(0, 6)`).
+/// The native split below gained nothing in Chromium, and the browser never trains.
 #[cfg(target_family = "wasm")]
 pub(super) fn relu6(x: Tensor<4>) -> Tensor<4> {
     burn::tensor::activation::relu6(x)
 }
 
+/// ReLU6 natively, for every pass of the network.
+///
+/// - Outside training: the two one-sided clamps. flex's `clamp` runs `f32::clamp`,
+///   whose bounds check keeps the loop from vectorising: 3.8 ms against 0.9 + 0.9 for the two
+///   clamps on 3.1M activations, a seventh of a photo's time (docs/throughput.md).
+/// - In training (an autodiff device): burn's autodiff has no clamp of its own, so `clamp` became
+///   two comparisons and two `mask_fill`s forward and two `mask_fill`s backward, and flex's
+///   `mask_fill` on a tensor it owns is a loop with a branch per number, unpredictable on
+///   activations: 11.8% of a `train` epoch in a profile. Untracked tensors (the frozen
+///   blocks) take the clamps on flex directly; tracked ones are [`tracked`].
+///
+/// The one value that differs from `clamp(0, 6)` is the sign of a zero, which no later
+/// operation of the network or its optimiser can see.
 #[cfg(not(target_family = "wasm"))]
 pub(super) fn relu6(x: Tensor<4>) -> Tensor<4> {
     if !x.is_autodiff() {
