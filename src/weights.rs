@@ -416,18 +416,30 @@ fn load(
 /// everywhere and its parameters load as trainable ones that way; the bytes themselves when
 /// there are neither (checkpoints, f16 files).
 fn as_floats(bytes: &[u8]) -> Result<Bytes, WeightsError> {
-    let tensors = read_tensors(bytes)?;
     let stored = |t: &burn_pack::Tensor| {
         four_bit::is_packed(t) || matches!(t.dtype, burn::tensor::DType::QFloat(_))
     };
-    if !tensors.iter().any(stored) {
-        return Ok(Bytes::from_bytes_vec(bytes.to_vec()));
+    let floats = |t| dequantise::tensor(four_bit::unpack_tensor(t)?).map_err(WeightsError::Corrupt);
+    let rewritten = rewrite(bytes, stored, floats)?;
+    Ok(rewritten.unwrap_or_else(|| Bytes::from_bytes_vec(bytes.to_vec())))
+}
+
+/// The burnpack `bytes` with `change` applied to every tensor, read and written once; `None`
+/// when `needs` holds for none of them, so the file is already as wanted.
+fn rewrite(
+    bytes: &[u8],
+    needs: impl Fn(&burn_pack::Tensor) -> bool,
+    change: impl FnMut(burn_pack::Tensor) -> Result<burn_pack::Tensor, WeightsError>,
+) -> Result<Option<Bytes>, WeightsError> {
+    let tensors = read_tensors(bytes)?;
+    if !tensors.iter().any(needs) {
+        return Ok(None);
     }
     let tensors = tensors
         .into_iter()
-        .map(|t| dequantise::tensor(four_bit::unpack_tensor(t)?).map_err(WeightsError::Corrupt))
-        .collect::<Result<Vec<_>, WeightsError>>()?;
-    write_tensors(tensors)
+        .map(change)
+        .collect::<Result<Vec<_>, _>>()?;
+    write_tensors(tensors).map(Some)
 }
 
 /// The tensors of the burnpack `bytes`.

@@ -55,15 +55,10 @@ pub fn pack(tensors: Vec<burn_pack::Tensor>) -> Result<Vec<burn_pack::Tensor>, W
 /// The burnpack `bytes` with packed tensors back in burn's 8-bit layout; the bytes themselves
 /// when nothing is packed (every file written before packing, and every checkpoint).
 pub fn unpack(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WeightsError> {
-    let tensors = super::read_tensors(bytes)?;
-    if !tensors.iter().any(is_packed) {
-        return Ok(Cow::Borrowed(bytes));
-    }
-    let tensors = tensors
-        .into_iter()
-        .map(unpack_tensor)
-        .collect::<Result<Vec<_>, WeightsError>>()?;
-    Ok(Cow::Owned(super::write_tensors(tensors)?.to_vec()))
+    Ok(match super::rewrite(bytes, is_packed, unpack_tensor)? {
+        Some(unpacked) => Cow::Owned(unpacked.to_vec()),
+        None => Cow::Borrowed(bytes),
+    })
 }
 
 /// Whether `tensor` holds 4-bit steps two to a byte.
