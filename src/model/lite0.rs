@@ -16,6 +16,7 @@ use burn::prelude::*;
 
 use super::density::FeatureDensity;
 use super::head::{self, Outputs};
+use depthwise::depthwise;
 use relu6::relu6;
 
 /// Batch-norm epsilon of the TensorFlow original.
@@ -147,7 +148,7 @@ impl MbConv {
             seen.push((format!("{prefix}.expand_conv"), x.clone()));
             x = relu6(norms.apply(bn, conv.forward(x)));
         }
-        x = relu6(norms.apply(&self.bn1, self.depthwise_conv.forward(x)));
+        x = relu6(norms.apply(&self.bn1, depthwise(&self.depthwise_conv, x)));
         seen.push((format!("{prefix}.project_conv"), x.clone()));
         x = norms.apply(&self.bn2, self.project_conv.forward(x));
         if x.dims() == input.dims() {
@@ -164,7 +165,7 @@ impl MbConv {
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
             x = relu6(norms.apply(bn, conv.forward(x)));
         }
-        x = relu6(norms.apply(&self.bn1, self.depthwise_conv.forward(x)));
+        x = relu6(norms.apply(&self.bn1, depthwise(&self.depthwise_conv, x)));
         x = norms.apply(&self.bn2, self.project_conv.forward(x));
         if x.dims() == input.dims() {
             x + input
@@ -612,5 +613,7 @@ impl Lite0 {
 }
 
 mod relu6;
+
+mod depthwise;
 #[cfg(test)]
 mod tests;
