@@ -612,8 +612,7 @@ impl Lite0 {
     }
 }
 
-mod relu6;
-
 mod depthwise;
+mod relu6;
 #[cfg(test)]
 mod tests;

@@ -197,7 +197,7 @@ impl Layer {
                 let first = first_in_phase(left, phase, s);
                 let to = &mut buffer[(phase * shape.rows + r) * shape.row..][..shape.row];
                 let from = line.iter().skip(first - left).step_by(s);
-                for (slot, &value) in to[first / s..].iter_mut().zip(from) {
+                for (slot, &value) in to.iter_mut().skip(first / s).zip(from) {
                     *slot = value;
                 }
             }
