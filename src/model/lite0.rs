@@ -616,3 +616,4 @@ mod depthwise;
 mod relu6;
 #[cfg(test)]
 mod tests;
+mod untracked;

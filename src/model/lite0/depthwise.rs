@@ -20,12 +20,12 @@
 //! dilation, another grouping or another dtype runs on burn's convolution, as do training's
 //! tracked layers, which need the gradient, and every layer on WebGPU.
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
 #[cfg(not(target_family = "wasm"))]
 use rayon::prelude::*;
+
+use super::untracked::{Geometry, on_floats, plain_weights};
 
 /// Outputs computed together: one AVX register of f32s, or two SSE or wasm ones.
 const LANES: usize = 8;
@@ -41,15 +41,7 @@ pub(super) fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// One depthwise layer on one input shape, with its weights as plain floats.
 struct Layer {
-    /// Batch, channels, input height and width.
-    input: [usize; 4],
-    kernel: usize,
-    stride: usize,
-    /// Zeros above and to the left of the input; those below and to the right follow from
-    /// the output's size.
-    pad: [usize; 2],
-    /// Output height and width.
-    out: [usize; 2],
+    at: Geometry,
     /// `[channels, kernel, kernel]` as stored (and as flex reads them).
     weights: Vec<f32>,
 }
@@ -57,74 +49,33 @@ struct Layer {
 impl Layer {
     /// The layer `conv` is on `x`, when this module computes it (see the module's doc).
     fn of(conv: &Conv2d, x: &Tensor<4>) -> Option<Self> {
-        let weight = conv.weight.val();
-        let needs_grad = weight.is_require_grad() || tracked(&weight) || tracked(x);
-        if needs_grad || conv.bias.is_some() {
-            return None;
-        }
-        // Only on the CPU: a GPU's tensors would have to be read back and sent again.
-        let on_cpu = x.device() == Device::flex();
-        if !on_cpu || x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
-            return None;
-        }
-        let input @ [_, channels, height, width] = x.dims();
-        let [outputs, per_group, kernel, kernel_w] = weight.dims();
+        let weights = plain_weights(conv, x)?;
+        let [_, channels, ..] = x.dims();
+        let [outputs, per_group, ..] = conv.weight.dims();
         let plain = conv.groups == channels && outputs == channels && per_group == 1;
-        let square = kernel == kernel_w && conv.stride[0] == conv.stride[1];
-        let empty = height == 0 || width == 0;
-        if !plain || !square || empty || conv.dilation != [1, 1] {
-            return None;
-        }
-        let stride = conv.stride[0];
-        let ((top, bottom), (left, right)) =
-            padding(&conv.padding, [height, width], kernel, stride);
-        let out = [
-            (height + top + bottom).checked_sub(kernel)? / stride + 1,
-            (width + left + right).checked_sub(kernel)? / stride + 1,
-        ];
-        let weight = if weight.is_autodiff() {
-            weight.inner()
-        } else {
-            weight
-        };
-        let weights = weight.into_data().try_into_vec::<f32>().ok()?;
-        weights.iter().all(|w| w.is_finite()).then_some(Self {
-            input,
-            kernel,
-            stride,
-            pad: [top, left],
-            out,
-            weights,
-        })
+        let at = Geometry::of(conv, x).filter(|_| plain)?;
+        weights
+            .iter()
+            .all(|w| w.is_finite())
+            .then_some(Self { at, weights })
     }
 
     /// The layer on `x` (untracked), on `x`'s device.
     fn apply(&self, x: Tensor<4>) -> Tensor<4> {
-        let autodiff = x.is_autodiff();
-        let x = if autodiff { x.inner() } else { x };
-        let device = x.device();
-        let input = x.into_data().try_into_vec::<f32>();
-        let input = input.expect("Layer::of checked the input is f32");
-        let [batch, channels, ..] = self.input;
-        let [out_h, out_w] = self.out;
-        let output = TensorData::new(self.run(&input), [batch, channels, out_h, out_w]);
-        let output = Tensor::from_data(output, &device);
-        if autodiff {
-            Tensor::from_inner(output)
-        } else {
-            output
-        }
+        let [batch, channels, ..] = self.at.input;
+        let [out_h, out_w] = self.at.out;
+        on_floats(x, [batch, channels, out_h, out_w], |input| self.run(input))
     }
 
     /// The convolution of `input` (`[batch, channels, height, width]`, row-major), in the
     /// same layout, plane by plane (in parallel natively; the browser's module has one thread).
     fn run(&self, input: &[f32]) -> Vec<f32> {
-        let [batch, channels, height, width] = self.input;
-        let [out_h, out_w] = self.out;
+        let [batch, channels, height, width] = self.at.input;
+        let [out_h, out_w] = self.at.out;
         let shape = self.buffer_shape();
         let mut output = vec![0.0; batch * channels * out_h * out_w];
         let plane = |buffer: &mut Vec<f32>, (i, (out, input)): (usize, (&mut [f32], &[f32]))| {
-            let k2 = self.kernel * self.kernel;
+            let k2 = self.at.kernel * self.at.kernel;
             let kernel = &self.weights[(i % channels) * k2..][..k2];
             self.fill(&shape, input, buffer);
             convolve(
@@ -156,8 +107,8 @@ impl Layer {
 
     /// The padded plane's buffer: what the output's windows read.
     fn buffer_shape(&self) -> Buffer {
-        let [out_h, out_w] = self.out;
-        let (k, s) = (self.kernel, self.stride);
+        let [out_h, out_w] = self.at.out;
+        let (k, s) = (self.at.kernel, self.at.stride);
         let rows = (out_h - 1) * s + k;
         let row = out_w.div_ceil(LANES) * LANES + (k - 1) / s;
         let taps = (0..k * k)
@@ -178,9 +129,9 @@ impl Layer {
     /// of the layer, so the others (the padding, and what no window reads) keep the zeros
     /// the buffer started with.
     fn fill(&self, shape: &Buffer, input: &[f32], buffer: &mut [f32]) {
-        let [_, _, height, width] = self.input;
-        let [top, left] = self.pad;
-        let s = self.stride;
+        let [_, _, height, width] = self.at.input;
+        let [top, left] = self.at.pad;
+        let s = self.at.stride;
         for (y, line) in input.chunks_exact(width).enumerate().take(height) {
             let r = y + top;
             if r >= shape.rows {
@@ -196,24 +147,31 @@ impl Layer {
                 // first `q` at or after `left`.
                 let first = first_in_phase(left, phase, s);
                 let to = &mut buffer[(phase * shape.rows + r) * shape.row..][..shape.row];
-                let from = line.iter().skip(first - left).step_by(s);
-                for (slot, &value) in to.iter_mut().skip(first / s).zip(from) {
-                    *slot = value;
+                if let (Some(to), Some(from)) = (to.get_mut(first / s..), line.get(first - left..))
+                {
+                    every_nth(to, from, s);
                 }
             }
         }
     }
 }
 
-/// Whether `x` is in a training graph (the browser's modules have none).
-fn tracked(x: &Tensor<4>) -> bool {
-    #[cfg(not(target_family = "wasm"))]
-    return x.is_tracked();
-    #[cfg(target_family = "wasm")]
-    return {
-        let _ = x;
-        false
-    };
+/// `to[i] = from[i * step]` for as many `i` as both hold, as an index loop with the stride 2
+/// written out (which the compiler vectorises natively): as an iterator stepping through
+/// `from` (`step_by`), the split took about a twelfth of a pass of the network natively, and
+/// as chunked pairs it was slower than that in the browser's module, which is built for size.
+fn every_nth(to: &mut [f32], from: &[f32], step: usize) {
+    let n = to.len().min(from.len().div_ceil(step));
+    let to = &mut to[..n];
+    if step == 2 {
+        for (i, slot) in to.iter_mut().enumerate() {
+            *slot = from[2 * i];
+        }
+        return;
+    }
+    for (i, slot) in to.iter_mut().enumerate() {
+        *slot = from[i * step];
+    }
 }
 
 /// The least `n >= from` with `n % step == phase`.
@@ -270,8 +228,8 @@ fn convolve_avx(plane: &Plane, out: &mut [f32]) {
 /// caller so that the AVX copy's loops use AVX.
 #[inline(always)]
 fn convolve_by(plane: &Plane, out: &mut [f32], sums: impl Fn(&Window) -> [f32; LANES]) {
-    let s = plane.layer.stride;
-    let [_, out_w] = plane.layer.out;
+    let s = plane.layer.at.stride;
+    let [_, out_w] = plane.layer.at.out;
     let row = plane.shape.row;
     for (oh, out_row) in out.chunks_exact_mut(out_w).enumerate() {
         for (chunk, out) in out_row.chunks_mut(LANES).enumerate() {
@@ -280,7 +238,12 @@ fn convolve_by(plane: &Plane, out: &mut [f32], sums: impl Fn(&Window) -> [f32; L
                 taps: &plane.shape.taps,
                 kernel: plane.kernel,
             };
-            out.copy_from_slice(&sums(&window)[..out.len()]);
+            let sums = sums(&window);
+            // A whole run is one store; a copy of a length the compiler cannot see is a call.
+            match <&mut [f32; LANES]>::try_from(&mut *out) {
+                Ok(out) => *out = sums,
+                Err(_) => out.copy_from_slice(&sums[..out.len()]),
+            }
         }
     }
 }
@@ -343,30 +306,9 @@ fn simd128_sums(window: &Window) -> [f32; LANES] {
     ]
 }
 
-/// `((top, bottom), (left, right))` as burn's `Conv2d` pads an input of `size`.
-fn padding(
-    config: &PaddingConfig2d,
-    [height, width]: [usize; 2],
-    kernel: usize,
-    stride: usize,
-) -> ((usize, usize), (usize, usize)) {
-    match config {
-        PaddingConfig2d::Valid => ((0, 0), (0, 0)),
-        PaddingConfig2d::Same => (same(kernel, stride, height), same(kernel, stride, width)),
-        PaddingConfig2d::Explicit(top, left, bottom, right) => ((*top, *bottom), (*left, *right)),
-    }
-}
-
-/// TF's and burn's "SAME" padding (before, after): the output is the input divided by the
-/// stride, rounded up, and an odd total puts its extra zero after.
-fn same(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
-    let out = size.div_ceil(stride);
-    let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
-    (total / 2, total - total / 2)
-}
-
 #[cfg(test)]
 mod tests {
+    use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::Distribution;
 
