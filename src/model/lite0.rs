@@ -16,8 +16,18 @@ use burn::prelude::*;
 
 use super::density::FeatureDensity;
 use super::head::{self, Outputs};
+#[cfg(not(target_family = "wasm"))]
+use dense::dense;
 use depthwise::depthwise;
 use relu6::relu6;
+
+/// The stem's convolution in the browser's modules: flex's own. Natively `dense.rs` computes
+/// it; built for size, as the modules are, its gathering of the windows is slower than flex's
+/// (built for speed), and in Chromium the two came out even (docs/throughput.md).
+#[cfg(target_family = "wasm")]
+fn dense(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv.forward(x)
+}
 
 /// Batch-norm epsilon of the TensorFlow original.
 const BN_EPSILON: f64 = 1e-3;
@@ -411,7 +421,7 @@ impl Lite0 {
     fn stem(&self, images: Tensor<4>) -> Tensor<4> {
         relu6(
             self.norm_mode()
-                .apply(&self.bn0, self.conv_stem.forward(images)),
+                .apply(&self.bn0, dense(&self.conv_stem, images)),
         )
     }
 
@@ -457,7 +467,7 @@ impl Lite0 {
             "a network with folded norms is for inference only"
         );
         let mut norms = Norms::Gathering(stats);
-        let mut x = relu6(norms.apply(&self.bn0, self.conv_stem.forward(images)));
+        let mut x = relu6(norms.apply(&self.bn0, dense(&self.conv_stem, images)));
         for block in &self.blocks {
             x = block.forward_by(x, &mut norms);
         }
@@ -612,6 +622,8 @@ impl Lite0 {
     }
 }
 
+#[cfg(not(target_family = "wasm"))]
+mod dense;
 mod depthwise;
 mod relu6;
 #[cfg(test)]
