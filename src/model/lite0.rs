@@ -19,7 +19,7 @@ use super::head::{self, Outputs};
 #[cfg(not(target_family = "wasm"))]
 use dense::dense;
 use depthwise::depthwise;
-use relu6::relu6;
+use shift::{Then, shifted};
 
 /// The stem's convolution in the browser's modules: flex's own. Natively `dense.rs` computes
 /// it; built for size, as the modules are, its gathering of the windows is slower than flex's
@@ -156,16 +156,11 @@ impl MbConv {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
             seen.push((format!("{prefix}.expand_conv"), x.clone()));
-            x = relu6(norms.apply(bn, conv.forward(x)));
+            x = norms.apply_then(bn, conv.forward(x), Then::Relu6);
         }
-        x = relu6(norms.apply(&self.bn1, depthwise(&self.depthwise_conv, x)));
+        x = norms.apply_then(&self.bn1, depthwise(&self.depthwise_conv, x), Then::Relu6);
         seen.push((format!("{prefix}.project_conv"), x.clone()));
-        x = norms.apply(&self.bn2, self.project_conv.forward(x));
-        if x.dims() == input.dims() {
-            x + input
-        } else {
-            x
-        }
+        self.project(x, input, norms)
     }
 
     /// The block on `input`, its norms applied as `norms` says (as the modules do, gathering
@@ -173,15 +168,21 @@ impl MbConv {
     fn forward_by(&self, input: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(norms.apply(bn, conv.forward(x)));
+            x = norms.apply_then(bn, conv.forward(x), Then::Relu6);
         }
-        x = relu6(norms.apply(&self.bn1, depthwise(&self.depthwise_conv, x)));
-        x = norms.apply(&self.bn2, self.project_conv.forward(x));
-        if x.dims() == input.dims() {
-            x + input
+        x = norms.apply_then(&self.bn1, depthwise(&self.depthwise_conv, x), Then::Relu6);
+        self.project(x, input, norms)
+    }
+
+    /// The 1x1 projection of `x` and its norm, `input` added back when the shapes allow.
+    fn project(&self, x: Tensor<4>, input: Tensor<4>, norms: &mut Norms) -> Tensor<4> {
+        let x = self.project_conv.forward(x);
+        let then = if x.dims() == input.dims() {
+            Then::Add(input)
         } else {
-            x
-        }
+            Then::Nothing
+        };
+        norms.apply_then(&self.bn2, x, then)
     }
 
     /// Its norms in the order a forward pass applies them.
@@ -225,6 +226,14 @@ impl Norms<'_> {
                 x + bn.beta.val().reshape([1, channels, 1, 1])
             }
             _ => bn.forward(x),
+        }
+    }
+
+    /// [`Self::apply`], then `then`: folded, in one pass over the activations ([`shifted`]).
+    fn apply_then(&mut self, bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> {
+        match self {
+            Self::Folded => shifted(x, bn.beta.val(), then),
+            _ => then.by_burn(self.apply(bn, x)),
         }
     }
 }
@@ -419,10 +428,8 @@ impl Lite0 {
     }
 
     fn stem(&self, images: Tensor<4>) -> Tensor<4> {
-        relu6(
-            self.norm_mode()
-                .apply(&self.bn0, dense(&self.conv_stem, images)),
-        )
+        self.norm_mode()
+            .apply_then(&self.bn0, dense(&self.conv_stem, images), Then::Relu6)
     }
 
     /// Blocks `first..` and the head's 1x1 convolution on `x`, the output of block `first - 1`.
@@ -431,7 +438,7 @@ impl Lite0 {
         for block in &self.blocks[first..] {
             x = block.forward_by(x, &mut norms);
         }
-        relu6(norms.apply(&self.bn1, self.conv_head.forward(x)))
+        norms.apply_then(&self.bn1, self.conv_head.forward(x), Then::Relu6)
     }
 
     /// What every 1x1 convolution receives for `images` (scaled as the network takes them):
@@ -467,11 +474,11 @@ impl Lite0 {
             "a network with folded norms is for inference only"
         );
         let mut norms = Norms::Gathering(stats);
-        let mut x = relu6(norms.apply(&self.bn0, dense(&self.conv_stem, images)));
+        let mut x = norms.apply_then(&self.bn0, dense(&self.conv_stem, images), Then::Relu6);
         for block in &self.blocks {
             x = block.forward_by(x, &mut norms);
         }
-        let maps = relu6(norms.apply(&self.bn1, self.conv_head.forward(x)));
+        let maps = norms.apply_then(&self.bn1, self.conv_head.forward(x), Then::Relu6);
         self.fc.forward(pooled(maps) * keep)
     }
 
@@ -554,8 +561,10 @@ impl Lite0 {
                 means.push(pooled(x.clone()));
             }
         }
-        means.push(pooled(relu6(
-            norms.apply(&self.bn1, self.conv_head.forward(x)),
+        means.push(pooled(norms.apply_then(
+            &self.bn1,
+            self.conv_head.forward(x),
+            Then::Relu6,
         )));
         means
     }
@@ -626,6 +635,7 @@ impl Lite0 {
 mod dense;
 mod depthwise;
 mod relu6;
+mod shift;
 #[cfg(test)]
 mod tests;
 mod untracked;

@@ -34,6 +34,22 @@ pub(super) fn relu6(x: Tensor<4>) -> Tensor<4> {
     }
 }
 
+/// ReLU6 of one number as [`relu6`] computes it outside training in the browser's modules:
+/// flex's `clamp(0, 6)`, `f32::clamp` (which keeps a `-0.0` and a NaN).
+#[cfg(target_family = "wasm")]
+pub(super) fn relu6_of(x: f32) -> f32 {
+    x.clamp(0.0, 6.0)
+}
+
+/// ReLU6 of one number as [`relu6`] computes it natively outside training: flex's
+/// `clamp_max(6)` then `clamp_min(0)`, each keeping a NaN (and the second making `-0.0` a
+/// `+0.0`).
+#[cfg(not(target_family = "wasm"))]
+pub(super) fn relu6_of(x: f32) -> f32 {
+    let y = if x.is_nan() || x < 6.0 { x } else { 6.0 };
+    if y.is_nan() || y > 0.0 { y } else { 0.0 }
+}
+
 #[cfg(not(target_family = "wasm"))]
 fn clamped(x: Tensor<4>) -> Tensor<4> {
     x.clamp_max(6.0).clamp_min(0.0)
