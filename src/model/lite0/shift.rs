@@ -112,8 +112,10 @@ mod tests {
         let device = Device::flex();
         let dims = [3, 5, 4, 6];
         let x = Tensor::<4>::random(dims, Distribution::Normal(2.0, 4.0), &device);
-        // zeros of both signs, and the bounds themselves
+        // zeros of both signs (`-0.0 + -0.0` stays `-0.0` in the last channel), and the
+        // bounds themselves
         let x = x
+            .slice_fill([0..1, 4..5, 0..1, 0..2], -0.0)
             .slice_fill([0..1, 0..1, 0..1, 0..2], -0.0)
             .slice_fill([1..2, 1..2, 0..1, 0..2], 6.0)
             .slice_fill([2..3, 2..3, 0..1, 0..2], 0.0);
