@@ -209,8 +209,11 @@ enum Norms<'a> {
 }
 
 impl Norms<'_> {
-    fn apply(&mut self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-        match self {
+    /// `bn` on `x`, then `then`; folded, the shift and `then` in one pass over the
+    /// activations ([`shifted`]).
+    fn apply_then(&mut self, bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> {
+        let normed = match self {
+            Self::Folded => return shifted(x, bn.beta.val(), then),
             Self::Gathering(stats) if learns(bn, &x.device()) => {
                 let out = burn::tensor::module::batch_norm_train(
                     x,
@@ -221,20 +224,9 @@ impl Norms<'_> {
                 stats.push((out.mean.detach(), out.variance.detach()));
                 out.output
             }
-            Self::Folded => {
-                let channels = x.dims()[1];
-                x + bn.beta.val().reshape([1, channels, 1, 1])
-            }
             _ => bn.forward(x),
-        }
-    }
-
-    /// [`Self::apply`], then `then`: folded, in one pass over the activations ([`shifted`]).
-    fn apply_then(&mut self, bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> {
-        match self {
-            Self::Folded => shifted(x, bn.beta.val(), then),
-            _ => then.by_burn(self.apply(bn, x)),
-        }
+        };
+        then.by_burn(normed)
     }
 }
 

@@ -60,7 +60,6 @@ impl Layer {
     /// The layer `conv` is on `x`, when flex would compute it on its general path and this
     /// module may (see the module's doc).
     fn of(conv: &Conv2d, x: &Tensor<4>) -> Option<Self> {
-        let stored = plain_weights(conv, x)?;
         let [_, channels, ..] = x.dims();
         let [outputs, per_group, kernel, _] = conv.weight.dims();
         // flex's other paths: 1x1 (taken only at stride 1 without padding, but a 1x1 kernel is
@@ -69,6 +68,7 @@ impl Layer {
         let general = conv.groups == 1 && per_group == channels && kernel > 1;
         let few = channels <= 4 && outputs <= 16;
         let at = Geometry::of(conv, x).filter(|_| general && !few)?;
+        let stored = plain_weights(conv, x)?;
         Some(Self {
             at,
             outputs,

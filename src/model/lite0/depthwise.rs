@@ -49,11 +49,11 @@ struct Layer {
 impl Layer {
     /// The layer `conv` is on `x`, when this module computes it (see the module's doc).
     fn of(conv: &Conv2d, x: &Tensor<4>) -> Option<Self> {
-        let weights = plain_weights(conv, x)?;
         let [_, channels, ..] = x.dims();
         let [outputs, per_group, ..] = conv.weight.dims();
         let plain = conv.groups == channels && outputs == channels && per_group == 1;
         let at = Geometry::of(conv, x).filter(|_| plain)?;
+        let weights = plain_weights(conv, x)?;
         weights
             .iter()
             .all(|w| w.is_finite())
