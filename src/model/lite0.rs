@@ -19,7 +19,7 @@ use super::head::{self, Outputs};
 #[cfg(not(target_family = "wasm"))]
 use dense::dense;
 use depthwise::depthwise;
-use shift::{Then, shifted};
+use norm_pass::{Then, normalised, shifted};
 
 /// The stem's convolution in the browser's modules: flex's own. Natively `dense.rs` computes
 /// it; built for size, as the modules are, its gathering of the windows is slower than flex's
@@ -209,12 +209,14 @@ enum Norms<'a> {
 }
 
 impl Norms<'_> {
-    /// `bn` on `x`, then `then`; folded, the shift and `then` in one pass over the
-    /// activations ([`shifted`]).
+    /// `bn` on `x`, then `then`. A norm that does not learn here (folded, or on its running
+    /// statistics: inference, and training's frozen blocks) takes one pass over the
+    /// activations where it can ([`shifted`], [`normalised`]).
     fn apply_then(&mut self, bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> {
         let normed = match self {
             Self::Folded => return shifted(x, bn.beta.val(), then),
-            Self::Gathering(stats) if learns(bn, &x.device()) => {
+            _ if !learns(bn, &x.device()) => return normalised(bn, x, then),
+            Self::Gathering(stats) => {
                 let out = burn::tensor::module::batch_norm_train(
                     x,
                     bn.gamma.val(),
@@ -224,7 +226,7 @@ impl Norms<'_> {
                 stats.push((out.mean.detach(), out.variance.detach()));
                 out.output
             }
-            _ => bn.forward(x),
+            Self::AsModules => bn.forward(x),
         };
         then.by_burn(normed)
     }
@@ -626,8 +628,8 @@ impl Lite0 {
 #[cfg(not(target_family = "wasm"))]
 mod dense;
 mod depthwise;
+mod norm_pass;
 mod relu6;
-mod shift;
 #[cfg(test)]
 mod tests;
 mod untracked;

@@ -52,7 +52,7 @@ pub(super) fn on_floats(
 }
 
 /// Whether `x` is in a training graph (the browser's modules have none).
-fn tracked(x: &Tensor<4>) -> bool {
+pub(super) fn tracked(x: &Tensor<4>) -> bool {
     #[cfg(not(target_family = "wasm"))]
     return x.is_tracked();
     #[cfg(target_family = "wasm")]
