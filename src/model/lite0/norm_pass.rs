@@ -84,9 +84,11 @@ fn fits(x: &Tensor<4>, then: &Then) -> bool {
         }
 }
 
-/// Each tensor's numbers, when all are `channels` f32s.
+/// Each tensor's numbers, when all are `channels` f32s and none is trained (a norm's `gamma`
+/// may be, on a norm that does not update its statistics).
 fn floats<const N: usize>(tensors: [Tensor<1>; N], channels: usize) -> Option<[Vec<f32>; N]> {
-    let plain = |t: &Tensor<1>| t.dims() == [channels] && t.dtype() == DType::F32;
+    let plain =
+        |t: &Tensor<1>| t.dims() == [channels] && t.dtype() == DType::F32 && !t.is_require_grad();
     if !tensors.iter().all(plain) {
         return None;
     }
@@ -263,5 +265,10 @@ mod tests {
         let shift = Tensor::<1>::from_floats([1.0, -1.0], &device);
         assert!(shifted(x.clone(), shift, Then::Relu6).is_tracked());
         assert!(normalised(&norm(2, &device), x, Then::Relu6).is_tracked());
+        // a norm on its statistics whose scale is trained: the scale's gradient needs burn's
+        let mut bn = norm(2, &device);
+        bn.gamma = bn.gamma.set_require_grad(true);
+        let x = Tensor::<4>::random([1, 2, 3, 3], Distribution::Default, &device);
+        assert!(normalised(&bn, x, Then::Relu6).is_tracked());
     }
 }
