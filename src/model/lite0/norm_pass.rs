@@ -45,8 +45,9 @@ impl Then {
 /// can, by burn otherwise.
 pub(super) fn shifted(x: Tensor<4>, shift: Tensor<1>, then: Then) -> Tensor<4> {
     let channels = x.dims()[1];
-    match floats([shift.clone()], channels) {
-        Some([shift]) if fits(&x, &then) => in_one_pass(x, then, |c| {
+    // `fits` first: reading a GPU's tensor back is slow natively and impossible in the browser
+    match fits(&x, &then).then(|| floats([shift.clone()], channels)) {
+        Some(Some([shift])) => in_one_pass(x, then, |c| {
             let s = shift[c];
             move |v| v + s
         }),
@@ -59,12 +60,16 @@ pub(super) fn shifted(x: Tensor<4>, shift: Tensor<1>, then: Then) -> Tensor<4> {
 /// device (burn's own `BatchNorm::forward` otherwise).
 pub(super) fn normalised(bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> {
     let channels = x.dims()[1];
-    // burn's own operations on the channels' statistics: the very divisors its `batch_norm`
-    // computes
-    let std = (bn.running_var.value() + bn.epsilon).sqrt();
-    let statistics = [bn.running_mean.value(), std, bn.gamma.val(), bn.beta.val()];
-    match floats(statistics, channels) {
-        Some([mean, std, gamma, beta]) if fits(&x, &then) => in_one_pass(x, then, |c| {
+    let statistics = || {
+        // burn's own operations on the channels' statistics: the very divisors its
+        // `batch_norm` computes
+        let std = (bn.running_var.value() + bn.epsilon).sqrt();
+        let statistics = [bn.running_mean.value(), std, bn.gamma.val(), bn.beta.val()];
+        floats(statistics, channels)
+    };
+    // `fits` first: reading a GPU's tensor back is slow natively and impossible in the browser
+    match fits(&x, &then).then(statistics) {
+        Some(Some([mean, std, gamma, beta])) => in_one_pass(x, then, |c| {
             let (m, d, g, b) = (mean[c], std[c], gamma[c], beta[c]);
             move |v| ((v - m) / d) * g + b
         }),
@@ -87,8 +92,10 @@ fn fits(x: &Tensor<4>, then: &Then) -> bool {
 /// Each tensor's numbers, when all are `channels` f32s and none is trained (a norm's `gamma`
 /// may be, on a norm that does not update its statistics).
 fn floats<const N: usize>(tensors: [Tensor<1>; N], channels: usize) -> Option<[Vec<f32>; N]> {
-    let plain =
-        |t: &Tensor<1>| t.dims() == [channels] && t.dtype() == DType::F32 && !t.is_require_grad();
+    let plain = |t: &Tensor<1>| {
+        let on_cpu = t.device() == Device::flex();
+        on_cpu && t.dims() == [channels] && t.dtype() == DType::F32 && !t.is_require_grad()
+    };
     if !tensors.iter().all(plain) {
         return None;
     }
