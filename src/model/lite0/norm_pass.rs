@@ -13,12 +13,11 @@
 
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::DType;
 #[cfg(not(target_family = "wasm"))]
 use rayon::prelude::*;
 
 use super::relu6::{relu6, relu6_of};
-use super::untracked::tracked;
+use super::untracked::{plain, untracked};
 
 /// What follows a norm. (Made for one call each: its size does not matter.)
 #[allow(clippy::large_enum_variant)]
@@ -80,8 +79,6 @@ pub(super) fn normalised(bn: &BatchNorm, x: Tensor<4>, then: Then) -> Tensor<4> 
 /// Whether [`in_one_pass`] may compute on `x` (and the input `then` adds): plain f32 on the
 /// CPU, outside any training graph.
 fn fits(x: &Tensor<4>, then: &Then) -> bool {
-    let plain =
-        |t: &Tensor<4>| !tracked(t) && t.device() == Device::flex() && t.dtype() == DType::F32;
     plain(x)
         && match then {
             Then::Add(input) => plain(input) && input.dims() == x.dims(),
@@ -92,11 +89,8 @@ fn fits(x: &Tensor<4>, then: &Then) -> bool {
 /// Each tensor's numbers, when all are `channels` f32s and none is trained (a norm's `gamma`
 /// may be, on a norm that does not update its statistics).
 fn floats<const N: usize>(tensors: [Tensor<1>; N], channels: usize) -> Option<[Vec<f32>; N]> {
-    let plain = |t: &Tensor<1>| {
-        let on_cpu = t.device() == Device::flex();
-        on_cpu && t.dims() == [channels] && t.dtype() == DType::F32 && !t.is_require_grad()
-    };
-    if !tensors.iter().all(plain) {
+    let fit = |t: &Tensor<1>| plain(t) && t.dims() == [channels] && !t.is_require_grad();
+    if !tensors.iter().all(fit) {
         return None;
     }
     let values = tensors.map(|t| untracked(t).into_data().try_into_vec::<f32>());
@@ -106,11 +100,6 @@ fn floats<const N: usize>(tensors: [Tensor<1>; N], channels: usize) -> Option<[V
         .ok()?
         .try_into()
         .ok()
-}
-
-/// `t` off the training device (the same tensor elsewhere).
-fn untracked<const D: usize>(t: Tensor<D>) -> Tensor<D> {
-    if t.is_autodiff() { t.inner() } else { t }
 }
 
 /// `norm(c)` on each number of channel `c` of `x` (which [`fits`]), then `then`, in place.

@@ -15,20 +15,21 @@ use burn::tensor::{DType, TensorData};
 /// (see the module's doc); `None` when burn must.
 pub(super) fn plain_weights(conv: &Conv2d, x: &Tensor<4>) -> Option<Vec<f32>> {
     let weight = conv.weight.val();
-    let needs_grad = weight.is_require_grad() || tracked(&weight) || tracked(x);
-    if needs_grad || conv.bias.is_some() {
+    if weight.is_require_grad() || conv.bias.is_some() || !plain(&weight) || !plain(x) {
         return None;
     }
-    let on_cpu = x.device() == Device::flex();
-    if !on_cpu || x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
-        return None;
-    }
-    let weight = if weight.is_autodiff() {
-        weight.inner()
-    } else {
-        weight
-    };
-    weight.into_data().try_into_vec::<f32>().ok()
+    untracked(weight).into_data().try_into_vec::<f32>().ok()
+}
+
+/// Whether a kernel of this project's may read `t` as plain floats: f32 on the CPU, outside
+/// any training graph.
+pub(super) fn plain<const D: usize>(t: &Tensor<D>) -> bool {
+    !tracked(t) && t.device() == Device::flex() && t.dtype() == DType::F32
+}
+
+/// `t` off the training device (the same tensor elsewhere).
+pub(super) fn untracked<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    if t.is_autodiff() { t.inner() } else { t }
 }
 
 /// `compute` on `x`'s floats (row-major, untracked), its output of shape `dims` a tensor on
@@ -39,7 +40,7 @@ pub(super) fn on_floats(
     compute: impl FnOnce(&[f32]) -> Vec<f32>,
 ) -> Tensor<4> {
     let autodiff = x.is_autodiff();
-    let x = if autodiff { x.inner() } else { x };
+    let x = untracked(x);
     let device = x.device();
     let input = x.into_data().try_into_vec::<f32>();
     let input = input.expect("plain_weights checked the input is f32");
@@ -52,7 +53,7 @@ pub(super) fn on_floats(
 }
 
 /// Whether `x` is in a training graph (the browser's modules have none).
-pub(super) fn tracked(x: &Tensor<4>) -> bool {
+fn tracked<const D: usize>(x: &Tensor<D>) -> bool {
     #[cfg(not(target_family = "wasm"))]
     return x.is_tracked();
     #[cfg(target_family = "wasm")]
