@@ -1,10 +1,10 @@
 // Benchmark of two or more builds of the CPU module side by side in one Chromium page (prints
 // figures; not a test): for each built dist/ given, the gzip size of its CPU module, its
-// model load, and the time of one worker's share of a photo (4 views through `viewSums`, one
-// thread, no worker), the builds taking turns so that this machine's drift between sittings
-// (a third) falls on all of them alike. The page benchmark (bench.mjs) times the whole widget
-// instead, one page load per build, and its warm figure moved by 25% between page loads of
-// the same files here.
+// model load, the time of one worker's share of a photo (4 views through `viewSums`, one
+// thread, no worker) and whether its sums are the first build's to the bit, the builds taking
+// turns so that this machine's drift between sittings (a third) falls on all of them alike.
+// The page benchmark (bench.mjs) times the whole widget instead, one page load per build, and
+// its warm figure moved by 25% between page loads of the same files here.
 //
 //   node web/bench/modules.mjs DIST_A DIST_B [...]   (ROUNDS=20 by default; 5 photos a turn)
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,12 +48,16 @@ const results = await page.evaluate(async ({ names, rounds }) => {
     for (const build of builds) {
       for (let i = 0; i < 5; i++) {
         const t = performance.now();
-        await build.classifier.viewSums(build.input, 0, 4);
+        build.sums = await build.classifier.viewSums(build.input, 0, 4);
         build.times.push(performance.now() - t);
       }
     }
   }
-  return builds.map(({ loadMs, times }) => ({ loadMs, times }));
+  // Whether each build's sums (logits and features of the 4 views) are the first build's to
+  // the bit: a build option that only changes speed must not change a number.
+  const bits = (sums) => new Uint32Array(sums.buffer, sums.byteOffset, sums.length);
+  const same = (a, b) => a.length === b.length && bits(a).every((v, i) => v === bits(b)[i]);
+  return builds.map(({ loadMs, times, sums }) => ({ loadMs, times, same: same(sums, builds[0].sums) }));
 }, { names, rounds: Number(process.env.ROUNDS ?? 20) });
 await browser.close();
 await server.close();
@@ -61,8 +65,9 @@ await server.close();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log('CPU module in one page, one thread: model load, then 4 views of one photo (median, least)');
 dists.forEach((dist, i) => {
-  const { loadMs, times } = results[i];
+  const { loadMs, times, same } = results[i];
   const gz = gzipSync(readFileSync(path.join(dist, 'skin-lesion_bg.wasm')), { level: 9 }).length;
   console.log(`  ${dist.padEnd(28)} module ${(gz / 1024).toFixed(0).padStart(5)} KiB gzip | load ${loadMs.toFixed(0).padStart(5)} ms | ` +
-    `4 views ${median(times).toFixed(1)} ms (least ${Math.min(...times).toFixed(1)})`);
+    `4 views ${median(times).toFixed(1)} ms (least ${Math.min(...times).toFixed(1)})` +
+    (i === 0 ? '' : ` | sums ${same ? 'the same to the bit' : 'DIFFER'} as ${dists[0]}'s`));
 });
