@@ -141,7 +141,8 @@ pub fn to_half_bytes(config: &ModelConfig, model: Network) -> Result<Vec<u8>, We
 /// model's checksum would change with them, and returning visitors would download an unchanged
 /// model again. Shipped weights are never trained further, so their ids serve nothing else;
 /// checkpoints, whose optimiser state is keyed by the ids, keep burn's own. 8-bit tensors
-/// holding 4-bit steps are written two steps to a byte ([`four_bit`]).
+/// holding 4-bit steps are written two steps to a byte ([`four_bit`]), and the bytes laid out
+/// for gzip ([`gzip_layout`]: f16 numbers as byte planes, tensors of a kind together).
 fn to_numbered_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
     let save = |e: burn_pack::Error| WeightsError::Save(e.to_string());
     let bytes = Bytes::from_bytes_vec(to_bytes(model)?);
@@ -156,7 +157,8 @@ fn to_numbered_bytes(model: Network) -> Result<Vec<u8>, WeightsError> {
         })
         .collect::<Result<Vec<_>, burn_pack::Error>>()
         .map_err(save)?;
-    let tensors = four_bit::pack(tensors)?;
+    let tensors = gzip_layout::lay_out(four_bit::pack(tensors)?, two_byte_numbers)
+        .map_err(WeightsError::Save)?;
     let bytes = burn_pack::Writer::new(tensors).into_bytes().map_err(save)?;
     Ok(bytes.to_vec())
 }
@@ -411,15 +413,15 @@ fn load(
     load_record(config, as_floats(checked(bytes)?)?, device, allow_unused)
 }
 
-/// `bytes` as the network reads them, in one pass over the file: packed 4-bit steps unpacked
-/// and 8-bit tensors turned into f32 ([`dequantise`]), since the network computes in f32
-/// everywhere and its parameters load as trainable ones that way; the bytes themselves when
-/// there are neither (checkpoints, f16 files).
+/// `bytes` as the network reads them, in one pass over the file: byte planes joined, packed
+/// 4-bit steps unpacked and 8-bit tensors turned into f32 ([`dequantise`]), since the network
+/// computes in f32 everywhere and its parameters load as trainable ones that way; the bytes
+/// themselves when there are none of these (checkpoints, f16 files written before the planes).
 fn as_floats(bytes: &[u8]) -> Result<Bytes, WeightsError> {
     let stored = |t: &burn_pack::Tensor| {
-        four_bit::is_packed(t) || matches!(t.dtype, burn::tensor::DType::QFloat(_))
+        is_shipped_form(t) || matches!(t.dtype, burn::tensor::DType::QFloat(_))
     };
-    let floats = |t| dequantise::tensor(four_bit::unpack_tensor(t)?).map_err(WeightsError::Corrupt);
+    let floats = |t| dequantise::tensor(in_burns_layout(t)?).map_err(WeightsError::Corrupt);
     let rewritten = rewrite(bytes, stored, floats)?;
     Ok(rewritten.unwrap_or_else(|| Bytes::from_bytes_vec(bytes.to_vec())))
 }
@@ -467,8 +469,42 @@ fn load_stored(
     device: &Device,
     allow_unused: bool,
 ) -> Result<Network, WeightsError> {
-    let bytes = four_bit::unpack(checked(bytes)?)?.into_owned();
-    load_record(config, Bytes::from_bytes_vec(bytes), device, allow_unused)
+    let bytes = in_burns_layouts(checked(bytes)?)?;
+    load_record(config, bytes, device, allow_unused)
+}
+
+/// The burnpack `bytes` with every tensor in burn's own layout again: byte planes joined
+/// ([`gzip_layout`]), then 4-bit steps unpacked ([`four_bit`]); the bytes themselves when the
+/// file holds neither (checkpoints, and shipped files from before either).
+fn in_burns_layouts(bytes: &[u8]) -> Result<Bytes, WeightsError> {
+    let rewritten = rewrite(bytes, is_shipped_form, in_burns_layout)?;
+    Ok(rewritten.unwrap_or_else(|| Bytes::from_bytes_vec(bytes.to_vec())))
+}
+
+/// Whether `tensor` is in one of the shipped file's own layouts, not burn's.
+fn is_shipped_form(tensor: &burn_pack::Tensor) -> bool {
+    gzip_layout::is_planed(tensor) || four_bit::is_packed(tensor)
+}
+
+/// `tensor` in burn's own layout: the undoing of [`to_numbered_bytes`]'s, last step first.
+fn in_burns_layout(tensor: burn_pack::Tensor) -> Result<burn_pack::Tensor, WeightsError> {
+    let joined = gzip_layout::unplane(tensor, two_byte_numbers).map_err(WeightsError::Corrupt)?;
+    four_bit::unpack_tensor(joined)
+}
+
+/// Where a stored tensor's two-byte numbers begin ([`gzip_layout::NumbersStart`]): at 0 for
+/// an f16 tensor; after the steps for an 8-bit one (its scales; one byte a step, or half a byte
+/// when [`four_bit`] packed them). `None` for any other dtype.
+fn two_byte_numbers(name: &str, dtype: burn::tensor::DType, shape: &Shape) -> Option<usize> {
+    use burn::tensor::DType;
+    match dtype {
+        DType::F16 => Some(0),
+        DType::QFloat(_) if name.ends_with(four_bit::PACKED_SUFFIX) => {
+            Some(shape.num_elements().div_ceil(2))
+        }
+        DType::QFloat(_) => Some(shape.num_elements()),
+        _ => None,
+    }
 }
 
 /// `bytes`, unless they are obviously no weights file: burnpack's reader indexes into the
@@ -544,6 +580,7 @@ pub fn config_to_json(config: &ModelConfig) -> String {
 
 mod dequantise;
 pub mod four_bit;
+pub mod gzip_layout;
 
 #[cfg(test)]
 mod tests;

@@ -9,11 +9,9 @@
 //! own packed 4-bit formats do not load on its CPU backend (flex), so the file packs them
 //! itself: a tensor whose 8-bit values all lie within -7..=7 is written under its name plus
 //! [`PACKED_SUFFIX`], its values two to a byte, the scales after them as burn wrote them.
-//! [`unpack`] restores burn's layout before any other reader sees the file, so the loaded
+//! [`unpack_tensor`] restores burn's layout before any other reader sees the file, so the loaded
 //! network is the same to the bit; a loader that does not know the suffix finds the tensor
 //! missing and refuses the file instead of reading nibbles as bytes.
-
-use std::borrow::Cow;
 
 use burn::tensor::{Bytes, DType};
 
@@ -50,15 +48,6 @@ pub fn pack(tensors: Vec<burn_pack::Tensor>) -> Result<Vec<burn_pack::Tensor>, W
             })
         })
         .collect()
-}
-
-/// The burnpack `bytes` with packed tensors back in burn's 8-bit layout; the bytes themselves
-/// when nothing is packed (every file written before packing, and every checkpoint).
-pub fn unpack(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WeightsError> {
-    Ok(match super::rewrite(bytes, is_packed, unpack_tensor)? {
-        Some(unpacked) => Cow::Owned(unpacked.to_vec()),
-        None => Cow::Borrowed(bytes),
-    })
 }
 
 /// Whether `tensor` holds 4-bit steps two to a byte.
@@ -130,6 +119,18 @@ fn unpack_values(packed: &[u8], count: usize, rest: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// The burnpack `bytes` with packed tensors back in burn's 8-bit layout; the bytes themselves
+    /// when nothing is packed. Shipped files also hold byte planes: they are read through
+    /// [`super::super::in_burns_layouts`], which undoes both.
+    fn unpack(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, WeightsError> {
+        Ok(
+            match super::super::rewrite(bytes, is_packed, unpack_tensor)? {
+                Some(unpacked) => std::borrow::Cow::Owned(unpacked.to_vec()),
+                None => std::borrow::Cow::Borrowed(bytes),
+            },
+        )
+    }
+
     #[test]
     fn steps_pack_two_to_a_byte_and_back() {
         let values: Vec<u8> = [-7i8, 7, 0, -1, 3].iter().map(|&v| v as u8).collect();
@@ -200,7 +201,10 @@ mod tests {
             .to_vec();
         assert_eq!(unpack(&packed).unwrap().as_ref(), original.as_slice());
         // A file with nothing packed is handed back as it is.
-        assert!(matches!(unpack(&original).unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(
+            unpack(&original).unwrap(),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

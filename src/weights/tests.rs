@@ -530,8 +530,7 @@ fn depthwise_kernels_keep_each_channel_to_its_own_scale() {
 
 /// The names and dtypes of a burnpack file's tensors.
 fn stored_dtypes(bytes: &[u8]) -> Vec<(String, burn::tensor::DType)> {
-    let bytes = four_bit::unpack(bytes).unwrap().into_owned();
-    burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes))
+    burn_pack::Reader::from_bytes(in_burns_layouts(bytes).unwrap())
         .unwrap()
         .into_tensors()
         .unwrap()
@@ -673,7 +672,7 @@ fn four_bit_steps_ship_two_to_a_byte_and_load_to_the_same_network() {
     assert!(text.contains(&format!("conv_head.weight{}", four_bit::PACKED_SUFFIX)));
     assert!(!String::from_utf8_lossy(&eight).contains(four_bit::PACKED_SUFFIX));
     // Lite0's 1x1 convolutions hold 2.9M of its 3.4M numbers: packed, a third of the file goes.
-    let unpacked = four_bit::unpack(&four).unwrap().into_owned();
+    let unpacked = in_burns_layouts(&four).unwrap().to_vec();
     assert!(
         four.len() * 10 < unpacked.len() * 7,
         "{} vs {}",
