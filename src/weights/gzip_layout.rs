@@ -107,18 +107,19 @@ fn to_planes(data: &[u8], start: usize) -> Vec<u8> {
     out
 }
 
-/// The inverse of [`to_planes`].
+/// The inverse of [`to_planes`]. One loop over a buffer of the final size, without a call per
+/// byte: the browser runs this on every load, over 0.45 MB, in a module built for size, where a
+/// `push` per number cost [`four_bit`](super::four_bit)'s unpacking 0.3 s over 2.9M steps.
 fn from_planes(data: &[u8], start: usize) -> Vec<u8> {
-    let (head, planes) = data.split_at(start);
-    let pairs = planes.len() / 2;
-    let (low, high) = planes[..2 * pairs].split_at(pairs);
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(head);
-    for (&l, &h) in low.iter().zip(high) {
-        out.push(l);
-        out.push(h);
+    let pairs = (data.len() - start) / 2;
+    let (low, high) = data[start..start + 2 * pairs].split_at(pairs);
+    // The head and an odd last byte are where they were; the pairs between are rewritten.
+    let mut out = data.to_vec();
+    let numbers = out[start..start + 2 * pairs].chunks_exact_mut(2);
+    for ((pair, &l), &h) in numbers.zip(low).zip(high) {
+        pair[0] = l;
+        pair[1] = h;
     }
-    out.extend_from_slice(&planes[2 * pairs..]);
     out
 }
 
