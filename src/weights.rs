@@ -499,10 +499,7 @@ fn two_byte_numbers(name: &str, dtype: burn::tensor::DType, shape: &Shape) -> Op
     use burn::tensor::DType;
     match dtype {
         DType::F16 => Some(0),
-        DType::QFloat(_) if name.ends_with(four_bit::PACKED_SUFFIX) => {
-            Some(shape.num_elements().div_ceil(2))
-        }
-        DType::QFloat(_) => Some(shape.num_elements()),
+        DType::QFloat(_) => Some(four_bit::steps_len(name, shape.num_elements())),
         _ => None,
     }
 }

@@ -50,6 +50,16 @@ pub fn pack(tensors: Vec<burn_pack::Tensor>) -> Result<Vec<burn_pack::Tensor>, W
         .collect()
 }
 
+/// The bytes `count` steps of the 8-bit tensor `name` take in the file, before its scales: one
+/// a step, or half a byte when packed (its name ends with [`PACKED_SUFFIX`]).
+pub fn steps_len(name: &str, count: usize) -> usize {
+    if name.ends_with(PACKED_SUFFIX) {
+        count.div_ceil(2)
+    } else {
+        count
+    }
+}
+
 /// Whether `tensor` holds 4-bit steps two to a byte.
 pub fn is_packed(tensor: &burn_pack::Tensor) -> bool {
     tensor.name.ends_with(PACKED_SUFFIX)
@@ -63,7 +73,7 @@ pub fn unpack_tensor(tensor: burn_pack::Tensor) -> Result<burn_pack::Tensor, Wei
         return Ok(burn_pack::Tensor::new(name, dtype, shape, id, data));
     };
     let count = shape.num_elements();
-    let packed = count.div_ceil(2);
+    let packed = steps_len(&name, count);
     if !matches!(dtype, DType::QFloat(_)) || data.len() < packed {
         return Err(WeightsError::Corrupt(format!(
             "packed 4-bit tensor {original} holds {} bytes as {dtype:?}; its {count} steps need {packed} of an 8-bit tensor",

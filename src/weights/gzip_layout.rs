@@ -125,8 +125,8 @@ fn from_planes(data: &[u8], start: usize) -> Vec<u8> {
 
 /// The order of the shipped file: 8-bit tensors, then f16 ones, then any other dtype; within
 /// each, by name with its numbered parts (block indices) read as `#`, then by those numbers
-/// (so block 6 before block 10), then by the whole name.
-fn by_kind(tensor: &burn_pack::Tensor) -> (u8, String, Vec<u64>, String) {
+/// (so block 6 before block 10). Names are unique, so no two tensors tie.
+fn by_kind(tensor: &burn_pack::Tensor) -> (u8, String, Vec<u64>) {
     let rank = match tensor.dtype {
         DType::QFloat(_) => 0,
         DType::F16 => 1,
@@ -138,7 +138,7 @@ fn by_kind(tensor: &burn_pack::Tensor) -> (u8, String, Vec<u64>, String) {
         .map(|p| if p.parse::<u64>().is_ok() { "#" } else { p })
         .collect::<Vec<_>>()
         .join(".");
-    (rank, kind, numbers, tensor.name.clone())
+    (rank, kind, numbers)
 }
 
 #[cfg(test)]

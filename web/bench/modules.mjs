@@ -57,7 +57,9 @@ const results = await page.evaluate(async ({ names, rounds }) => {
   // the bit: a build option that only changes speed must not change a number.
   const bits = (sums) => new Uint32Array(sums.buffer, sums.byteOffset, sums.length);
   const same = (a, b) => a.length === b.length && bits(a).every((v, i) => v === bits(b)[i]);
-  return builds.map(({ loadMs, times, sums }) => ({ loadMs, times, same: same(sums, builds[0].sums) }));
+  return builds.map(({ loadMs, times, sums }) => ({
+    loadMs, times, same: same(sums, builds[0].sums),
+  }));
 }, { names, rounds: Number(process.env.ROUNDS ?? 20) });
 await browser.close();
 await server.close();
