@@ -7,11 +7,10 @@
 // its warm figure moved by 25% between page loads of the same files here.
 //
 //   node web/bench/modules.mjs DIST_A DIST_B [...]   (ROUNDS=20 by default; 5 photos a turn)
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { launch, openPage, samplePhotos, serve } from '../tests/harness.mjs';
+import { launch, openPage, samplePhotos, serve, tempDir } from '../tests/harness.mjs';
 
 const dists = process.argv.slice(2);
 if (dists.length < 2) {
@@ -19,7 +18,7 @@ if (dists.length < 2) {
   process.exit(2);
 }
 const FILES = ['skin-lesion.js', 'skin-lesion_bg.wasm', 'config.json', 'model.bpk'];
-const site = mkdtempSync(path.join(tmpdir(), 'module-bench-'));
+const site = tempDir('module-bench-');
 writeFileSync(path.join(site, 'index.html'), '<!doctype html><title>module bench</title>');
 copyFileSync(samplePhotos(1)[4], path.join(site, 'photo.jpg'));
 const names = dists.map((dist, i) => {

@@ -3,11 +3,10 @@
 // model is downloaded and loaded once for both.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, PAGES, artifactPath, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait } from './harness.mjs';
+import { DIST, PAGES, artifactPath, launch, maxDifference, openPage, predictJson, samplePhotos, serve, tempDir, uploadAndWait } from './harness.mjs';
 
 let widgetServer;
 let hostServer;
@@ -15,7 +14,7 @@ let browser;
 
 before(async () => {
   widgetServer = await serve(undefined, { cors: true });
-  const site = mkdtempSync(path.join(tmpdir(), 'hostile-site-'));
+  const site = tempDir('hostile-site-');
   const html = readFileSync(path.join(PAGES, 'hostile.html'), 'utf8').replaceAll('WIDGET_ORIGIN', widgetServer.origin);
   writeFileSync(path.join(site, 'index.html'), html);
   copyFileSync(path.join(PAGES, 'hostile.css'), path.join(site, 'hostile.css'));

@@ -2,7 +2,7 @@
 // Chromium driven by playwright-core, real HAM10000 photos from ../shared, and the reference
 // answers from `train-native predict --json`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,12 +32,30 @@ export async function serve(root = DIST, options = {}) {
   return serveStatic(root, options);
 }
 
+const tempDirs = [];
+/**
+ * A new folder under the system's temporary folder, removed with everything in it when this
+ * process exits, whether its tests passed or failed (node --test runs each test file in a
+ * process of its own). What a failing test leaves to look at goes to `artifactPath` instead:
+ * left behind, the copied sites and fixtures of the page tests came to about 60 MB a run.
+ */
+export function tempDir(prefix) {
+  if (tempDirs.length === 0) {
+    process.on('exit', () => {
+      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
 /**
  * A host site of another origin, served: `index.html` holding `html`, and a copy of each model
  * folder of `models` (`{folder: dir}`, its config.json and model.bpk).
  */
 export async function hostSite(html, models = {}) {
-  const site = mkdtempSync(path.join(tmpdir(), 'host-site-'));
+  const site = tempDir('host-site-');
   writeFileSync(path.join(site, 'index.html'), html);
   for (const [name, dir] of Object.entries(models)) {
     mkdirSync(path.join(site, name));
@@ -172,7 +190,7 @@ let fixtureDir = null;
  */
 export function fixtures() {
   if (!fixtureDir) {
-    fixtureDir = mkdtempSync(path.join(tmpdir(), 'widget-fixtures-'));
+    fixtureDir = tempDir('widget-fixtures-');
     trainNative(['--example', 'web_fixtures', '--', samplePhotos(1)[4], fixtureDir]);
   }
   const list = (kind) => readdirSync(path.join(fixtureDir, kind)).sort().map((f) => path.join(fixtureDir, kind, f));

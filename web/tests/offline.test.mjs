@@ -2,18 +2,17 @@
 // once online again a new model is picked up on the first reload (and then cached instead of
 // the old one). The page is served from a copy of dist/, so the test can publish a new model.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve, uploadAndWait, widgetReady } from './harness.mjs';
+import { DIST, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve, tempDir, uploadAndWait, widgetReady } from './harness.mjs';
 
 let root;
 let server;
 let browser;
 
 before(async () => {
-  root = mkdtempSync(path.join(tmpdir(), 'offline-dist-'));
+  root = tempDir('offline-dist-');
   cpSync(DIST, root, { recursive: true });
   server = await serve(root);
   browser = await launch();

@@ -2,11 +2,10 @@
 // answering, weights that produce NaN, a widget whose model changes. Every request settles, the
 // next photo classifies, and nothing is left running.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve } from './harness.mjs';
+import { DIST, fixtures, launch, maxDifference, openPage, predictJson, samplePhotos, serve, tempDir } from './harness.mjs';
 
 let widgetServer;
 let hostServer;
@@ -20,7 +19,7 @@ const ONE_WIDGET = (origin, attributes = '') => `<!doctype html><html lang="en">
 
 before(async () => {
   widgetServer = await serve(undefined, { cors: true });
-  site = mkdtempSync(path.join(tmpdir(), 'recovery-site-'));
+  site = tempDir('recovery-site-');
   writeFileSync(path.join(site, 'index.html'), ONE_WIDGET(widgetServer.origin, 'backend="cpu"'));
   // Weights that make the network output NaN, with a config signed for them.
   mkdirSync(path.join(site, 'nan-model'));
