@@ -1,19 +1,29 @@
-//! Whether one exported model beats another on the validation split by more than the split's
-//! lesions allow: both answer the same validation photos as they ship (their own views,
-//! decision offsets and calibration; photo only), and a paired percentile bootstrap over
+//! Whether one model beats another on the validation split by more than the split's lesions
+//! allow: both answer the same validation photos, and a paired percentile bootstrap over
 //! lesions (1,000 resamples, both models scored on each resample's lesions) gives the 95%
 //! interval of the difference B - A in balanced accuracy, macro F1 and their mean, the figure
 //! the project's rules compare. A mark of a few tenths of a point on one split of 1,120 lesions
 //! says little where this interval spans several points. The test split is never read.
 //!
-//! `cargo run --release -p train-native --example paired_val -- MODEL_DIR_A MODEL_DIR_B`
+//! Each side is an exported model folder (`model.bpk`, `config.json`, `report.json`), which
+//! answers here as it ships (its own views, decision offsets and calibration; photo only), or
+//! a run folder after `train --validation-only`, whose `validation.json` holds each validation
+//! photo's class after its offsets: a candidate can be set against the shipped model before
+//! any export, which would score the test split.
+//!
+//! `cargo run --release -p train-native --example paired_val -- DIR_A DIR_B`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 use skin_lesion::metrics::Metrics;
+use skin_lesion::model::ClassName;
+use skin_lesion::training::SplitConfig;
 use skin_lesion::weights::WEIGHTS_FILE;
+use train_native::checkpoint::{STATE_FILE, read_state};
 use train_native::cli::PathArgs;
+use train_native::commands::train::validation::{self, PhotoAnswer};
 use train_native::data::Dataset;
 use train_native::data::cache::ImageCache;
 use train_native::data::split::{Split, SplitName};
@@ -26,13 +36,13 @@ fn main() -> Result<()> {
     let dirs: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
     let [a, b] = &dirs[..] else {
         bail!(
-            "usage: paired_val MODEL_DIR_A MODEL_DIR_B (folders with model.bpk, config.json and report.json)"
+            "usage: paired_val DIR_A DIR_B (exported model folders, or run folders after train --validation-only)"
         );
     };
-    let models = [load(a)?, load(b)?];
-    let split = models[0].split_config();
-    let classes = models[0].classifier.config().classes.clone();
-    if models[1].split_config() != split || models[1].classifier.config().classes != classes {
+    let sides = [Side::open(a)?, Side::open(b)?];
+    let split = sides[0].split();
+    let classes = sides[0].classes();
+    if sides[1].split() != split || sides[1].classes() != classes {
         bail!(
             "{} and {} were trained on other splits or classes: their validation photos differ",
             a.display(),
@@ -46,21 +56,109 @@ fn main() -> Result<()> {
         .iter()
         .map(|&i| dataset.records[i].lesion_id.as_str())
         .collect();
-    let mut tops = Vec::new();
-    for (dir, model) in dirs.iter().zip(&models) {
-        let side = model.classifier.config().preprocess.resize_size;
-        let cache = ImageCache::for_dataset(&dataset, &PathArgs::default(), side)?;
-        let scored = score::score(&model.classifier, &Images::new(&dataset, &cache, val))?;
-        println!("{}: {}", dir.display(), figures(&scored.metrics));
-        tops.push(scored.answers.iter().map(|a| a.top).collect::<Vec<_>>());
-    }
     let labels = dataset.labels(val);
+    let every: Vec<usize> = (0..val.len()).collect();
+    let mut tops = Vec::new();
+    for (dir, side) in dirs.iter().zip(&sides) {
+        let answers = side.tops(&dataset, val)?;
+        let m = intervals::metrics_of(classes.len(), &answers, &labels, &every);
+        println!("{}: {}", dir.display(), figures(&m));
+        tops.push(answers);
+    }
     let d = intervals::paired(classes.len(), (&tops[0], &tops[1]), &labels, &lesions, 1);
     print_difference(&d, val.len(), lesions_in(&lesions));
     Ok(())
 }
 
-fn load(dir: &std::path::Path) -> Result<Loaded> {
+/// One side of the comparison.
+enum Side {
+    /// An exported model, which answers the validation photos here.
+    Model(Box<Loaded>),
+    /// A run folder whose `train --validation-only` recorded its answers.
+    Run {
+        split: SplitConfig,
+        classes: Vec<ClassName>,
+        answers: Vec<PhotoAnswer>,
+    },
+}
+
+/// The part of a run's `validation.json` read here.
+#[derive(Deserialize)]
+struct Recorded {
+    best_epoch: usize,
+    answers: Vec<PhotoAnswer>,
+}
+
+impl Side {
+    fn open(dir: &Path) -> Result<Self> {
+        let recorded = dir.join(validation::FILE);
+        if !recorded.is_file() {
+            return load(dir).map(|m| Self::Model(Box::new(m)));
+        }
+        let state = read_state(&dir.join(STATE_FILE))?;
+        let text = std::fs::read_to_string(&recorded)
+            .with_context(|| format!("cannot read {}", recorded.display()))?;
+        let again = format!(
+            "run `train --resume --validation-only --run-dir {}` again",
+            dir.display()
+        );
+        let Recorded {
+            best_epoch,
+            answers,
+        } = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} holds no answers per photo (written before it did?): {again}",
+                recorded.display()
+            )
+        })?;
+        if best_epoch != state.full_best_epoch() {
+            bail!(
+                "{} is of epoch {best_epoch}, but the run has since trained on (best epoch {}): {again}",
+                recorded.display(),
+                state.full_best_epoch()
+            );
+        }
+        Ok(Self::Run {
+            split: state.config.split.clone(),
+            classes: state.config.model().classes,
+            answers,
+        })
+    }
+
+    fn split(&self) -> SplitConfig {
+        match self {
+            Self::Model(m) => m.split_config(),
+            Self::Run { split, .. } => split.clone(),
+        }
+    }
+
+    fn classes(&self) -> Vec<ClassName> {
+        match self {
+            Self::Model(m) => m.classifier.config().classes.clone(),
+            Self::Run { classes, .. } => classes.clone(),
+        }
+    }
+
+    /// The class of each validation photo `val` (indices into `dataset`), in that order.
+    fn tops(&self, dataset: &Dataset, val: &[usize]) -> Result<Vec<usize>> {
+        let answers = match self {
+            Self::Model(model) => {
+                let side = model.classifier.config().preprocess.resize_size;
+                let cache = ImageCache::for_dataset(dataset, &PathArgs::default(), side)?;
+                let scored = score::score(&model.classifier, &Images::new(dataset, &cache, val))?;
+                return Ok(scored.answers.iter().map(|a| a.top).collect());
+            }
+            Self::Run { answers, .. } => answers,
+        };
+        let images: Vec<&str> = val
+            .iter()
+            .map(|&i| dataset.records[i].image_id.as_str())
+            .collect();
+        validation::recorded_tops(answers, &images, &dataset.classes)
+    }
+}
+
+fn load(dir: &Path) -> Result<Loaded> {
     let loaded = model_files::load(&dir.join(WEIGHTS_FILE))?;
     if loaded.report.is_none() {
         bail!("{} has no report.json: its split is unknown", dir.display());

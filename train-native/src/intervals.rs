@@ -103,7 +103,12 @@ fn resamples(lesions: &[&str], seed: u64) -> impl Iterator<Item = Vec<usize>> {
 }
 
 /// The metrics of `predicted` on the photos `photos` (repeats counted each time).
-fn metrics_of(classes: usize, predicted: &[usize], labels: &[usize], photos: &[usize]) -> Metrics {
+pub fn metrics_of(
+    classes: usize,
+    predicted: &[usize],
+    labels: &[usize],
+    photos: &[usize],
+) -> Metrics {
     let mut matrix = ConfusionMatrix::new(classes);
     for &i in photos {
         matrix.add(labels[i], predicted[i]);

@@ -239,10 +239,18 @@ pub fn objective(m: &Metrics) -> f64 {
 /// probabilities: they differ by a constant per photo, which no argmax sees).
 pub fn metrics_with(logits: &[Vec<f32>], labels: &[usize], offsets: &[f32]) -> Metrics {
     let mut matrix = ConfusionMatrix::new(offsets.len());
-    for (row, &t) in logits.iter().zip(labels) {
-        matrix.add(t, argmax(&shifted(row, offsets)));
+    for (top, &t) in tops_with(logits, offsets).into_iter().zip(labels) {
+        matrix.add(t, top);
     }
     Metrics::unnamed(matrix)
+}
+
+/// The class each photo is given after the offsets: `argmax(logits + offsets)` of each row.
+pub fn tops_with(logits: &[Vec<f32>], offsets: &[f32]) -> Vec<usize> {
+    logits
+        .iter()
+        .map(|row| argmax(&shifted(row, offsets)))
+        .collect()
 }
 
 fn shifted(row: &[f32], offsets: &[f32]) -> Vec<f32> {

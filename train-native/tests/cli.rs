@@ -852,6 +852,28 @@ fn validation_only_scores_validation_and_leaves_test_and_model_alone() {
     assert_eq!(figures["views"], 8);
     let state = json(&work.path().join("run/state.json"));
     assert_eq!(figures["best_epoch"], state["best_epoch"]);
+    // Each validation photo's class is recorded, and they are the answers the figures are of:
+    // the fixture's image ids carry their class (`ISIC_{class}{lesion}{photo}`).
+    let codes = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"];
+    let answers = figures["answers"].as_array().unwrap();
+    let (mut hits, mut support) = ([0usize; 7], [0usize; 7]);
+    for answer in answers {
+        let image = answer["image"].as_str().unwrap();
+        let truth = usize::from(image.as_bytes()[5] - b'0');
+        let top = codes.iter().position(|&c| c == answer["top"]).unwrap();
+        support[truth] += 1;
+        hits[truth] += usize::from(top == truth);
+    }
+    assert!(
+        !answers.is_empty() && answers.len() < 7 * 8 * 2,
+        "{figures}"
+    );
+    let recall = |c: usize| hits[c] as f64 / support[c].max(1) as f64;
+    let balanced = (0..7).map(recall).sum::<f64>() / 7.0;
+    assert!(
+        (number("balanced_accuracy") - balanced).abs() < 1e-12,
+        "{figures}"
+    );
     // The same run then finishes as usual, folding in the offsets validation.json names.
     cli().args(&args).arg("--resume").assert().success();
     let report = json(&work.path().join("model/report.json"));

@@ -2,15 +2,18 @@
 //! a run's choice rests on (the best epoch with its decision offsets, at every view the model
 //! averages, on the validation photos as they are and under the warm colour cast) and nothing
 //! that would spend the test split or replace the exported model. The figures go to the
-//! terminal and to `validation.json` in the run folder; `train --resume` without the flag
-//! later finishes the same run as usual.
+//! terminal and to `validation.json` in the run folder, with each validation photo's class, so
+//! that `--example paired_val` can set the run against an exported model without exporting it
+//! (an export scores the test split); `train --resume` without the flag later finishes the
+//! same run as usual.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use skin_lesion::Classifier;
+use skin_lesion::model::ClassName;
 
 use super::best::{BestNetwork, TrainedRun, best_network};
 use crate::data::corrupt::WARM_CAST;
@@ -43,6 +46,50 @@ pub struct Figures {
     pub warm_cast_balanced_accuracy: f64,
     pub training_seconds: f64,
     pub backend: String,
+    /// Each validation photo's class after the offsets, in the split's order.
+    pub answers: Vec<PhotoAnswer>,
+}
+
+/// One validation photo's answer in [`Figures`]: its image id and the code of its class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoAnswer {
+    pub image: String,
+    pub top: String,
+}
+
+/// Recorded `answers` as indices into `classes`, checked photo by photo against the photos
+/// they must answer (`images`, the split's validation photos in order): a run of another
+/// split, data set or class list is refused rather than compared.
+pub fn recorded_tops(
+    answers: &[PhotoAnswer],
+    images: &[&str],
+    classes: &[ClassName],
+) -> Result<Vec<usize>> {
+    if answers.len() != images.len() {
+        bail!(
+            "the run recorded {} validation answers; this split has {} photos",
+            answers.len(),
+            images.len()
+        );
+    }
+    answers
+        .iter()
+        .zip(images)
+        .map(|(answer, &image)| {
+            if answer.image != image {
+                bail!(
+                    "the run's answers are for other photos ({} where the split has {image})",
+                    answer.image
+                );
+            }
+            classes
+                .iter()
+                .position(|c| c.code == answer.top)
+                .with_context(|| {
+                    format!("{image}: class {} is not one of the data set's", answer.top)
+                })
+        })
+        .collect()
 }
 
 /// Score the run's best epoch on validation and write [`FILE`].
@@ -68,6 +115,14 @@ pub fn report(run: &TrainedRun) -> Result<()> {
     let none = vec![0.0; data.dataset.classes.len()];
     let shift = fitted.as_ref().map_or(&none, |f| &f.offsets);
     let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), shift);
+    let answers = offsets::tops_with(&logits, shift)
+        .into_iter()
+        .zip(&data.split.val)
+        .map(|(top, &i)| PhotoAnswer {
+            image: data.dataset.records[i].image_id.clone(),
+            top: data.dataset.classes[top].code.clone(),
+        })
+        .collect();
     let classifier = Classifier::new(model, config.model(), Device::flex());
     let photos = match val_photos {
         Some(photos) => photos,
@@ -94,6 +149,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         warm_cast_balanced_accuracy: warm.balanced_accuracy,
         training_seconds: state.total_seconds(),
         backend: state.backend.clone(),
+        answers,
     };
     eprintln!(
         "validation only (test split not looked at): {}; {} views after offsets: balanced \
@@ -109,4 +165,52 @@ pub fn report(run: &TrainedRun) -> Result<()> {
     write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(image: &str, top: &str) -> PhotoAnswer {
+        PhotoAnswer {
+            image: image.into(),
+            top: top.into(),
+        }
+    }
+
+    fn classes() -> Vec<ClassName> {
+        ["akiec", "nv", "vasc"]
+            .map(|code| ClassName::new(code, code))
+            .to_vec()
+    }
+
+    #[test]
+    fn recorded_answers_become_class_indices_in_the_splits_order() {
+        let answers = [answer("ISIC_1", "vasc"), answer("ISIC_2", "akiec")];
+        let tops = recorded_tops(&answers, &["ISIC_1", "ISIC_2"], &classes()).unwrap();
+        assert_eq!(tops, [2, 0]);
+    }
+
+    #[test]
+    fn answers_of_other_photos_counts_or_classes_are_refused() {
+        let answers = [answer("ISIC_1", "nv"), answer("ISIC_2", "nv")];
+        let err = |images: &[&str], answers: &[PhotoAnswer]| {
+            recorded_tops(answers, images, &classes())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&["ISIC_1"], &answers).contains("2 validation answers"));
+        assert!(err(&["ISIC_2", "ISIC_1"], &answers).contains("other photos (ISIC_1"));
+        let unknown = [answer("ISIC_1", "nv"), answer("ISIC_2", "mel")];
+        assert!(err(&["ISIC_1", "ISIC_2"], &unknown).contains("class mel"));
+    }
+
+    #[test]
+    fn validation_json_round_trips_its_answers() {
+        let answers = vec![answer("ISIC_1", "nv")];
+        let text = serde_json::to_string(&answers).unwrap();
+        assert_eq!(text, r#"[{"image":"ISIC_1","top":"nv"}]"#);
+        let back: Vec<PhotoAnswer> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, answers);
+    }
 }
