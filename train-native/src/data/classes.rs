@@ -57,7 +57,7 @@ pub fn assign(
 }
 
 /// The position of `code` in `classes`.
-fn index(classes: &[ClassName], code: &str) -> Option<usize> {
+pub fn index(classes: &[ClassName], code: &str) -> Option<usize> {
     classes.iter().position(|c| c.code == code)
 }
 

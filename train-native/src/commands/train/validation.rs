@@ -16,6 +16,7 @@ use skin_lesion::Classifier;
 use skin_lesion::model::ClassName;
 
 use super::best::{BestNetwork, TrainedRun, best_network};
+use crate::data::classes::index as class_index;
 use crate::data::corrupt::WARM_CAST;
 use crate::fsutil::write_atomic;
 use crate::{offsets, robustness};
@@ -82,12 +83,9 @@ pub fn recorded_tops(
                     answer.image
                 );
             }
-            classes
-                .iter()
-                .position(|c| c.code == answer.top)
-                .with_context(|| {
-                    format!("{image}: class {} is not one of the data set's", answer.top)
-                })
+            class_index(classes, &answer.top).with_context(|| {
+                format!("{image}: class {} is not one of the data set's", answer.top)
+            })
         })
         .collect()
 }
