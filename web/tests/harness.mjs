@@ -33,17 +33,34 @@ export async function serve(root = DIST, options = {}) {
 }
 
 const tempDirs = [];
+let removalRegistered = false;
+/** Signals that end a test file's process early: Ctrl-C, a runner's or CI's kill, a closed terminal. */
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function removeTempDirs() {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * A new folder under the system's temporary folder, removed with everything in it when this
  * process exits, whether its tests passed or failed (node --test runs each test file in a
- * process of its own). What a failing test leaves to look at goes to `artifactPath` instead:
- * left behind, the copied sites, fixtures and dist/ copies came to about 110 MB a run.
+ * process of its own), or when a signal ends it. What a failing test leaves to look at goes to
+ * `artifactPath` instead: left behind, the copied sites, fixtures and dist/ copies came to about
+ * 110 MB a run.
  */
 export function tempDir(prefix) {
-  if (tempDirs.length === 0) {
-    process.on('exit', () => {
-      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-    });
+  if (!removalRegistered) {
+    removalRegistered = true;
+    process.on('exit', removeTempDirs);
+    for (const signal of ENDING_SIGNALS) {
+      // Listening to a signal stops node's default of ending the process, so once the folders
+      // are gone the signal is raised again and ends it as it would have (unless another part
+      // of the process, such as the test runner, listens and decides).
+      process.once(signal, () => {
+        removeTempDirs();
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    }
   }
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   tempDirs.push(dir);
