@@ -16,6 +16,7 @@ function inChild(code) {
   return { status: run.status, dirs: run.stdout.trim().split('\n').filter(Boolean), stderr: run.stderr };
 }
 
+/** A module body that makes two temporary folders, each holding a file, and prints their paths. */
 const MAKE_TWO = `
     for (const prefix of ['harness-a-', 'harness-b-']) {
       const dir = h.tempDir(prefix);
@@ -24,9 +25,8 @@ const MAKE_TWO = `
     }`;
 
 test('temporary folders are removed when the process ends, however it ends', () => {
-  const body = MAKE_TWO;
   for (const [how, end] of [['normally', ''], ['by process.exit(1)', 'process.exit(1);'], ['by a throw', 'throw new Error("boom");']]) {
-    const { status, dirs, stderr } = inChild(body + end);
+    const { status, dirs, stderr } = inChild(MAKE_TWO + end);
     assert.equal(dirs.length, 2, `${how}: ${stderr}`);
     assert.equal(status === 0, how === 'normally', `${how}: exit status ${status}`);
     for (const dir of dirs) assert.ok(!existsSync(dir), `${how}: ${dir} was left behind`);
