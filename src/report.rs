@@ -65,7 +65,11 @@ pub struct ModelCard {
     /// for a recipe that averages (`average_epochs`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub averaged_epochs: Option<[usize; 2]>,
-    /// The validation figures of the shipped model (best epoch, offsets applied).
+    /// The epoch whose weights were shipped instead of the best epoch's, for a recipe that
+    /// ships its last (`shipped_epoch`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_epoch_shipped: Option<usize>,
+    /// The validation figures of the shipped model (shipped weights, offsets applied).
     pub validation: Metrics,
     /// Per-class logit offsets fitted on validation and folded into the weights, if any.
     pub decision_offsets: Option<DecisionOffsets>,

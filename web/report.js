@@ -173,10 +173,12 @@ function robustness(report) {
   ];
 }
 
-/** Which weights were shipped: the mean of the last epochs (a recipe that averages) or the best epoch's. */
+/** Which weights were shipped: the mean of the last epochs (a recipe that averages), the last epoch's (a recipe that ships it) or the best epoch's. */
 function shippedWeights(model) {
   const a = model.averaged_epochs;
-  return a ? `the mean of epochs ${a[0]}–${a[1]}` : `those of epoch ${model.best_epoch}, the best on validation`;
+  if (a) return `the mean of epochs ${a[0]}–${a[1]}`;
+  if (model.last_epoch_shipped) return `those of the last epoch, ${model.last_epoch_shipped} (epoch ${model.best_epoch} was the best on validation at one view)`;
+  return `those of epoch ${model.best_epoch}, the best on validation`;
 }
 
 function curves(report) {

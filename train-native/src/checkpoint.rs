@@ -89,6 +89,14 @@ impl State {
         self.best_epoch + self.earlier_history.len()
     }
 
+    /// The epoch whose weights the run ships, for a recipe that ships its last epoch rather
+    /// than its best (`shipped_epoch`), in [`full_history`](Self::full_history) numbering;
+    /// `None` otherwise.
+    pub fn last_epoch_shipped(&self) -> Option<usize> {
+        let last = self.epoch + self.earlier_history.len();
+        (self.config.ships_last_epoch() && self.averaged == 0).then_some(last)
+    }
+
     /// Training seconds of every stage.
     pub fn total_seconds(&self) -> f64 {
         self.seconds + self.earlier_seconds
@@ -129,10 +137,12 @@ pub fn validated_network(config: &TrainingConfig, path: &Path) -> Result<Network
     }
 }
 
-/// The weights file a finished run ships: its best epoch's, or the mean of its last epochs'
-/// for a run that averages them (`average_epochs`).
+/// The weights file a finished run ships: its best epoch's, its last epoch's for a recipe
+/// that ships that (`shipped_epoch`), or the mean of its last epochs' for a run that averages
+/// them (`average_epochs`).
 pub fn shipped_file(dir: &Path, state: &State) -> PathBuf {
     match state.averaged {
+        0 if state.config.ships_last_epoch() => model_file(dir, state.epoch),
         0 => best_file(dir, state.best_epoch),
         _ => average_file(dir, state.epoch),
     }
@@ -241,6 +251,7 @@ pub fn load(dir: &Path, config: &TrainingConfig, data_fingerprint: &str) -> Resu
 mod tests {
     use super::*;
     use skin_lesion::PreprocessConfig;
+    use skin_lesion::training::ShippedEpoch;
 
     #[test]
     fn a_four_bit_run_is_scored_at_its_steps_and_a_float_run_as_saved() {
@@ -284,12 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn a_run_ships_its_best_epoch_or_the_mean_it_averaged() {
+    fn a_run_ships_its_best_or_last_epoch_or_the_mean_it_averaged() {
         let mut state = State::fresh(&TrainingConfig::new(), "data".into(), "flex", "cpu");
         state.epoch = 17;
         state.best_epoch = 16;
         let dir = Path::new("run");
         assert_eq!(shipped_file(dir, &state), best_file(dir, 16));
+        assert_eq!(state.last_epoch_shipped(), None);
+        state.config.shipped_epoch = Some(ShippedEpoch::Last);
+        assert_eq!(shipped_file(dir, &state), model_file(dir, 17));
+        assert_eq!(state.last_epoch_shipped(), Some(17));
         state.averaged = 4;
         assert_eq!(shipped_file(dir, &state), average_file(dir, 17));
     }

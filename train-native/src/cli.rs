@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use skin_lesion::model::lite0::Lite0Config;
 use skin_lesion::model::views::VIEW_COUNTS;
+use skin_lesion::training::ShippedEpoch;
 use skin_lesion::weights::Storage;
 use skin_lesion::{LesionNetConfig, NetworkConfig, TrainingConfig};
 
@@ -163,6 +164,11 @@ pub struct RecipeArgs {
     /// balanced accuracy [default: the best epoch].
     #[arg(long, value_name = "N")]
     pub average_epochs: Option<usize>,
+    /// Ship the last epoch's weights rather than the best epoch's by validation balanced
+    /// accuracy at one view [default: best]. An export setting: `--resume` of a finished run
+    /// may change it.
+    #[arg(long, value_parser = parse_shipped_epoch)]
+    pub shipped_epoch: Option<ShippedEpoch>,
     /// Images drawn per epoch.
     #[arg(long)]
     pub epoch_size: Option<usize>,
@@ -301,6 +307,12 @@ fn parse_storage(text: &str) -> Result<Storage, String> {
         .map_err(|_| "must be f16 or q8".to_string())
 }
 
+/// `--shipped-epoch`: best or last.
+fn parse_shipped_epoch(text: &str) -> Result<ShippedEpoch, String> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|_| "must be best or last".to_string())
+}
+
 /// `--architecture`'s choices: the variants of [`NetworkConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Architecture {
@@ -396,6 +408,7 @@ impl RecipeArgs {
         config.init = self.init.clone().or(config.init);
         config.batch_parts = self.batch_parts.or(config.batch_parts);
         config.average_epochs = self.average_epochs.or(config.average_epochs);
+        config.shipped_epoch = self.shipped_epoch.or(config.shipped_epoch);
         config.four_bit = self.four_bit.or(config.four_bit);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
@@ -602,6 +615,7 @@ mod tests {
                 "classes",
                 "batch_parts",
                 "average_epochs",
+                "shipped_epoch",
                 "four_bit",
             ]
             .map(String::from),
@@ -610,6 +624,20 @@ mod tests {
         fields.dedup();
         flagged.sort();
         assert_eq!(fields, flagged);
+    }
+
+    #[test]
+    fn the_shipped_epoch_flag_names_best_or_last() {
+        let parse = |choice: &str| {
+            Cli::try_parse_from(["train-native", "--shipped-epoch", choice])
+                .map(|cli| cli.train.recipe.config().unwrap().shipped_epoch)
+        };
+        assert_eq!(parse("last").unwrap(), Some(ShippedEpoch::Last));
+        assert_eq!(parse("best").unwrap(), Some(ShippedEpoch::Best));
+        let error = parse("worst").unwrap_err().to_string();
+        assert!(error.contains("best or last"), "{error}");
+        let plain = Cli::parse_from(["train-native"]).train.recipe.config();
+        assert_eq!(plain.unwrap().shipped_epoch, None);
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn report(e: &Exported, state: &State, data: &Prepared) -> Result<Report> {
             started_from: crate::commands::train::init::started_from(training)?,
             best_epoch: state.full_best_epoch(),
             averaged_epochs: state.averaged_epochs().map(|(first, last)| [first, last]),
+            last_epoch_shipped: state.last_epoch_shipped(),
             validation: e.val.clone(),
             decision_offsets: e.offsets.clone(),
             answer: config.answer.clone(),

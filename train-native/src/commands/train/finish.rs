@@ -174,8 +174,16 @@ fn test_sections(
     })
 }
 
-/// Which weights a run ships, in words: the mean of its last epochs, or its best epoch.
+/// Which weights a run ships, in words: the mean of its last epochs, its last epoch, or its
+/// best epoch.
 pub fn shipped_weights(state: &State) -> String {
+    if let Some(last) = state.last_epoch_shipped() {
+        return format!(
+            "last epoch {last} (best by validation balanced accuracy at one view: epoch {}, {:.4})",
+            state.full_best_epoch(),
+            state.best_score
+        );
+    }
     match state.averaged_epochs() {
         Some((first, last)) => format!("the mean of epochs {first}-{last}"),
         None => format!(

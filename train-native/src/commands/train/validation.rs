@@ -33,6 +33,9 @@ pub struct Figures {
     /// The first and last epoch whose mean the figures below are of, for a recipe that
     /// averages (`average_epochs`); `None`: they are the best epoch's.
     pub averaged_epochs: Option<[usize; 2]>,
+    /// The epoch whose figures they are, for a recipe that ships its last epoch
+    /// (`shipped_epoch`); `None`: the best epoch's, or the averaged epochs'.
+    pub last_epoch_shipped: Option<usize>,
     pub views: usize,
     /// The decision offsets fitted on validation and their range chosen by cross-fitting
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
@@ -137,6 +140,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         best_epoch: state.full_best_epoch(),
         best_epoch_balanced_accuracy: state.best_score,
         averaged_epochs: state.averaged_epochs().map(|(first, last)| [first, last]),
+        last_epoch_shipped: state.last_epoch_shipped(),
         views: config.preprocess.test_time_views,
         offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
