@@ -54,6 +54,11 @@ pub struct AugmentConfig {
     /// larger, as with another dermatoscope's magnification.
     #[config(default = 0.0)]
     pub scale: f32,
+    /// Probability of random erasing (Zhong et al. 2020) after the crop: a rectangle of 2-25%
+    /// of the crop, its sides in a ratio of 1:2 to 2:1, filled with random colours, so that no
+    /// single part of a lesion decides the class. `None` (every recipe written before this
+    /// field, read from its JSON as such): none.
+    pub erase: Option<f32>,
 }
 
 /// Which single epoch's weights a run ships.
@@ -338,6 +343,11 @@ fn json_differences(
 }
 
 impl AugmentConfig {
+    /// The probability of random erasing ([`Self::erase`]; 0 when unset).
+    pub fn erase_probability(&self) -> f32 {
+        self.erase.unwrap_or(0.0)
+    }
+
     /// Checks every strength is one the augmentation can apply.
     pub fn validate(&self) -> Result<(), String> {
         let a = self;
@@ -355,7 +365,8 @@ impl AugmentConfig {
         within("blur", a.blur, 1.0)?;
         within("noise", a.noise, 1.0)?;
         within("jpeg", a.jpeg, 1.0)?;
-        within("scale", a.scale, 0.5)
+        within("scale", a.scale, 0.5)?;
+        within("erase", a.erase_probability(), 1.0)
     }
 }
 
@@ -424,6 +435,13 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("augment.jpeg"));
         let negative = TrainingConfig::new().with_augment(AugmentConfig::new().with_cast(-0.1));
         assert!(negative.validate().is_err());
+        let erase = TrainingConfig::new().with_augment(AugmentConfig::new().with_erase(Some(1.1)));
+        assert!(erase.validate().unwrap_err().contains("augment.erase"));
+        // A recipe written before erasing reads as erasing nothing.
+        let mut json = serde_json::to_value(AugmentConfig::new()).unwrap();
+        json.as_object_mut().unwrap().remove("erase");
+        let old: AugmentConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.erase_probability(), 0.0);
         let frozen_scratch = TrainingConfig::new()
             .with_network(LesionNetConfig::new().into())
             .with_batch_parts(None)

@@ -205,6 +205,9 @@ pub struct RecipeArgs {
     /// Random crops down to 1 - x of the square, resized back.
     #[arg(long)]
     pub scale_jitter: Option<f32>,
+    /// Probability of erasing a random rectangle of each training crop.
+    #[arg(long)]
+    pub erase_probability: Option<f32>,
     /// Bring each photo's light to HAM10000's typical light (Shades of Gray): true or false.
     #[arg(long)]
     pub colour_constancy: Option<bool>,
@@ -409,6 +412,7 @@ impl RecipeArgs {
         config.batch_parts = self.batch_parts.or(config.batch_parts);
         config.average_epochs = self.average_epochs.or(config.average_epochs);
         config.shipped_epoch = self.shipped_epoch.or(config.shipped_epoch);
+        config.augment.erase = self.erase_probability.or(config.augment.erase);
         config.four_bit = self.four_bit.or(config.four_bit);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
@@ -616,6 +620,7 @@ mod tests {
                 "batch_parts",
                 "average_epochs",
                 "shipped_epoch",
+                "augment.erase",
                 "four_bit",
             ]
             .map(String::from),

@@ -53,6 +53,9 @@ impl Augment {
             let saturation = 1.0 + rng.random_range(-c..=c);
             jitter(&mut out, brightness, contrast, saturation);
         }
+        if happens(rng, self.config.erase_probability()) {
+            erase(&mut out, rng);
+        }
         out
     }
 
@@ -110,6 +113,24 @@ impl Augment {
 /// Whether a change of probability `p` happens; `p = 0` draws nothing.
 fn happens(rng: &mut impl Rng, p: f32) -> bool {
     p > 0.0 && rng.random_bool(f64::from(p))
+}
+
+/// Random erasing: a rectangle of 2-25% of `img`'s area, its sides in a ratio between 1:2 and
+/// 2:1 (drawn on a log scale), at a random place, each of its pixels a random colour. Last of
+/// the changes, so that the jitter leaves its noise as drawn.
+fn erase(img: &mut RgbImage, rng: &mut impl Rng) {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let area = w * h * rng.random_range(0.02..=0.25f32);
+    let ratio = rng.random_range(0.5f32.ln()..=2.0f32.ln()).exp();
+    let ew = ((area * ratio).sqrt().round() as u32).clamp(1, img.width());
+    let eh = ((area / ratio).sqrt().round() as u32).clamp(1, img.height());
+    let x0 = rng.random_range(0..=img.width() - ew);
+    let y0 = rng.random_range(0..=img.height() - eh);
+    for y in y0..y0 + eh {
+        for x in x0..x0 + ew {
+            img.put_pixel(x, y, image::Rgb(rng.random::<[u8; 3]>()));
+        }
+    }
 }
 
 /// Scale brightness, contrast (about the image mean) and saturation (about each pixel's gray).
@@ -215,6 +236,56 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for _ in 0..10 {
             assert_eq!(aug.apply(&square, 64, &mut rng).dimensions(), (64, 64));
+        }
+    }
+
+    #[test]
+    fn erasing_replaces_one_rectangle_of_2_to_25_percent() {
+        let flat = RgbImage::from_pixel(40, 40, image::Rgb([128, 128, 128]));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..50 {
+            let mut img = flat.clone();
+            erase(&mut img, &mut rng);
+            let changed: Vec<(u32, u32)> = img
+                .enumerate_pixels()
+                .filter(|(_, _, p)| p.0 != [128, 128, 128])
+                .map(|(x, y, _)| (x, y))
+                .collect();
+            let (xs, ys) = (
+                changed.iter().map(|c| c.0).collect::<Vec<_>>(),
+                changed.iter().map(|c| c.1).collect::<Vec<_>>(),
+            );
+            let (w, h) = (
+                xs.iter().max().unwrap() - xs.iter().min().unwrap() + 1,
+                ys.iter().max().unwrap() - ys.iter().min().unwrap() + 1,
+            );
+            // A few random pixels may come out grey: the bounding box is the rectangle's.
+            let share = (w * h) as f32 / 1600.0;
+            assert!((0.015..=0.27).contains(&share), "{w}x{h}");
+            assert!(changed.len() as f32 >= 0.95 * (w * h) as f32, "{w}x{h}");
+            assert!((0.4..=2.6).contains(&(w as f32 / h as f32)), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn erasing_off_draws_nothing_and_always_on_changes_every_crop() {
+        let square = RgbImage::from_fn(72, 72, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 3) as u8, (x + y) as u8])
+        });
+        let plain = Augment {
+            config: none(),
+            constancy: false,
+        };
+        let erasing = Augment {
+            config: none().with_erase(Some(1.0)),
+            constancy: false,
+        };
+        for seed in 0..10 {
+            let a = plain.apply(&square, 64, &mut ChaCha8Rng::seed_from_u64(seed));
+            let b = erasing.apply(&square, 64, &mut ChaCha8Rng::seed_from_u64(seed));
+            let differ = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
+            // The same crop and rotation (erasing draws last), and 2-25% of it erased.
+            assert!((40..=1100).contains(&differ), "seed {seed}: {differ}");
         }
     }
 
