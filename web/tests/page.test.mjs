@@ -133,6 +133,22 @@ test('a model whose out-of-distribution check falls short says so on the report'
   await page.context().close();
 });
 
+test('a model that shipped its last epoch says which on the report', async () => {
+  const model = { ...report.model, last_epoch_shipped: report.history.length };
+  const routes = (context) => context.route(/\/report\.json$/, (route) => route.fulfill({
+    contentType: 'application/json',
+    body: JSON.stringify({ ...report, model }),
+  }));
+  const { page, log } = await openPage(browser, `${server.origin}/`, { routes });
+  await page.waitForSelector('#report[data-rendered]');
+  const training = await page.evaluate(() => [...document.querySelectorAll('#model-card dt')]
+    .find((dt) => dt.textContent === 'Training').nextElementSibling.textContent);
+  const last = `those of the last epoch, ${report.history.length} (epoch ${report.model.best_epoch} was the best on validation at one view)`;
+  assert.ok(training.includes(last), training);
+  assert.deepEqual(log.errors, []);
+  await page.context().close();
+});
+
 test('the page has a strict Content-Security-Policy', () => {
   const html = readFileSync(path.join(DIST, 'index.html'), 'utf8');
   const csp = html.match(/http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
