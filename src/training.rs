@@ -57,7 +57,8 @@ pub struct AugmentConfig {
     /// Probability of random erasing (Zhong et al. 2020) after the crop: a rectangle of 2-25%
     /// of the crop, its sides in a ratio of 1:2 to 2:1, filled with random colours, so that no
     /// single part of a lesion decides the class. `None` (every recipe written before this
-    /// field, read from its JSON as such): none.
+    /// field, read from its JSON as such): none. At 0.5 it cost 3.5 points of run N's
+    /// validation mean (run RE in docs/experiments.md).
     pub erase: Option<f32>,
 }
 
@@ -69,9 +70,10 @@ pub enum ShippedEpoch {
     #[default]
     Best,
     /// The last epoch, where the cosine schedule has brought the learning rate near zero:
-    /// chooses nothing on validation. The best of epochs whose one-view figures differ by a
-    /// point from one to the next is partly luck (run Z picked its 7th of 17 by the fourth
-    /// digit, docs/experiments.md), and that luck is spent before the offsets are fitted.
+    /// chooses nothing on validation, where the best of epochs whose one-view figures differ
+    /// by a point from one to the next is partly luck (run Z picked its 7th of 17 by the
+    /// fourth digit). Measured on runs N, X, Y and Z (run ZL in docs/experiments.md): no
+    /// better than the best epoch after the views and offsets, so not the default.
     Last,
 }
 

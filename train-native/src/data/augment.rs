@@ -1,7 +1,7 @@
 //! Training-time augmentation on cached squares: the changes other cameras and clinics bring
 //! (colour casts, exposure, blur, JPEG compression, noise, another lesion size), then the
 //! shared colour constancy, a random crop and any of the 8 flips/rotations (a dermatoscopy
-//! photo has no "up").
+//! photo has no "up"), and last, as an option, random erasing.
 //!
 //! The result is an ordinary `RgbImage` that then goes through the shared
 //! [`skin_lesion::preprocess::normalize`], like every other image; the colour constancy is the
@@ -27,8 +27,8 @@ impl Augment {
     ///
     /// The order: what another camera does to the whole photo (colour cast, blur, noise,
     /// JPEG), the shared colour constancy (as at inference, where it sees the whole square),
-    /// the crop, a flip/rotation, and last the brightness/contrast/saturation jitter, which
-    /// constancy would otherwise divide out again. A change whose strength is 0 draws no
+    /// the crop, a flip/rotation, the brightness/contrast/saturation jitter, which constancy
+    /// would otherwise divide out again, and last the erasing. A change whose strength is 0 draws no
     /// random numbers, so with the camera changes off the draws are those of the version
     /// that trained the shipped model (crop, rotation, flip, jitter).
     pub fn apply(&self, square: &RgbImage, side: u32, rng: &mut impl Rng) -> RgbImage {
