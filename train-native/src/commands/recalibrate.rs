@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use burn::prelude::*;
 use skin_lesion::metrics::Metrics;
+use skin_lesion::report::DecisionOffsets;
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
 
 use super::train::best::{Dirs, OffsetFit, with_fitted_offsets};
@@ -79,7 +80,9 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
     };
     let recorded = report.model.decision_offsets.clone();
     let result = match views {
-        None => calibrate_and_export(network, &config, &state, &data, &dirs, |_| recorded),
+        None => calibrate_and_export(network, &config, &state, &data, &dirs, |val| {
+            remeasured(recorded, val)
+        }),
         Some(_) => {
             // The offsets were fitted at the old count: take them out of the classifier's
             // biases and fit them again at the new one.
@@ -108,4 +111,51 @@ pub fn run(args: &RecalibrateArgs) -> Result<ExitCode> {
     };
     result.map_err(|e| anyhow!("{e:#}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The recorded decision offsets, kept, with their validation figures after them those of the
+/// network as stored now, `val`: stored another way (`--storage`, `--round-again`), it can
+/// move a photo or two at a decision boundary, and the report's two figures for the same
+/// thing must agree. The figures before the offsets stay the export's (the network without
+/// them is not scored again).
+fn remeasured(recorded: Option<DecisionOffsets>, val: &Metrics) -> Option<DecisionOffsets> {
+    recorded.map(|o| DecisionOffsets {
+        val_balanced_accuracy_after: val.balanced_accuracy,
+        val_macro_f1_after: val.macro_f1,
+        ..o
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_offsets_take_the_validation_figures_of_the_network_as_stored_now() {
+        let recorded = DecisionOffsets {
+            offsets: vec![0.5, -0.5],
+            objective: "mean".into(),
+            val_balanced_accuracy_before: 0.70,
+            val_macro_f1_before: 0.65,
+            val_balanced_accuracy_after: 0.7614,
+            val_macro_f1_after: 0.7273,
+            offset_limit: 0.5,
+            casts: Vec::new(),
+            cross_fit: Vec::new(),
+        };
+        // Three photos of class a, one of b; one a called b.
+        let codes = ["a".to_string(), "b".to_string()];
+        let probabilities = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.2, 0.8]].map(Vec::from);
+        let val = Metrics::from_predictions(&codes, &[0, 0, 0, 1], &probabilities);
+        let now = remeasured(Some(recorded.clone()), &val).unwrap();
+        assert_eq!(
+            (now.val_balanced_accuracy_after, now.val_macro_f1_after),
+            (val.balanced_accuracy, val.macro_f1)
+        );
+        assert!((val.balanced_accuracy - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+        let before = (now.val_balanced_accuracy_before, now.val_macro_f1_before);
+        assert_eq!(before, (0.70, 0.65));
+        assert_eq!(now.offsets, recorded.offsets);
+        assert!(remeasured(None, &val).is_none());
+    }
 }
