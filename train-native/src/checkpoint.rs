@@ -142,7 +142,7 @@ pub fn validated_network(config: &TrainingConfig, path: &Path) -> Result<Network
 /// them (`average_epochs`).
 pub fn shipped_file(dir: &Path, state: &State) -> PathBuf {
     match state.averaged {
-        0 if state.config.ships_last_epoch() => model_file(dir, state.epoch),
+        0 if state.last_epoch_shipped().is_some() => model_file(dir, state.epoch),
         0 => best_file(dir, state.best_epoch),
         _ => average_file(dir, state.epoch),
     }

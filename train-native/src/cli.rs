@@ -306,14 +306,19 @@ override_fields!(
 
 /// `--storage`: f16 or q8.
 fn parse_storage(text: &str) -> Result<Storage, String> {
-    serde_json::from_value(serde_json::Value::String(text.into()))
-        .map_err(|_| "must be f16 or q8".to_string())
+    named(text, "f16 or q8")
 }
 
 /// `--shipped-epoch`: best or last.
 fn parse_shipped_epoch(text: &str) -> Result<ShippedEpoch, String> {
+    named(text, "best or last")
+}
+
+/// A recipe enum from the name its JSON gives it, so that a flag and the recipe file spell
+/// its values alike; else "must be `choices`".
+fn named<T: serde::de::DeserializeOwned>(text: &str, choices: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.into()))
-        .map_err(|_| "must be best or last".to_string())
+        .map_err(|_| format!("must be {choices}"))
 }
 
 /// `--architecture`'s choices: the variants of [`NetworkConfig`].
