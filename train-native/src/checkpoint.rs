@@ -70,7 +70,7 @@ impl State {
     /// The epochs the shipped weights are the mean of (first, last), once a run that averages
     /// has averaged any; in [`full_history`](Self::full_history) numbering.
     pub fn averaged_epochs(&self) -> Option<(usize, usize)> {
-        let last = self.epoch + self.earlier_history.len();
+        let last = self.full_last_epoch();
         (self.averaged > 0).then(|| (last + 1 - self.averaged, last))
     }
 
@@ -93,8 +93,12 @@ impl State {
     /// than its best (`shipped_epoch`), in [`full_history`](Self::full_history) numbering;
     /// `None` otherwise.
     pub fn last_epoch_shipped(&self) -> Option<usize> {
-        let last = self.epoch + self.earlier_history.len();
-        (self.config.ships_last_epoch() && self.averaged == 0).then_some(last)
+        (self.config.ships_last_epoch() && self.averaged == 0).then_some(self.full_last_epoch())
+    }
+
+    /// The last completed epoch in [`full_history`](Self::full_history) numbering.
+    fn full_last_epoch(&self) -> usize {
+        self.epoch + self.earlier_history.len()
     }
 
     /// Training seconds of every stage.
