@@ -75,6 +75,17 @@ pub struct RecalibrateArgs {
     /// 2026-12-06), take today's form. Without it, 8-bit layers are kept byte for byte.
     #[arg(long)]
     pub round_again: bool,
+    /// Answer on another central part of the resized square, in pixels a side (at most its
+    /// `resize_size`) [default: as exported]. The network is not retrained (its training crops
+    /// stay as recorded); its decision offsets are refitted on validation at that side, as
+    /// for `--views`.
+    #[arg(long)]
+    pub input_size: Option<usize>,
+    /// Refit the decision offsets (at the views and input side asked for) and write the
+    /// validation figures with each photo's answer to `validation.json` in `--out`, for
+    /// `--example paired_val`, instead of exporting: the test split is not read.
+    #[arg(long, requires = "out")]
+    pub validation_only: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use skin_lesion::Classifier;
 use skin_lesion::model::ClassName;
+use skin_lesion::{Classifier, ModelConfig};
 
 use super::best::{BestNetwork, TrainedRun, best_network};
 use crate::data::classes::index as class_index;
@@ -37,6 +37,8 @@ pub struct Figures {
     /// (`shipped_epoch`); `None`: the best epoch's, or the averaged epochs'.
     pub last_epoch_shipped: Option<usize>,
     pub views: usize,
+    /// The side of the network's input: the central part of the resized square it answers on.
+    pub input_size: usize,
     /// The decision offsets fitted on validation and their range chosen by cross-fitting
     /// (`None` without offsets): what a later `--resume` folds into the exported model.
     pub offsets: Option<Vec<f32>>,
@@ -95,19 +97,22 @@ pub fn recorded_tops(
 
 /// Score the run's best epoch on validation and write [`FILE`].
 pub fn report(run: &TrainedRun) -> Result<()> {
+    write(best_network(run)?, &run.config.model(), run)
+}
+
+/// Write [`FILE`] in `run`'s run folder for `best`, a network with its offsets fitted on
+/// validation, answering with `model_config`: the run's own, or `recalibrate`'s at another
+/// input side.
+pub fn write(best: BestNetwork, model_config: &ModelConfig, run: &TrainedRun) -> Result<()> {
     let BestNetwork {
         model,
         fitted,
         raw,
         fit,
         val_photos,
-    } = best_network(run)?;
+    } = best;
     let TrainedRun {
-        config,
-        state,
-        data,
-        dirs,
-        ..
+        state, data, dirs, ..
     } = *run;
     // The offsets only shift the mean logits, so the clean figures after them come from the
     // answers `best_network` already has; the warm cast needs the photos run again (decoded
@@ -124,7 +129,7 @@ pub fn report(run: &TrainedRun) -> Result<()> {
             top: data.dataset.classes[top].code.clone(),
         })
         .collect();
-    let classifier = Classifier::new(model, config.model(), Device::flex());
+    let classifier = Classifier::new(model, model_config.clone(), Device::flex());
     let photos = match val_photos {
         Some(photos) => photos,
         None => robustness::decode_all(&data.dataset, &data.split.val)?,
@@ -141,7 +146,8 @@ pub fn report(run: &TrainedRun) -> Result<()> {
         best_epoch_balanced_accuracy: state.best_score,
         averaged_epochs: state.averaged_epochs().map(|(first, last)| [first, last]),
         last_epoch_shipped: state.last_epoch_shipped(),
-        views: config.preprocess.test_time_views,
+        views: model_config.preprocess.test_time_views,
+        input_size: model_config.preprocess.input_size,
         offsets: fitted.as_ref().map(|f| f.offsets.clone()),
         offset_limit: fitted.map(|f| f.limit),
         offset_casts: fit.cast_names(),
