@@ -11,7 +11,13 @@
 //! photo's class after its offsets: a candidate can be set against the shipped model before
 //! any export, which would score the test split.
 //!
-//! `cargo run --release -p train-native --example paired_val -- DIR_A DIR_B`
+//! With `--cross-fitted`, each side's answers are those after offsets fitted on the other half
+//! of validation (`cross_fitted_answers` in `validation.json`), not on all of it: offsets
+//! fitted on the photos they then score flatter a model by chance, and by a different amount
+//! for each (1-2 points of the mean, docs/experiments.md). Both sides must then be run folders (`recalibrate
+//! --validation-only --out DIR` makes one of an exported model).
+//!
+//! `cargo run --release -p train-native --example paired_val -- [--cross-fitted] DIR_A DIR_B`
 
 use std::path::{Path, PathBuf};
 
@@ -33,13 +39,21 @@ use train_native::score::{self, Images};
 use train_native::{offsets, paths};
 
 fn main() -> Result<()> {
-    let dirs: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let before = args.len();
+    args.retain(|a| a != "--cross-fitted");
+    let answers = if args.len() < before {
+        Answers::CrossFitted
+    } else {
+        Answers::InSample
+    };
+    let dirs: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
     let [a, b] = &dirs[..] else {
         bail!(
-            "usage: paired_val DIR_A DIR_B (exported model folders, or run folders after train --validation-only)"
+            "usage: paired_val [--cross-fitted] DIR_A DIR_B (exported model folders, or run folders after train or recalibrate --validation-only)"
         );
     };
-    let sides = [Side::open(a)?, Side::open(b)?];
+    let sides = [Side::open(a, answers)?, Side::open(b, answers)?];
     let split = sides[0].split();
     let classes = sides[0].classes();
     if sides[1].split() != split || sides[1].classes() != classes {
@@ -82,29 +96,48 @@ enum Side {
     },
 }
 
+/// Which of a run's recorded answers are compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answers {
+    /// After the offsets fitted on all of validation: the answers the model would ship with.
+    InSample,
+    /// After offsets fitted on the other half of validation (`--cross-fitted`).
+    CrossFitted,
+}
+
 /// The part of a run's `validation.json` read here.
 #[derive(Deserialize)]
 struct Recorded {
     best_epoch: usize,
     answers: Vec<PhotoAnswer>,
+    #[serde(default)]
+    cross_fitted_answers: Option<Vec<PhotoAnswer>>,
 }
 
 impl Side {
-    fn open(dir: &Path) -> Result<Self> {
+    fn open(dir: &Path, which: Answers) -> Result<Self> {
         let recorded = dir.join(validation::FILE);
         if !recorded.is_file() {
+            if which == Answers::CrossFitted {
+                bail!(
+                    "{} is no run folder: an exported model answers with offsets fitted on all of validation; `recalibrate --validation-only --model {} --out DIR` makes a run folder of it",
+                    dir.display(),
+                    dir.display()
+                );
+            }
             return load(dir).map(|m| Self::Model(Box::new(m)));
         }
         let state = read_state(&dir.join(STATE_FILE))?;
         let text = std::fs::read_to_string(&recorded)
             .with_context(|| format!("cannot read {}", recorded.display()))?;
         let again = format!(
-            "run `train --resume --validation-only --run-dir {}` again",
+            "write it again (`train --resume --validation-only --run-dir {0}` for a run, `recalibrate --validation-only --model MODEL_DIR --out {0}` for an exported model)",
             dir.display()
         );
         let Recorded {
             best_epoch,
             answers,
+            cross_fitted_answers,
         } = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} holds no answers per photo (written before it did?): {again}",
@@ -118,6 +151,15 @@ impl Side {
                 state.full_best_epoch()
             );
         }
+        let answers = match which {
+            Answers::InSample => answers,
+            Answers::CrossFitted => cross_fitted_answers.with_context(|| {
+                format!(
+                    "{} holds no cross-fitted answers (written before it did): {again}",
+                    recorded.display()
+                )
+            })?,
+        };
         Ok(Self::Run {
             split: state.config.split.clone(),
             classes: state.config.model().classes,

@@ -126,6 +126,20 @@ impl Trained {
     fn weights(&self) -> PathBuf {
         self.model().join("model.bpk")
     }
+
+    /// `recalibrate` of the exported model into `out`, on the fixture's data and cache.
+    fn recalibrate(&self, out: &Path) -> assert_cmd::Command {
+        let mut cmd = cli();
+        cmd.args(["recalibrate", "--data"])
+            .arg(self.fx.dir())
+            .arg("--model")
+            .arg(self.model())
+            .arg("--out")
+            .arg(out)
+            .arg("--cache-dir")
+            .arg(self.work.path().join("cache"));
+        cmd
+    }
 }
 
 #[test]
@@ -282,19 +296,7 @@ fn recalibrate_to_another_view_count_refits_and_evaluate_agrees() {
     let (fx, work) = (&t.fx, t.work.path());
     let before = json(&t.model().join("report.json"));
     let out = work.join("two-views");
-    let recalibrate = |views: &str| {
-        let mut cmd = cli();
-        cmd.args(["recalibrate", "--data"])
-            .arg(fx.dir())
-            .arg("--model")
-            .arg(t.model())
-            .arg("--out")
-            .arg(&out)
-            .arg("--cache-dir")
-            .arg(work.join("cache"))
-            .args(["--views", views]);
-        cmd.assert()
-    };
+    let recalibrate = |views: &str| t.recalibrate(&out).args(["--views", views]).assert();
     let refused = recalibrate("3").failure().get_output().stderr.clone();
     assert!(
         String::from_utf8_lossy(&refused).contains("--views 3"),
@@ -331,6 +333,60 @@ fn recalibrate_to_another_view_count_refits_and_evaluate_agrees() {
     for key in METRIC_KEYS {
         assert_eq!(eval[key], report[key], "{key} differs");
     }
+}
+
+#[test]
+fn recalibrate_validation_only_scores_another_input_side_and_exports_nothing() {
+    let t = Trained::new();
+    let work = t.work.path();
+    let config = json(&t.model().join("config.json"));
+    let resize = config["preprocess"]["resize_size"].as_u64().unwrap();
+    let out = work.join("whole-square");
+    let recalibrate = |side: u64| {
+        t.recalibrate(&out)
+            .args(["--validation-only", "--input-size", &side.to_string()])
+            .assert()
+    };
+    let refused = recalibrate(resize + 1)
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.contains("must be at least input_size"), "{refused}");
+    let done = recalibrate(resize).success().get_output().clone();
+    let log =
+        String::from_utf8_lossy(&done.stderr).into_owned() + &String::from_utf8_lossy(&done.stdout);
+    assert!(!log.contains("test split:"), "{log}");
+    for exported in ["model.bpk", "config.json", "report.json"] {
+        assert!(!out.join(exported).exists(), "{exported} was written");
+    }
+    let figures = json(&out.join("validation.json"));
+    assert_eq!(figures["input_size"], resize, "{figures}");
+    let (answers, crossed) = (&figures["answers"], &figures["cross_fitted_answers"]);
+    let images = |a: &serde_json::Value| -> Vec<serde_json::Value> {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["image"].clone())
+            .collect()
+    };
+    assert!(!images(answers).is_empty());
+    assert_eq!(
+        images(answers),
+        images(crossed),
+        "the same photos, in order"
+    );
+    let number = |key: &str| figures[key].as_f64().unwrap();
+    let mean = (number("cross_fitted_balanced_accuracy") + number("cross_fitted_macro_f1")) / 2.0;
+    assert!((number("cross_fitted_mean") - mean).abs() < 1e-12);
+    // paired_val reads the split from the state beside it.
+    let state = json(&out.join("state.json"));
+    assert_eq!(figures["best_epoch"], state["best_epoch"]);
+    assert_eq!(
+        state["config"]["preprocess"]["input_size"], config["preprocess"]["input_size"],
+        "the record keeps the side the network trained at"
+    );
 }
 
 #[test]

@@ -182,7 +182,7 @@ impl Answering {
         }
         config.validate().map_err(|e| {
             anyhow!(
-                "{} views at {} pixels: {e}",
+                "--views {} --input-size {}: {e}",
                 config.preprocess.test_time_views,
                 config.preprocess.input_size
             )

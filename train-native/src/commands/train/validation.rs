@@ -12,13 +12,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use skin_lesion::metrics::Metrics;
 use skin_lesion::model::ClassName;
 use skin_lesion::{Classifier, ModelConfig};
 
 use super::best::{BestNetwork, TrainedRun, best_network};
+use crate::data::Prepared;
 use crate::data::classes::index as class_index;
 use crate::data::corrupt::WARM_CAST;
 use crate::fsutil::write_atomic;
+use crate::score::ScoredAnswers;
 use crate::{offsets, robustness};
 
 /// The file in the run folder the figures are written to.
@@ -49,11 +52,20 @@ pub struct Figures {
     pub macro_f1: f64,
     /// The mean of the two: the figure the project's rules compare.
     pub mean: f64,
+    /// The same three after offsets fitted on the other half of validation
+    /// (`cross_fitted_answers`): without the in-sample fit's optimism.
+    pub cross_fitted_balanced_accuracy: f64,
+    pub cross_fitted_macro_f1: f64,
+    pub cross_fitted_mean: f64,
     pub warm_cast_balanced_accuracy: f64,
     pub training_seconds: f64,
     pub backend: String,
     /// Each validation photo's class after the offsets, in the split's order.
     pub answers: Vec<PhotoAnswer>,
+    /// Each validation photo's class after offsets fitted on the other half of validation
+    /// ([`offsets::cross_fitted_tops`]; without offsets, `answers` again): what
+    /// `paired_val --cross-fitted` compares, free of the in-sample fit's optimism.
+    pub cross_fitted_answers: Vec<PhotoAnswer>,
 }
 
 /// One validation photo's answer in [`Figures`]: its image id and the code of its class.
@@ -114,21 +126,14 @@ pub fn write(best: BestNetwork, model_config: &ModelConfig, run: &TrainedRun) ->
     let TrainedRun {
         state, data, dirs, ..
     } = *run;
-    // The offsets only shift the mean logits, so the clean figures after them come from the
-    // answers `best_network` already has; the warm cast needs the photos run again (decoded
-    // once: the casts fit may have decoded them already).
-    let logits: Vec<Vec<f32>> = raw.answers.iter().map(|a| a.logits.clone()).collect();
-    let none = vec![0.0; data.dataset.classes.len()];
-    let shift = fitted.as_ref().map_or(&none, |f| &f.offsets);
-    let clean = offsets::metrics_with(&logits, &data.dataset.labels(&data.split.val), shift);
-    let answers = offsets::tops_with(&logits, shift)
-        .into_iter()
-        .zip(&data.split.val)
-        .map(|(top, &i)| PhotoAnswer {
-            image: data.dataset.records[i].image_id.clone(),
-            top: data.dataset.classes[top].code.clone(),
-        })
-        .collect();
+    let Answered {
+        clean,
+        crossed,
+        answers,
+        cross_fitted_answers,
+    } = answered(&raw, fitted.as_ref(), data);
+    // The warm cast needs the photos run again (decoded once: the casts fit may have decoded
+    // them already).
     let classifier = Classifier::new(model, model_config.clone(), Device::flex());
     let photos = match val_photos {
         Some(photos) => photos,
@@ -154,25 +159,70 @@ pub fn write(best: BestNetwork, model_config: &ModelConfig, run: &TrainedRun) ->
         balanced_accuracy: clean.balanced_accuracy,
         macro_f1: clean.macro_f1,
         mean: offsets::objective(&clean),
+        cross_fitted_balanced_accuracy: crossed.balanced_accuracy,
+        cross_fitted_macro_f1: crossed.macro_f1,
+        cross_fitted_mean: offsets::objective(&crossed),
         warm_cast_balanced_accuracy: warm.balanced_accuracy,
         training_seconds: state.total_seconds(),
         backend: state.backend.clone(),
         answers,
+        cross_fitted_answers,
     };
     eprintln!(
         "validation only (test split not looked at): {}; {} views after offsets: balanced \
-         accuracy {:.4}, macro F1 {:.4}, mean {:.4}; under the warm cast: balanced accuracy {:.4}",
+         accuracy {:.4}, macro F1 {:.4}, mean {:.4} (after the other half's offsets: {:.4}, \
+         {:.4}, {:.4}); under the warm cast: balanced accuracy {:.4}",
         super::finish::shipped_weights(state),
         figures.views,
         figures.balanced_accuracy,
         figures.macro_f1,
         figures.mean,
+        figures.cross_fitted_balanced_accuracy,
+        figures.cross_fitted_macro_f1,
+        figures.cross_fitted_mean,
         figures.warm_cast_balanced_accuracy
     );
     let path: PathBuf = dirs.run.join(FILE);
     write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// The validation photos answered after the offsets fitted on all of them and after those
+/// fitted on the other half: the figures and each photo's class.
+struct Answered {
+    clean: Metrics,
+    crossed: Metrics,
+    answers: Vec<PhotoAnswer>,
+    cross_fitted_answers: Vec<PhotoAnswer>,
+}
+
+/// The offsets only shift the mean logits, so the answers after them come from the answers
+/// `raw` already holds; without offsets, both sets of answers are the network's own.
+fn answered(raw: &ScoredAnswers, fitted: Option<&offsets::Fitted>, data: &Prepared) -> Answered {
+    let logits: Vec<Vec<f32>> = raw.answers.iter().map(|a| a.logits.clone()).collect();
+    let labels = data.dataset.labels(&data.split.val);
+    let classes = data.dataset.classes.len();
+    let none = vec![0.0; classes];
+    let tops = offsets::tops_with(&logits, fitted.map_or(&none, |f| &f.offsets));
+    let crossed = fitted.map_or(&tops, |f| &f.cross_fitted_tops);
+    Answered {
+        clean: offsets::metrics_of_tops(&tops, &labels, classes),
+        crossed: offsets::metrics_of_tops(crossed, &labels, classes),
+        answers: photo_answers(&tops, data),
+        cross_fitted_answers: photo_answers(crossed, data),
+    }
+}
+
+/// The validation photos' classes `tops` (in the split's order) as recorded answers.
+fn photo_answers(tops: &[usize], data: &Prepared) -> Vec<PhotoAnswer> {
+    tops.iter()
+        .zip(&data.split.val)
+        .map(|(&top, &i)| PhotoAnswer {
+            image: data.dataset.records[i].image_id.clone(),
+            top: data.dataset.classes[top].code.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
