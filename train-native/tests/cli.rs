@@ -354,6 +354,12 @@ fn recalibrate_validation_only_scores_another_input_side_and_exports_nothing() {
         .clone();
     let refused = String::from_utf8_lossy(&refused);
     assert!(refused.contains("must be at least input_size"), "{refused}");
+    // Not into the model folder, which would then pass for a run folder.
+    let into_model = t.recalibrate(&t.model()).arg("--validation-only").assert();
+    let refused = into_model.failure().get_output().stderr.clone();
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.contains("holds weights (model.bpk)"), "{refused}");
+    assert!(!t.model().join("validation.json").exists());
     let done = recalibrate(resize).success().get_output().clone();
     let log =
         String::from_utf8_lossy(&done.stderr).into_owned() + &String::from_utf8_lossy(&done.stdout);

@@ -12,14 +12,14 @@
 //! answering can be set against the shipped one (`--example paired_val`) without reading the
 //! test split.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use burn::prelude::*;
 use skin_lesion::metrics::Metrics;
 use skin_lesion::report::{DecisionOffsets, Report};
 use skin_lesion::weights::{self, CONFIG_FILE, REPORT_FILE, WEIGHTS_FILE};
-
 use skin_lesion::{ModelConfig, Network, TrainingConfig};
 
 use super::train::best::{BestNetwork, Dirs, OffsetFit, TrainedRun, with_fitted_offsets};
@@ -200,6 +200,7 @@ fn validation_only(
     dirs: &Dirs,
     photos: offsets::Fit,
 ) -> Result<ExitCode> {
+    refuse_weights_in(&dirs.run)?;
     std::fs::create_dir_all(&dirs.run)
         .with_context(|| format!("cannot create {}", dirs.run.display()))?;
     let run = TrainedRun {
@@ -213,6 +214,26 @@ fn validation_only(
     let path = dirs.run.join(STATE_FILE);
     write_atomic(&path, serde_json::to_string_pretty(state)?.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--validation-only` writes `validation.json` and `state.json`: refused into a folder that
+/// holds weights (`*.bpk`: a training run, whose state it would replace, or a model folder,
+/// which `paired_val` would then read as a run).
+fn refuse_weights_in(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().ends_with(".bpk") {
+            bail!(
+                "{} holds weights ({}): --validation-only writes validation.json and state.json, so give it a folder of its own",
+                dir.display(),
+                name.to_string_lossy()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The recorded decision offsets, kept, with their validation figures after them those of the
