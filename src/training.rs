@@ -166,6 +166,13 @@ pub struct TrainingConfig {
     /// 8-bit storage: an f16 file would hold the float weights, not the steps measured.
     #[config(default = "Some(true)")]
     pub four_bit: Option<bool>,
+    /// Weight of a second loss beside the classification: a training-only 1x1 convolution on
+    /// Lite0's head activations guesses, for each of their cells (4x4 at 128 pixels), the
+    /// share of the cell on the lesion, against the photo's lesion mask (HAM10000's
+    /// `masks_200x150`) cropped, rotated and flipped with it (a sigmoid cross-entropy, the
+    /// mean over cells and photos). The convolution is dropped at the export. `None` (the
+    /// shipped recipe, and every recipe before this field) or 0: no masks read.
+    pub mask_loss: Option<f64>,
     /// The classes, in the order of the network's outputs: `None` is HAM10000's seven. A run
     /// on other data sets it from the data (`--classes` fixes it beforehand).
     pub classes: Option<Vec<ClassName>>,
@@ -197,6 +204,11 @@ impl TrainingConfig {
     /// Whether the rounded layers train at 4-bit steps ([`Self::four_bit`]).
     pub fn trains_four_bit(&self) -> bool {
         self.four_bit == Some(true)
+    }
+
+    /// The mask loss's weight ([`Self::mask_loss`]; 0 when unset).
+    pub fn mask_weight(&self) -> f64 {
+        self.mask_loss.unwrap_or(0.0)
     }
 
     /// Parts each batch is cut into ([`Self::batch_parts`]; 1 when unset).
@@ -307,6 +319,13 @@ impl TrainingConfig {
             return Err(
                 "shipped_epoch last with average_epochs: a run ships one epoch's weights or the mean of its last epochs, not both".into(),
             );
+        }
+        let mask = self.mask_weight();
+        if !(mask.is_finite() && mask >= 0.0) {
+            return Err(format!("mask_loss {mask} must be zero or positive"));
+        }
+        if mask > 0.0 && !matches!(self.network, NetworkConfig::Lite0(_)) {
+            return Err("mask_loss needs Lite0: the from-scratch network has no mask head".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("the learning rate {} must be positive", self.lr));

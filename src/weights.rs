@@ -521,6 +521,26 @@ fn load_record(
     allow_unused: bool,
 ) -> Result<Network, WeightsError> {
     config.validate().map_err(WeightsError::Config)?;
+    load_into(config.init(device), bytes, device, allow_unused)
+}
+
+/// `bytes` (a checkpoint's, or any file [`from_bytes`] reads) loaded into `network`, every
+/// tensor of the one having its place in the other: for a network built otherwise than from
+/// its configuration alone (training's mask head, `Network::with_mask_head`).
+pub fn from_bytes_into(
+    network: Network,
+    bytes: &[u8],
+    device: &Device,
+) -> Result<Network, WeightsError> {
+    load_into(network, as_floats(checked(bytes)?)?, device, false)
+}
+
+fn load_into(
+    network: Network,
+    bytes: Bytes,
+    device: &Device,
+    allow_unused: bool,
+) -> Result<Network, WeightsError> {
     let read = std::panic::AssertUnwindSafe(|| ModuleRecord::from_bytes(bytes));
     let record = std::panic::catch_unwind(read)
         .map_err(|_| WeightsError::Corrupt("unreadable header".into()))?
@@ -533,7 +553,7 @@ fn load_record(
         .allow_partial(false)
         .allow_unused(allow_unused);
     let mismatch = |e: burn::store::RecordError| WeightsError::Mismatch(e.to_string());
-    let network = match config.init(device) {
+    let network = match network {
         Network::LesionNet(net) => net.try_load_record(record).map(Network::LesionNet),
         Network::Lite0(net) => net.try_load_record(record).map(Network::Lite0),
     }

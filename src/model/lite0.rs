@@ -88,6 +88,10 @@ pub struct Lite0 {
     dropout: Dropout,
     fc: Linear,
     density: Option<FeatureDensity>,
+    /// A training-only 1x1 convolution (1280 channels to 1) guessing which of the head's
+    /// cells lie on the lesion ([`Self::with_mask_head`]): the lesion masks as a second
+    /// target. Never in a shipped model, whose files have no tensor for it.
+    mask_head: Option<Conv2d>,
     /// Whether every batch norm's scale and running statistics are folded into the
     /// convolution before it ([`Lite0::with_norms_folded`]); never stored.
     #[module(skip)]
@@ -272,6 +276,7 @@ impl Lite0Config {
             dropout: DropoutConfig::new(self.dropout).init(),
             fc: LinearConfig::new(HEAD, classes).init(device),
             density: density_width.map(|width| FeatureDensity::zeros(classes, width, device)),
+            mask_head: None,
             folded: false,
         }
     }
@@ -293,6 +298,12 @@ impl Lite0Config {
 /// The input of each 1x1 convolution by the convolution's path in the module
 /// (`blocks.3.project_conv`, `conv_head`), in the order the network runs them.
 pub type PointwiseInputs = Vec<(String, Tensor<4>)>;
+
+/// The side of the head's activations for an input of side `input_size`: five halvings, each
+/// rounding up as TF's "SAME" padding does (4 at 128 pixels).
+pub fn head_grid(input_size: usize) -> usize {
+    (0..5).fold(input_size, |side, _| side.div_ceil(2))
+}
 
 /// Blocks that end a stage (the last block of each of [`STAGES`]).
 fn stage_ends() -> [usize; 7] {
@@ -456,13 +467,14 @@ impl Lite0 {
     ///
     /// `keep` is the dropout's mask ([`Self::dropout_mask`]), drawn beforehand: parts drawing
     /// their own from the device's one random generator at once would get whichever numbers
-    /// their thread reached first.
+    /// their thread reached first. The logits come with the mask head's, as
+    /// [`Self::forward_with_mask`]'s.
     pub fn forward_gathering(
         &self,
         images: Tensor<4>,
         keep: Tensor<2>,
         stats: &mut NormStats,
-    ) -> Tensor<2> {
+    ) -> (Tensor<2>, Option<Tensor<4>>) {
         assert!(
             !self.folded,
             "a network with folded norms is for inference only"
@@ -473,7 +485,41 @@ impl Lite0 {
             x = block.forward_by(x, &mut norms);
         }
         let maps = norms.apply_then(&self.bn1, self.conv_head.forward(x), Then::Relu6);
-        self.fc.forward(pooled(maps) * keep)
+        let mask = self.mask_logits(&maps);
+        (self.fc.forward(pooled(maps) * keep), mask)
+    }
+
+    /// [`Self::forward`] with the mask head's logits per cell of the head's activations,
+    /// `[batch, 1, h/32, w/32]`, when the network has one.
+    pub fn forward_with_mask(&self, images: Tensor<4>) -> (Tensor<2>, Option<Tensor<4>>) {
+        let maps = self.maps(images);
+        let mask = self.mask_logits(&maps);
+        (self.fc.forward(self.dropout.forward(pooled(maps))), mask)
+    }
+
+    fn mask_logits(&self, maps: &Tensor<4>) -> Option<Tensor<4>> {
+        self.mask_head
+            .as_ref()
+            .map(|head| head.forward(maps.clone()))
+    }
+
+    /// The same network with a fresh mask head (`train --mask-loss`): a 1x1 convolution with a
+    /// bias from the head's 1280 channels to one logit per cell.
+    pub fn with_mask_head(mut self, device: &Device) -> Self {
+        let config = Conv2dConfig::new([HEAD, 1], [1, 1]);
+        self.mask_head = Some(config.init(device));
+        self
+    }
+
+    /// Whether the network carries a mask head ([`Self::with_mask_head`]).
+    pub fn has_mask_head(&self) -> bool {
+        self.mask_head.is_some()
+    }
+
+    /// The same network without its mask head: what is validated, exported and shipped.
+    pub fn without_mask_head(mut self) -> Self {
+        self.mask_head = None;
+        self
     }
 
     /// A dropout mask for `batch` images on `device`, as the dropout layer draws one in
@@ -593,7 +639,7 @@ impl Lite0 {
     /// Normalised images `[batch, 3, h, w]` to logits `[batch, classes]` (dropout is active
     /// only on an autodiff device).
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.dropout.forward(self.features(images)))
+        self.forward_with_mask(images).0
     }
 
     /// The same network with the stem and the first `blocks` blocks frozen: no gradients, and

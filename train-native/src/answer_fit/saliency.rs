@@ -2,48 +2,30 @@
 //! peak inside the lesion mask?) and the share of the map's mass inside it, against a
 //! Gaussian at the centre of the crop, which is where dermatoscopy puts the lesion anyway.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
-use image::Rgb;
+use anyhow::Result;
 use rayon::prelude::*;
-use skin_lesion::preprocess::{center_crop, square_resize};
 use skin_lesion::report::{SaliencyFigures, SaliencyReport};
 use skin_lesion::{Answer, Classifier, ModelConfig};
 
 use crate::data::Record;
 use crate::data::batch;
+use crate::data::masks::{ON_LESION, mask_path, mask_square};
 use crate::score::Images;
 
 /// The centre prior's standard deviation, as a share of the crop's side.
 pub const CENTRE_SIGMA: f64 = 0.25;
 
-/// The folder of HAM10000's lesion masks below the data folder.
-pub const MASKS_DIR: &str = "masks_200x150";
-
-/// `<data>/masks_200x150/<image_id>_segmentation.png`, if it exists.
-pub fn mask_path(root: &Path, record: &Record) -> Option<PathBuf> {
-    let path = root
-        .join(MASKS_DIR)
-        .join(format!("{}_segmentation.png", record.image_id));
-    path.exists().then_some(path)
-}
-
 /// A mask through the same geometry as its photo (central square, resize, central crop),
 /// thresholded at 128: `input_size²` booleans, row-major.
 pub fn load_mask(path: &Path, config: &ModelConfig) -> Result<Vec<bool>> {
-    let gray = image::open(path)
-        .with_context(|| format!("cannot read the mask {}", path.display()))?
-        .to_luma8();
-    let rgb = image::RgbImage::from_fn(gray.width(), gray.height(), |x, y| {
-        let v = gray.get_pixel(x, y)[0];
-        Rgb([v, v, v])
-    });
-    let crop = center_crop(
-        &square_resize(&rgb, config.preprocess.resize_size as u32),
-        config.preprocess.input_size as u32,
-    );
-    Ok(crop.pixels().map(|p| p[0] >= 128).collect())
+    let p = &config.preprocess;
+    let square = mask_square(path, p.resize_size as u32)?;
+    let (side, crop) = (p.resize_size as u32, p.input_size as u32);
+    let offset = (side - crop) / 2;
+    let crop = image::imageops::crop_imm(&square, offset, offset, crop, crop).to_image();
+    Ok(crop.pixels().map(|v| v[0] >= ON_LESION).collect())
 }
 
 /// A Gaussian at the centre of a `side` x `side` crop.

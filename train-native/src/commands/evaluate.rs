@@ -133,10 +133,7 @@ fn saliency(
         Some(s) => printout::saliency(s),
         None => println!(
             "saliency: none of these photos has a lesion mask in {}",
-            dataset
-                .root
-                .join(crate::answer_fit::saliency::MASKS_DIR)
-                .display()
+            dataset.root.join(crate::data::masks::MASKS_DIR).display()
         ),
     }
     Ok(report)

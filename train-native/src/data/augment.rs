@@ -7,8 +7,8 @@
 //! [`skin_lesion::preprocess::normalize`], like every other image; the colour constancy is the
 //! shared one too, applied to the whole square as at inference.
 
-use image::RgbImage;
 use image::imageops::{self, FilterType};
+use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 use rand::Rng;
 use skin_lesion::preprocess::constancy;
 use skin_lesion::training::AugmentConfig;
@@ -32,20 +32,24 @@ impl Augment {
     /// random numbers, so with the camera changes off the draws are those of the version
     /// that trained the shipped model (crop, rotation, flip, jitter).
     pub fn apply(&self, square: &RgbImage, side: u32, rng: &mut impl Rng) -> RgbImage {
+        self.apply_with_mask(square, None, side, rng).0
+    }
+
+    /// [`Self::apply`], and `mask` (the photo's lesion mask, framed as `square` is) through
+    /// the same crop, rotation and flip: the same random draws, whether a mask is given or not.
+    pub fn apply_with_mask(
+        &self,
+        square: &RgbImage,
+        mask: Option<&GrayImage>,
+        side: u32,
+        rng: &mut impl Rng,
+    ) -> (RgbImage, Option<GrayImage>) {
         let mut img = self.camera(square.clone(), rng);
         if self.constancy {
             constancy(&mut img);
         }
-        let mut out = self.crop(&img, side, rng);
-        match rng.random_range(0..4) {
-            1 => out = imageops::rotate90(&out),
-            2 => imageops::rotate180_in_place(&mut out),
-            3 => out = imageops::rotate270(&out),
-            _ => {}
-        }
-        if rng.random_bool(0.5) {
-            imageops::flip_horizontal_in_place(&mut out);
-        }
+        let geometry = self.geometry(img.width(), side, rng);
+        let mut out = geometry.place(&img);
         let c = self.config.colour;
         if c > 0.0 {
             let brightness = 1.0 + rng.random_range(-c..=c);
@@ -56,7 +60,7 @@ impl Augment {
         if happens(rng, self.config.erase_probability()) {
             erase(&mut out, rng);
         }
-        out
+        (out, mask.map(|m| geometry.place(m)))
     }
 
     /// Another camera's colour balance, focus, sensor noise and compression.
@@ -84,10 +88,10 @@ impl Augment {
         img
     }
 
-    /// A random crop: `side` pixels, or with scale jitter a larger one (down to `1 - scale`
-    /// of the square, the lesion a little larger) resized to `side`.
-    fn crop(&self, img: &RgbImage, side: u32, rng: &mut impl Rng) -> RgbImage {
-        let largest = img.width();
+    /// A random crop of a square of side `largest`: `side` pixels, or with scale jitter a
+    /// larger one (down to `1 - scale` of the square, the lesion a little larger) resized to
+    /// `side`; then one of the 4 rotations and a flip half the time.
+    fn geometry(&self, largest: u32, side: u32, rng: &mut impl Rng) -> Geometry {
         let crop = if self.config.scale > 0.0 {
             let smallest = ((1.0 - self.config.scale) * largest as f32)
                 .round()
@@ -101,12 +105,51 @@ impl Augment {
             rng.random_range(0..=largest - crop),
             rng.random_range(0..=largest - crop),
         );
-        let view = imageops::crop_imm(img, x, y, crop, crop);
-        if crop == side {
+        let quarter_turns = rng.random_range(0..4);
+        let flip = rng.random_bool(0.5);
+        Geometry {
+            x,
+            y,
+            crop,
+            side,
+            quarter_turns,
+            flip,
+        }
+    }
+}
+
+/// Where a training view lies in its square, and how it is turned.
+struct Geometry {
+    x: u32,
+    y: u32,
+    crop: u32,
+    side: u32,
+    quarter_turns: u32,
+    flip: bool,
+}
+
+impl Geometry {
+    /// The view of `img` (a photo or its mask).
+    fn place<P>(&self, img: &ImageBuffer<P, Vec<u8>>) -> ImageBuffer<P, Vec<u8>>
+    where
+        P: Pixel<Subpixel = u8> + 'static,
+    {
+        let view = imageops::crop_imm(img, self.x, self.y, self.crop, self.crop);
+        let mut out = if self.crop == self.side {
             view.to_image()
         } else {
-            imageops::resize(&*view, side, side, FilterType::Triangle)
+            imageops::resize(&*view, self.side, self.side, FilterType::Triangle)
+        };
+        match self.quarter_turns {
+            1 => out = imageops::rotate90(&out),
+            2 => imageops::rotate180_in_place(&mut out),
+            3 => out = imageops::rotate270(&out),
+            _ => {}
         }
+        if self.flip {
+            imageops::flip_horizontal_in_place(&mut out);
+        }
+        out
     }
 }
 
@@ -217,6 +260,47 @@ mod tests {
             );
             jitter(&mut want, b, k, s);
             assert!(got == want, "seed {seed}");
+        }
+    }
+
+    /// The mask goes where its photo's pixels go, under every change of geometry (scale
+    /// jitter included), and asking for it changes none of the photo's draws.
+    #[test]
+    fn the_mask_follows_its_photo_and_changes_no_draw() {
+        let square =
+            RgbImage::from_fn(40, 40, |x, y| image::Rgb([(x * 6) as u8, (y * 6) as u8, 9]));
+        let mask = GrayImage::from_fn(40, 40, |x, _| image::Luma([(x * 6) as u8]));
+        for config in [none(), none().with_scale(0.2)] {
+            let aug = Augment {
+                config: config.with_colour(0.15),
+                constancy: false,
+            };
+            let plain = Augment {
+                config: aug.config.clone().with_colour(0.0),
+                constancy: false,
+            };
+            for seed in 0..20 {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let (photo, moved) = aug.apply_with_mask(&square, Some(&mask), 32, &mut rng);
+                let alone = aug.apply(&square, 32, &mut ChaCha8Rng::seed_from_u64(seed));
+                assert!(photo == alone, "seed {seed}: the mask changed the photo");
+                // Without the colour jitter, the photo's red is the mask, pixel for pixel.
+                let (unjittered, moved2) = plain.apply_with_mask(
+                    &square,
+                    Some(&mask),
+                    32,
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                );
+                let moved = moved.unwrap();
+                assert!(moved == moved2.unwrap());
+                assert!(
+                    unjittered
+                        .pixels()
+                        .zip(moved.pixels())
+                        .all(|(p, m)| p[0] == m[0]),
+                    "seed {seed}"
+                );
+            }
         }
     }
 

@@ -9,6 +9,7 @@ pub mod corrupt;
 mod dataset;
 pub mod image_folder;
 pub mod isic;
+pub mod masks;
 pub mod metadata;
 mod prepared;
 mod record;

@@ -4,6 +4,7 @@ use anyhow::{Result, bail};
 use skin_lesion::TrainingConfig;
 
 use super::cache::ImageCache;
+use super::masks::MaskCache;
 use super::{Dataset, Split};
 use crate::cli::PathArgs;
 use crate::paths;
@@ -13,6 +14,8 @@ pub struct Prepared {
     pub dataset: Dataset,
     pub split: Split,
     pub cache: ImageCache,
+    /// The training photos' lesion masks, for a recipe with a mask loss.
+    pub masks: Option<MaskCache>,
 }
 
 /// Refuse a split with a class missing from a part: a class never trained on, never validated
@@ -76,10 +79,15 @@ pub fn prepare(config: &TrainingConfig, paths: &PathArgs) -> Result<Prepared> {
         split.val.len(),
         split.test.len()
     );
-    let cache = ImageCache::for_dataset(&dataset, paths, config.preprocess.resize_size)?;
+    let side = config.preprocess.resize_size;
+    let cache = ImageCache::for_dataset(&dataset, paths, side)?;
+    let masks = (config.mask_weight() > 0.0)
+        .then(|| MaskCache::build(&dataset.records, &split.train, &dataset.root, side as u32))
+        .transpose()?;
     Ok(Prepared {
         dataset,
         split,
         cache,
+        masks,
     })
 }

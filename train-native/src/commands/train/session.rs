@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use skin_lesion::model::lite0::head_grid;
 use skin_lesion::report::EpochRecord;
 use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
@@ -101,6 +102,13 @@ impl<'a> Session<'a> {
             }
         };
         let model = pretrained::frozen(model, config);
+        // A resumed run's files carry its mask head; a new one (or one resumed before its
+        // first epoch) gets a fresh one.
+        let model = if config.mask_weight() > 0.0 && !model.has_mask_head() {
+            model.with_mask_head(&device).map_err(|e| anyhow!(e))?
+        } else {
+            model
+        };
         eprintln!(
             "model: {} with {} parameters",
             config.model().architecture_name(),
@@ -151,7 +159,7 @@ impl<'a> Session<'a> {
         let steps = self.steps(epoch, seed, progress)?;
         // The float weights are checkpointed; validation scores what the export will ship.
         let valid = self.model.valid();
-        let val = self.validate(self.as_shipped(valid.clone()))?;
+        let val = self.validate(self.as_shipped(valid.clone().without_mask_head()))?;
         if self.averages(epoch) {
             self.state.averaged += 1;
             let mean = average::include(self.average.take(), &valid, self.state.averaged);
@@ -270,12 +278,7 @@ impl<'a> Session<'a> {
                 .split
                 .seed
                 .wrapping_add(((epoch * 1_000_003 + step) as u64) << 8);
-            let inputs = batch::inputs(
-                &self.data.cache,
-                indices,
-                &config.preprocess,
-                Some((&augment, batch_seed)),
-            );
+            let (inputs, masks) = self.inputs(indices, (&augment, batch_seed))?;
             let labels = self.data.dataset.labels(indices);
             let objective = Objective {
                 model: &model,
@@ -283,11 +286,13 @@ impl<'a> Session<'a> {
                 class_weights: &draw.class_weights,
                 device: &self.device,
                 four_bit: self.four_bit.as_ref(),
+                mask_weight: config.mask_weight() as f32,
             };
             let batch = Batch {
                 inputs,
                 labels: &labels,
                 size: [side, side],
+                masks,
             };
             let Step { grads, loss, hits } = step::gradients(&objective, batch, config.parts())?;
             model = self.optim.step(total.lr, model, grads);
@@ -310,6 +315,24 @@ impl<'a> Session<'a> {
         }
         self.model = model;
         Ok(total)
+    }
+
+    /// The augmented views of a batch's photos and, for a recipe with a mask loss, their
+    /// masks' shares of each cell of the head's activations.
+    fn inputs(&self, indices: &[usize], augment: (&Augment, u64)) -> Result<InputsAndMasks> {
+        let (cache, preprocess) = (&self.data.cache, &self.config.preprocess);
+        match &self.data.masks {
+            Some(masks) => {
+                let grid = head_grid(preprocess.input_size);
+                let (inputs, targets) =
+                    batch::inputs_and_masks(cache, masks, indices, preprocess, augment, grid)?;
+                Ok((inputs, Some(targets)))
+            }
+            None => Ok((
+                batch::inputs(cache, indices, preprocess, Some(augment)),
+                None,
+            )),
+        }
     }
 
     /// Record the epoch and checkpoint it (with its weights as the new best if `improved`).
@@ -341,6 +364,9 @@ impl<'a> Session<'a> {
     }
 }
 
+/// A batch's network inputs, and its mask targets if the recipe has a mask loss.
+type InputsAndMasks = (Vec<f32>, Option<Vec<f32>>);
+
 /// The state of a run that has not trained yet.
 fn fresh_state(config: &TrainingConfig, selected: &Selected, data_fingerprint: String) -> State {
     State::fresh(
@@ -365,14 +391,14 @@ fn resumed(
     if state.epoch == 0 {
         return Ok((fresh, optim, state, None));
     }
-    let model = weights::from_bytes(&config.model(), &saved.model, device)
+    let model = checkpoint::training_network(config, &saved.model, device)
         .context("cannot load the checkpoint's weights")?;
     let optim = optim
         .from_bytes(Bytes::from_bytes_vec(saved.optim))
         .map_err(|e| anyhow!("cannot load the optimizer state: {e}"))?;
     let average = saved
         .average
-        .map(|bytes| weights::from_bytes(&config.model(), &bytes, &device.clone().inner()))
+        .map(|bytes| checkpoint::training_network(config, &bytes, &device.clone().inner()))
         .transpose()
         .context("cannot load the checkpoint's averaged weights")?;
     Ok((model, optim, state, average))

@@ -21,6 +21,9 @@ pub struct Batch<'a> {
     pub inputs: Vec<f32>,
     pub labels: &'a [usize],
     pub size: [usize; 2],
+    /// For a mask loss, each image's share of the lesion in each cell of the head's
+    /// activations, laid end to end ([`crate::data::batch::inputs_and_masks`]).
+    pub masks: Option<Vec<f32>>,
 }
 
 /// What one step computed: the gradients of the batch's loss, the loss itself and how many
@@ -40,6 +43,8 @@ pub struct Objective<'a> {
     pub device: &'a Device,
     /// The layers that train at their 4-bit steps (`four_bit` recipes).
     pub four_bit: Option<&'a FourBitLayers>,
+    /// The weight of the mask loss beside the classification's (`mask_loss`).
+    pub mask_weight: f32,
 }
 
 /// The gradients of the batch's loss, over `parts` parts side by side when `parts` > 1.
@@ -57,15 +62,7 @@ pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<St
         .map(|layers| layers.rounded(objective.model.clone()));
     let model = rounded.as_ref().unwrap_or(objective.model);
     if parts <= 1 {
-        return part(
-            objective,
-            model,
-            batch.inputs,
-            batch.labels,
-            batch.size,
-            1.0,
-            None,
-        );
+        return part(objective, model, batch, Shares::WHOLE, None);
     }
     let n = batch.labels.len();
     if n == 0 {
@@ -73,6 +70,7 @@ pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<St
     }
     let per_part = n.div_ceil(parts);
     let input_len = batch.inputs.len() / n;
+    let mask_len = batch.masks.as_ref().map_or(0, |m| m.len() / n);
     let weight = |labels: &[usize]| -> f64 {
         labels
             .iter()
@@ -92,17 +90,26 @@ pub fn gradients(objective: &Objective, batch: Batch, parts: usize) -> Result<St
         .chunks(per_part)
         .zip(batch.inputs.chunks(per_part * input_len))
         .zip(&copies)
-        .map(|((labels, inputs), model)| {
+        .enumerate()
+        .map(|(k, ((labels, inputs), model))| {
             let keep = objective
                 .model
                 .dropout_mask(labels.len(), objective.device)
                 .map_err(|e| anyhow!(e))?;
-            let share = (weight(labels) / total) as f32;
+            let shares = Shares {
+                loss: (weight(labels) / total) as f32,
+                photos: labels.len() as f32 / n as f32,
+            };
+            let masks = batch
+                .masks
+                .as_ref()
+                .map(|m| &m[k * per_part * mask_len..][..labels.len() * mask_len]);
             Ok(Part {
                 model,
                 inputs,
                 labels,
-                share,
+                masks,
+                shares,
                 keep,
             })
         })
@@ -132,10 +139,25 @@ struct Part<'a> {
     model: &'a Network,
     inputs: &'a [f32],
     labels: &'a [usize],
-    /// Its share of the batch's loss weight.
-    share: f32,
+    masks: Option<&'a [f32]>,
+    shares: Shares,
     /// Its dropout mask.
     keep: Tensor<2>,
+}
+
+/// A part's shares of its batch: of the classification loss's weight, which scales its
+/// classification loss, and of the photos, which scales its mask loss (a plain mean).
+#[derive(Clone, Copy)]
+struct Shares {
+    loss: f32,
+    photos: f32,
+}
+
+impl Shares {
+    const WHOLE: Self = Self {
+        loss: 1.0,
+        photos: 1.0,
+    };
 }
 
 /// Forward and backward over each part, each on a thread of its own inside a one-thread pool
@@ -155,15 +177,14 @@ fn side_by_side(
                 scope.spawn(move || {
                     pool.install(|| {
                         let mut stats = NormStats::new();
-                        let step = part(
-                            objective,
-                            p.model,
-                            p.inputs.to_vec(),
-                            p.labels,
+                        let batch = Batch {
+                            inputs: p.inputs.to_vec(),
+                            labels: p.labels,
                             size,
-                            p.share,
-                            Some((p.keep, &mut stats)),
-                        )?;
+                            masks: p.masks.map(<[f32]>::to_vec),
+                        };
+                        let gather = Some((p.keep, &mut stats));
+                        let step = part(objective, p.model, batch, p.shares, gather)?;
                         Ok((step, stats))
                     })
                 })
@@ -215,26 +236,27 @@ fn single_thread_pools(parts: usize) -> Result<&'static [rayon::ThreadPool]> {
     Ok(pools)
 }
 
-/// Forward and backward over some images, the loss scaled by `share`; with `gather`, its
+/// Forward and backward over some images, the classification loss scaled by its share of the
+/// batch's weight and the mask loss (if any) by its share of the photos; with `gather`, its
 /// dropout mask applied and the norms' batch statistics gathered, else the network as it is
-/// (the norms updating as they go).
+/// (the norms updating as they go). The loss reported is the classification's alone, as in
+/// every run before the mask loss.
 fn part(
     objective: &Objective,
     model: &Network,
-    inputs: Vec<f32>,
-    labels: &[usize],
-    [height, width]: [usize; 2],
-    share: f32,
+    batch: Batch,
+    shares: Shares,
     gather: Option<(Tensor<2>, &mut NormStats)>,
 ) -> Result<Step> {
-    let shape = [labels.len(), 3, height, width];
-    let x = Tensor::<4>::from_data(TensorData::new(inputs, shape), objective.device);
-    let y = batch::labels(labels, objective.device);
-    let logits = match gather {
+    let [height, width] = batch.size;
+    let shape = [batch.labels.len(), 3, height, width];
+    let x = Tensor::<4>::from_data(TensorData::new(batch.inputs, shape), objective.device);
+    let y = batch::labels(batch.labels, objective.device);
+    let (logits, mask_logits) = match gather {
         Some((keep, stats)) => model
             .forward_gathering(x, keep, stats)
             .map_err(|e| anyhow!(e))?,
-        None => model.forward(x),
+        None => model.forward_with_mask(x),
     };
     let loss = objective.loss_fn.forward(logits.clone(), y.clone());
     let hits: i64 = logits
@@ -244,13 +266,38 @@ fn part(
         .int()
         .sum()
         .into_scalar();
-    let loss = loss.mul_scalar(share);
-    let grads = GradientsParams::from_grads(loss.backward(), model);
+    let loss = loss.mul_scalar(shares.loss);
+    let total = match (mask_logits, batch.masks) {
+        (Some(logits), Some(targets)) => {
+            let mask = mask_loss(logits, targets, objective.device)?;
+            loss.clone() + mask.mul_scalar(objective.mask_weight * shares.photos)
+        }
+        (None, None) => loss.clone(),
+        _ => bail!("a mask loss needs both the network's mask head and the photos' masks"),
+    };
+    let grads = GradientsParams::from_grads(total.backward(), model);
     Ok(Step {
         grads,
         loss: loss.into_scalar(),
         hits: hits as usize,
     })
+}
+
+/// The sigmoid cross-entropy of the mask head's `logits` (`[batch, 1, h, w]`) against each
+/// cell's share of the lesion, the mean over cells and photos: `max(z, 0) - t z +
+/// ln(1 + e^-|z|)`, which stays finite for any logit.
+fn mask_loss(logits: Tensor<4>, targets: Vec<f32>, device: &Device) -> Result<Tensor<1>> {
+    let dims = logits.dims();
+    if targets.len() != dims.iter().product::<usize>() {
+        bail!(
+            "{} mask targets for the mask head's {dims:?} cells",
+            targets.len()
+        );
+    }
+    let t = Tensor::<4>::from_data(TensorData::new(targets, dims), device);
+    let z = logits;
+    let softplus_tail = z.clone().abs().neg().exp().add_scalar(1.0).log();
+    Ok((z.clone().clamp_min(0.0) - z * t + softplus_tail).mean())
 }
 
 #[cfg(test)]
@@ -302,11 +349,13 @@ mod tests {
             class_weights: &[1.0, 2.0, 0.5],
             device: &device,
             four_bit: None,
+            mask_weight: 0.0,
         };
         let batch = Batch {
             inputs: inputs.to_vec(),
             labels,
             size: [32, 32],
+            masks: None,
         };
         let step = gradients(&objective, batch, parts).unwrap();
         let x = Tensor::<4>::from_data(
@@ -325,7 +374,16 @@ mod tests {
 
     /// The conv_head weight of a Lite0 (a layer the 4-bit steps round): its id and values.
     fn head_weight(model: &Network) -> (burn::module::ParamId, Vec<f32>) {
-        struct Find(Vec<String>, Option<(burn::module::ParamId, Vec<f32>)>);
+        weight_of(model, "conv_head")
+    }
+
+    /// The weight of the layer `layer` of a Lite0: its id and values.
+    fn weight_of(model: &Network, layer: &str) -> (burn::module::ParamId, Vec<f32>) {
+        struct Find(
+            Vec<String>,
+            String,
+            Option<(burn::module::ParamId, Vec<f32>)>,
+        );
         impl burn::module::ModuleVisitor for Find {
             fn enter_module(&mut self, name: &str, _: &str) {
                 self.0.push(name.to_string());
@@ -334,18 +392,88 @@ mod tests {
                 self.0.pop();
             }
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                if self
-                    .0
-                    .ends_with(&["conv_head".to_string(), "weight".to_string()])
-                {
+                if self.0.ends_with(&[self.1.clone(), "weight".to_string()]) {
                     let values = param.val().into_data().try_to_vec::<f32>().unwrap();
-                    self.1 = Some((param.id, values));
+                    self.2 = Some((param.id, values));
                 }
             }
         }
-        let mut find = Find(Vec::new(), None);
+        let mut find = Find(Vec::new(), layer.to_string(), None);
         model.visit(&mut find);
-        find.1.expect("a conv_head weight")
+        find.2.unwrap_or_else(|| panic!("a {layer} weight"))
+    }
+
+    #[test]
+    fn the_mask_loss_is_a_stable_sigmoid_cross_entropy() {
+        let device = Device::flex();
+        let zero = Tensor::<4>::zeros([2, 1, 2, 2], &device);
+        let targets = vec![0.0, 1.0, 0.5, 0.25, 1.0, 0.0, 0.0, 1.0];
+        let at_zero: f32 = mask_loss(zero, targets, &device).unwrap().into_scalar();
+        assert!((at_zero - 2f32.ln()).abs() < 1e-6, "{at_zero}");
+        // Confident and right: nearly nothing, and finite where e^z would overflow.
+        let sure = Tensor::<4>::from_floats([[[[200.0, -200.0]]]], &device);
+        let right: f32 = mask_loss(sure.clone(), vec![1.0, 0.0], &device)
+            .unwrap()
+            .into_scalar();
+        assert!(right.is_finite() && right < 1e-6, "{right}");
+        let wrong: f32 = mask_loss(sure, vec![0.0, 1.0], &device)
+            .unwrap()
+            .into_scalar();
+        assert!((wrong - 200.0).abs() < 1e-3, "{wrong}");
+        let short = mask_loss(Tensor::zeros([1, 1, 2, 2], &device), vec![0.0; 3], &device);
+        assert!(short.is_err());
+    }
+
+    #[test]
+    fn a_mask_loss_trains_the_mask_head_and_reports_the_class_loss_alone() {
+        let device = Device::flex().autodiff();
+        let model = fresh_network(0.0).with_mask_head(&device).unwrap();
+        let inputs: Vec<f32> = (0..4 * 3 * 32 * 32)
+            .map(|i| ((i * 7919) % 211) as f32 / 100.0 - 1.0)
+            .collect();
+        let labels = [0, 1, 2, 0];
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        // One cell a photo at 32 pixels.
+        let step = |model: &Network, masks: Option<Vec<f32>>, weight: f32, parts: usize| {
+            let objective = Objective {
+                model,
+                loss_fn: &loss_fn,
+                class_weights: &[1.0, 1.0, 1.0],
+                device: &device,
+                four_bit: None,
+                mask_weight: weight,
+            };
+            let batch = Batch {
+                inputs: inputs.clone(),
+                labels: &labels,
+                size: [32, 32],
+                masks,
+            };
+            gradients(&objective, batch, parts)
+        };
+        let masks = Some(vec![1.0, 0.0, 0.5, 1.0]);
+        let (mask_head, _) = weight_of(&model, "mask_head");
+        let (conv_head, _) = head_weight(&model);
+        for parts in [1, 2] {
+            let on = step(&model, masks.clone(), 0.5, parts).unwrap();
+            let off = step(&model, masks.clone(), 0.0, parts).unwrap();
+            assert!((on.loss - off.loss).abs() < 1e-6, "the class loss alone");
+            let grad = |s: &Step, id| s.grads.get::<4>(id).expect("a gradient");
+            let head_grad: f32 = grad(&on, mask_head).abs().sum().into_scalar();
+            assert!(head_grad > 0.0, "parts {parts}: the mask head learns");
+            let moved: f32 = (grad(&on, conv_head) - grad(&off, conv_head))
+                .abs()
+                .sum()
+                .into_scalar();
+            assert!(
+                moved > 0.0,
+                "parts {parts}: the mask loss reaches the backbone"
+            );
+        }
+        // Masks without a head, or a head without masks: refused, not silently ignored.
+        assert!(step(&model, None, 0.5, 2).is_err());
+        let plain = fresh_network(0.0);
+        assert!(step(&plain, masks, 0.5, 1).is_err());
     }
 
     #[test]
@@ -370,11 +498,13 @@ mod tests {
                 class_weights: &[1.0, 1.0, 1.0],
                 device: &device,
                 four_bit,
+                mask_weight: 0.0,
             };
             let batch = Batch {
                 inputs: inputs.clone(),
                 labels: &labels,
                 size: [32, 32],
+                masks: None,
             };
             gradients(&objective, batch, 2).unwrap()
         };
