@@ -9,7 +9,7 @@ use burn::config::Config;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::model::lite0::Lite0Config;
+use crate::model::lite0::{Lite0Config, MaskCells};
 use crate::model::{ClassName, ham10000_classes};
 use crate::weights::Storage;
 use crate::{ModelConfig, NetworkConfig, PreprocessConfig};
@@ -167,12 +167,15 @@ pub struct TrainingConfig {
     #[config(default = "Some(true)")]
     pub four_bit: Option<bool>,
     /// Weight of a second loss beside the classification: a training-only 1x1 convolution on
-    /// Lite0's head activations guesses, for each of their cells (4x4 at 128 pixels), the
+    /// Lite0's activations ([`Self::mask_cells`]) guesses, for each of their cells, the
     /// share of the cell on the lesion, against the photo's lesion mask (HAM10000's
     /// `masks_200x150`) cropped, rotated and flipped with it (a sigmoid cross-entropy, the
     /// mean over cells and photos). The convolution is dropped at the export. `None` (the
     /// shipped recipe, and every recipe before this field) or 0: no masks read.
     pub mask_loss: Option<f64>,
+    /// The cells the mask loss guesses ([`MaskCells`]): `None` (every recipe before this
+    /// field) is the head's.
+    pub mask_cells: Option<MaskCells>,
     /// The classes, in the order of the network's outputs: `None` is HAM10000's seven. A run
     /// on other data sets it from the data (`--classes` fixes it beforehand).
     pub classes: Option<Vec<ClassName>>,
@@ -209,6 +212,11 @@ impl TrainingConfig {
     /// The mask loss's weight ([`Self::mask_loss`]; 0 when unset).
     pub fn mask_weight(&self) -> f64 {
         self.mask_loss.unwrap_or(0.0)
+    }
+
+    /// The cells the mask loss guesses ([`Self::mask_cells`]; the head's when unset).
+    pub fn mask_cells(&self) -> MaskCells {
+        self.mask_cells.unwrap_or_default()
     }
 
     /// Parts each batch is cut into ([`Self::batch_parts`]; 1 when unset).
@@ -326,6 +334,9 @@ impl TrainingConfig {
         }
         if mask > 0.0 && !matches!(self.network, NetworkConfig::Lite0(_)) {
             return Err("mask_loss needs Lite0: the from-scratch network has no mask head".into());
+        }
+        if mask == 0.0 && self.mask_cells.is_some() {
+            return Err("mask_cells without a mask_loss: no mask head would read them".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("the learning rate {} must be positive", self.lr));

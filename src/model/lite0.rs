@@ -13,6 +13,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::density::FeatureDensity;
 use super::head::{self, Outputs};
@@ -56,6 +57,53 @@ pub struct Lite0Config {
     pub dropout: f64,
 }
 
+/// Which of Lite0's activations a training-only mask head reads (`train --mask-cells`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskCells {
+    /// The head's activations (1280 channels at 1/32 of the input: 4x4 cells at 128 pixels),
+    /// where nearly every lesion covers the middle cells.
+    #[default]
+    Head,
+    /// The output of the last block at 1/16 of the input (block 10, 112 channels: 8x8 cells
+    /// at 128 pixels), fine enough to place the lesion's edge.
+    Sixteenth,
+}
+
+impl MaskCells {
+    /// Channels of the activations the head reads.
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Head => HEAD,
+            Self::Sixteenth => STAGES[..sixteenth_stage() + 1]
+                .last()
+                .map(|stage| stage.4)
+                .expect("a stage precedes the last halving"),
+        }
+    }
+
+    /// The side of the cell grid for an input of side `input_size`: one cell per position of
+    /// the activations, each halving rounding up as TF's "SAME" padding does.
+    pub fn grid(self, input_size: usize) -> usize {
+        match self {
+            Self::Head => head_grid(input_size),
+            Self::Sixteenth => (0..4).fold(input_size, |side, _| side.div_ceil(2)),
+        }
+    }
+}
+
+/// The stage that ends where the last halving begins: the last at 1/16 of the input.
+fn sixteenth_stage() -> usize {
+    let mut first = 0;
+    STAGES
+        .iter()
+        .position(|&(repeats, ..)| {
+            first += repeats;
+            first == last_halving()
+        })
+        .expect("the last halving begins a stage")
+}
+
 /// Inverted-residual blocks in the network.
 pub const BLOCKS: usize = 16;
 
@@ -88,10 +136,13 @@ pub struct Lite0 {
     dropout: Dropout,
     fc: Linear,
     density: Option<FeatureDensity>,
-    /// A training-only 1x1 convolution (1280 channels to 1) guessing which of the head's
-    /// cells lie on the lesion ([`Self::with_mask_head`]): the lesion masks as a second
+    /// A training-only 1x1 convolution (to 1 channel) guessing which cells of the activations
+    /// it reads lie on the lesion ([`Self::with_mask_head`]): the lesion masks as a second
     /// target. Never in a shipped model, whose files have no tensor for it.
     mask_head: Option<Conv2d>,
+    /// Which activations the mask head reads; never stored (the recipe names it).
+    #[module(skip)]
+    mask_cells: MaskCells,
     /// Whether every batch norm's scale and running statistics are folded into the
     /// convolution before it ([`Lite0::with_norms_folded`]); never stored.
     #[module(skip)]
@@ -277,6 +328,7 @@ impl Lite0Config {
             fc: LinearConfig::new(HEAD, classes).init(device),
             density: density_width.map(|width| FeatureDensity::zeros(classes, width, device)),
             mask_head: None,
+            mask_cells: MaskCells::Head,
             folded: false,
         }
     }
@@ -479,35 +531,53 @@ impl Lite0 {
             !self.folded,
             "a network with folded norms is for inference only"
         );
-        let mut norms = Norms::Gathering(stats);
-        let mut x = norms.apply_then(&self.bn0, dense(&self.conv_stem, images), Then::Relu6);
-        for block in &self.blocks {
-            x = block.forward_by(x, &mut norms);
-        }
-        let maps = norms.apply_then(&self.bn1, self.conv_head.forward(x), Then::Relu6);
-        let mask = self.mask_logits(&maps);
+        let (maps, mask) = self.maps_and_mask(images, &mut Norms::Gathering(stats));
         (self.fc.forward(pooled(maps) * keep), mask)
     }
 
-    /// [`Self::forward`] with the mask head's logits per cell of the head's activations,
-    /// `[batch, 1, h/32, w/32]`, when the network has one.
+    /// [`Self::forward`] with the mask head's logits per cell of the activations it reads
+    /// (`[batch, 1, h/32, w/32]` or `[batch, 1, h/16, w/16]`, [`MaskCells`]), when the network
+    /// has one.
     pub fn forward_with_mask(&self, images: Tensor<4>) -> (Tensor<2>, Option<Tensor<4>>) {
-        let maps = self.maps(images);
-        let mask = self.mask_logits(&maps);
+        let (maps, mask) = self.maps_and_mask(images, &mut self.norm_mode());
         (self.fc.forward(self.dropout.forward(pooled(maps))), mask)
     }
 
-    fn mask_logits(&self, maps: &Tensor<4>) -> Option<Tensor<4>> {
-        self.mask_head
-            .as_ref()
-            .map(|head| head.forward(maps.clone()))
+    /// The head's activations ([`Self::maps`]) and the mask head's logits, its norms applied
+    /// as `norms` says.
+    fn maps_and_mask(
+        &self,
+        images: Tensor<4>,
+        norms: &mut Norms,
+    ) -> (Tensor<4>, Option<Tensor<4>>) {
+        let reads_sixteenth = self.mask_cells == MaskCells::Sixteenth;
+        let mut mask = None;
+        let mut x = norms.apply_then(&self.bn0, dense(&self.conv_stem, images), Then::Relu6);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward_by(x, norms);
+            if reads_sixteenth && i + 1 == last_halving() {
+                mask = self.mask_logits(&x);
+            }
+        }
+        let maps = norms.apply_then(&self.bn1, self.conv_head.forward(x), Then::Relu6);
+        if !reads_sixteenth {
+            mask = self.mask_logits(&maps);
+        }
+        (maps, mask)
     }
 
-    /// The same network with a fresh mask head (`train --mask-loss`): a 1x1 convolution with a
-    /// bias from the head's 1280 channels to one logit per cell.
-    pub fn with_mask_head(mut self, device: &Device) -> Self {
-        let config = Conv2dConfig::new([HEAD, 1], [1, 1]);
+    fn mask_logits(&self, activations: &Tensor<4>) -> Option<Tensor<4>> {
+        self.mask_head
+            .as_ref()
+            .map(|head| head.forward(activations.clone()))
+    }
+
+    /// The same network with a fresh mask head (`train --mask-loss`) reading `cells`: a 1x1
+    /// convolution with a bias from their channels to one logit per cell.
+    pub fn with_mask_head(mut self, cells: MaskCells, device: &Device) -> Self {
+        let config = Conv2dConfig::new([cells.channels(), 1], [1, 1]);
         self.mask_head = Some(config.init(device));
+        self.mask_cells = cells;
         self
     }
 

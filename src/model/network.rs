@@ -13,7 +13,7 @@ use burn::prelude::*;
 
 use super::density::FeatureDensity;
 use super::head::Outputs;
-use super::lite0::Lite0;
+use super::lite0::{Lite0, MaskCells};
 use super::net::LesionNet;
 use super::views::{stack_views, sum_views};
 use crate::preprocess::{MEAN, STD};
@@ -90,10 +90,10 @@ impl Network {
 
     /// The same network with a fresh, training-only mask head ([`Lite0::with_mask_head`]);
     /// Lite0 only.
-    pub fn with_mask_head(self, device: &Device) -> Result<Self, String> {
+    pub fn with_mask_head(self, cells: MaskCells, device: &Device) -> Result<Self, String> {
         match self {
             Self::LesionNet(_) => Err("only Lite0 trains with a mask loss".into()),
-            Self::Lite0(net) => Ok(Self::Lite0(net.with_mask_head(device))),
+            Self::Lite0(net) => Ok(Self::Lite0(net.with_mask_head(cells, device))),
         }
     }
 

@@ -147,7 +147,9 @@ pub fn validated_network(config: &TrainingConfig, path: &Path) -> Result<Network
 pub fn training_network(config: &TrainingConfig, bytes: &[u8], device: &Device) -> Result<Network> {
     let network = config.model().init(device);
     let network = if config.mask_weight() > 0.0 {
-        network.with_mask_head(device).map_err(|e| anyhow!(e))?
+        network
+            .with_mask_head(config.mask_cells(), device)
+            .map_err(|e| anyhow!(e))?
     } else {
         network
     };

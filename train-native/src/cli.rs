@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use skin_lesion::model::lite0::Lite0Config;
+use skin_lesion::model::lite0::MaskCells;
 use skin_lesion::model::views::VIEW_COUNTS;
 use skin_lesion::training::ShippedEpoch;
 use skin_lesion::weights::Storage;
@@ -202,6 +203,10 @@ pub struct RecipeArgs {
     /// mask (`masks_200x150/` in --data, needed for every photo); 0 = off [default: off].
     #[arg(long, value_name = "WEIGHT")]
     pub mask_loss: Option<f64>,
+    /// The cells the mask loss guesses: `head` (the head's activations, 4x4 at 128 pixels) or
+    /// `sixteenth` (block 10's output at 1/16 of the input, 8x8 at 128) [default: head].
+    #[arg(long, value_parser = parse_mask_cells)]
+    pub mask_cells: Option<MaskCells>,
     /// Brightness/contrast/saturation jitter (0.15 = ±15%).
     #[arg(long, alias = "color-jitter")]
     pub colour_jitter: Option<f32>,
@@ -329,6 +334,11 @@ fn parse_shipped_epoch(text: &str) -> Result<ShippedEpoch, String> {
     named(text, "best or last")
 }
 
+/// `--mask-cells`: head or sixteenth.
+fn parse_mask_cells(text: &str) -> Result<MaskCells, String> {
+    named(text, "head or sixteenth")
+}
+
 /// A recipe enum from the name its JSON gives it, so that a flag and the recipe file spell
 /// its values alike; else "must be `choices`".
 fn named<T: serde::de::DeserializeOwned>(text: &str, choices: &str) -> Result<T, String> {
@@ -435,6 +445,7 @@ impl RecipeArgs {
         config.augment.erase = self.erase_probability.or(config.augment.erase);
         config.four_bit = self.four_bit.or(config.four_bit);
         config.mask_loss = self.mask_loss.or(config.mask_loss);
+        config.mask_cells = self.mask_cells.or(config.mask_cells);
         if let Some(codes) = &self.classes {
             let classes: Vec<_> = codes
                 .iter()
@@ -644,6 +655,7 @@ mod tests {
                 "augment.erase",
                 "four_bit",
                 "mask_loss",
+                "mask_cells",
             ]
             .map(String::from),
         );
@@ -653,18 +665,45 @@ mod tests {
         assert_eq!(fields, flagged);
     }
 
+    /// A flag naming one of a recipe enum's values: each of `named` gives its value, an
+    /// unknown name is refused with the choices (`choices`), and no flag leaves it unset.
+    fn check_named_flag<T: PartialEq + std::fmt::Debug>(
+        flag: &str,
+        field: fn(TrainingConfig) -> Option<T>,
+        named: [(&str, T); 2],
+        choices: &str,
+    ) {
+        let parse = |choice: &str| {
+            Cli::try_parse_from(["train-native", flag, choice])
+                .map(|cli| field(cli.train.recipe.config().unwrap()))
+        };
+        for (name, value) in named {
+            assert_eq!(parse(name).unwrap(), Some(value), "{flag} {name}");
+        }
+        let error = parse("neither").unwrap_err().to_string();
+        assert!(error.contains(choices), "{error}");
+        let plain = Cli::parse_from(["train-native"]).train.recipe.config();
+        assert_eq!(field(plain.unwrap()), None);
+    }
+
     #[test]
     fn the_shipped_epoch_flag_names_best_or_last() {
-        let parse = |choice: &str| {
-            Cli::try_parse_from(["train-native", "--shipped-epoch", choice])
-                .map(|cli| cli.train.recipe.config().unwrap().shipped_epoch)
-        };
-        assert_eq!(parse("last").unwrap(), Some(ShippedEpoch::Last));
-        assert_eq!(parse("best").unwrap(), Some(ShippedEpoch::Best));
-        let error = parse("worst").unwrap_err().to_string();
-        assert!(error.contains("best or last"), "{error}");
-        let plain = Cli::parse_from(["train-native"]).train.recipe.config();
-        assert_eq!(plain.unwrap().shipped_epoch, None);
+        let named = [("last", ShippedEpoch::Last), ("best", ShippedEpoch::Best)];
+        check_named_flag(
+            "--shipped-epoch",
+            |c| c.shipped_epoch,
+            named,
+            "best or last",
+        );
+    }
+
+    #[test]
+    fn the_mask_cells_flag_names_head_or_sixteenth() {
+        let named = [
+            ("sixteenth", MaskCells::Sixteenth),
+            ("head", MaskCells::Head),
+        ];
+        check_named_flag("--mask-cells", |c| c.mask_cells, named, "head or sixteenth");
     }
 
     #[test]

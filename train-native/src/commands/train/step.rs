@@ -303,7 +303,7 @@ fn mask_loss(logits: Tensor<4>, targets: Vec<f32>, device: &Device) -> Result<Te
 #[cfg(test)]
 mod tests {
     use burn::nn::loss::CrossEntropyLossConfig;
-    use skin_lesion::model::lite0::Lite0Config;
+    use skin_lesion::model::lite0::{Lite0Config, MaskCells};
 
     use super::*;
 
@@ -427,7 +427,9 @@ mod tests {
     #[test]
     fn a_mask_loss_trains_the_mask_head_and_reports_the_class_loss_alone() {
         let device = Device::flex().autodiff();
-        let model = fresh_network(0.0).with_mask_head(&device).unwrap();
+        let model = fresh_network(0.0)
+            .with_mask_head(MaskCells::Head, &device)
+            .unwrap();
         let inputs: Vec<f32> = (0..4 * 3 * 32 * 32)
             .map(|i| ((i * 7919) % 211) as f32 / 100.0 - 1.0)
             .collect();
