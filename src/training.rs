@@ -514,6 +514,48 @@ mod tests {
     }
 
     #[test]
+    fn a_mask_loss_is_a_lite0_recipes_and_its_cells_need_it() {
+        let plain = TrainingConfig::new();
+        assert_eq!(
+            (plain.mask_weight(), plain.mask_cells()),
+            (0.0, MaskCells::Head)
+        );
+        let masked = plain.clone().with_mask_loss(Some(0.5));
+        assert!(masked.validate().is_ok());
+        let fine = masked.clone().with_mask_cells(Some(MaskCells::Sixteenth));
+        assert!(fine.validate().is_ok());
+        assert_eq!(fine.mask_cells(), MaskCells::Sixteenth);
+        let negative = masked.clone().with_mask_loss(Some(-0.5));
+        assert!(
+            negative
+                .validate()
+                .unwrap_err()
+                .contains("zero or positive")
+        );
+        let cells_alone = plain.with_mask_cells(Some(MaskCells::Sixteenth));
+        assert!(
+            cells_alone
+                .validate()
+                .unwrap_err()
+                .contains("without a mask_loss")
+        );
+        let scratch = masked
+            .with_network(LesionNetConfig::new().into())
+            .with_batch_parts(None)
+            .with_frozen_blocks(0)
+            .with_four_bit(None)
+            .with_storage(Storage::F16);
+        assert!(
+            scratch
+                .validate()
+                .unwrap_err()
+                .contains("mask_loss needs Lite0")
+        );
+        // Not an export setting: a run cannot switch it on --resume.
+        assert!(!fine.continues(&fine.clone().with_mask_cells(None)));
+    }
+
+    #[test]
     fn the_shipped_epoch_is_the_exports_to_change_and_excludes_averaging() {
         let best = TrainingConfig::new();
         assert!(!best.ships_last_epoch());
