@@ -6,10 +6,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skin_lesion::metrics::{ConfusionMatrix, Metrics};
+use skin_lesion::metrics::Metrics;
 use skin_lesion::report::Intervals;
 
-use crate::offsets::objective;
+use crate::offsets::{metrics_of_tops, objective};
 
 /// Resamples drawn.
 pub const RESAMPLES: usize = 1000;
@@ -109,11 +109,8 @@ pub fn metrics_of(
     labels: &[usize],
     photos: &[usize],
 ) -> Metrics {
-    let mut matrix = ConfusionMatrix::new(classes);
-    for &i in photos {
-        matrix.add(labels[i], predicted[i]);
-    }
-    Metrics::unnamed(matrix)
+    let of = |answers: &[usize]| photos.iter().map(|&i| answers[i]).collect::<Vec<_>>();
+    metrics_of_tops(&of(predicted), &of(labels), classes)
 }
 
 /// The 2.5th and 97.5th percentiles.
