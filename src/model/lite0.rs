@@ -75,10 +75,7 @@ impl MaskCells {
     pub fn channels(self) -> usize {
         match self {
             Self::Head => HEAD,
-            Self::Sixteenth => STAGES[..sixteenth_stage() + 1]
-                .last()
-                .map(|stage| stage.4)
-                .expect("a stage precedes the last halving"),
+            Self::Sixteenth => STAGES[sixteenth_stage()].4,
         }
     }
 
